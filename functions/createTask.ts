@@ -1,0 +1,13 @@
+import { taskDeps } from '../lib/deps';
+import { badRequest } from '../lib/errors';
+import { apiHandler, json } from '../lib/http';
+import { createTask } from '../lib/tasks';
+
+export const handler = apiHandler(async (req) => {
+  const key = req.headers['idempotency-key'];
+  if (key !== undefined && (key.length < 1 || key.length > 255)) {
+    throw badRequest('Idempotency-Key must be 1–255 characters', [{ path: 'Idempotency-Key', message: 'must be 1–255 characters' }]);
+  }
+  const { task, created } = await createTask(taskDeps(req.context), req.tenant, req.body, key);
+  return json(created ? 201 : 200, task, { location: `/v1/tasks/${task.id}` });
+}, { body: true });

@@ -1,0 +1,69 @@
+/**
+ * Environment, read once per cold start and validated: a misconfigured function fails at its
+ * first invocation with a message naming the variable, not at some later vendor call.
+ */
+import { z } from 'zod';
+
+const Env = z.object({
+  STAGE: z.string().default('dev'),
+  SERVICE: z.string().default('qunfa'),
+  TABLE_NAME: z.string().min(1),
+  AWS_REGION: z.string().default('us-east-1'),
+  /** `local`: the stack started by `npm start` (local scheduler, http callbacks allowed). */
+  QUNFA_MODE: z.enum(['aws', 'local']).default('aws'),
+  DYNAMODB_ENDPOINT: z.string().optional(),
+  SCHEDULER_ENDPOINT: z.string().optional(),
+  LAMBDA_ENDPOINT: z.string().optional(),
+  SECRETS_ENDPOINT: z.string().optional(),
+  SCHEDULE_GROUP: z.string().default('qunfa-dev'),
+  DISPATCH_FUNCTION_NAME: z.string().default('qunfa-dev-dispatchStep'),
+  SCHEDULER_ROLE_NAME: z.string().default('qunfa-dev-scheduler'),
+  SCHEDULE_DLQ_NAME: z.string().default('qunfa-dev-schedule-dlq'),
+  LOCAL_SCHEDULES_TABLE: z.string().default('qunfa-local-schedules'),
+  /** Where tenants come from: a JSON file (local) or a Secrets Manager secret id (AWS). */
+  QUNFA_TENANTS_FILE: z.string().optional(),
+  TENANTS_SECRET_ID: z.string().optional(),
+  WEIBAN_BASE_URL: z.string().optional(),
+  YOUMI_BASE_URL: z.string().optional(),
+  YOUMI_TOKEN_URL: z.string().optional(),
+  TANMARKET_BASE_URL: z.string().optional(),
+  WSHOTO_BASE_URL: z.string().optional(),
+  /** Vendor call timeout; a timed-out create is ambiguous (UNKNOWN), so keep it generous. */
+  VENDOR_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** How long a DISPATCHING claim may live before a later invocation calls the step UNKNOWN. */
+  DISPATCH_LEASE_SECONDS: z.coerce.number().int().positive().default(180),
+  /** A send-now step also gets a schedule this far ahead, in case the direct invoke is lost. */
+  BACKSTOP_SECONDS: z.coerce.number().int().positive().default(120),
+  /** First pause before retrying a vendor call that provably did not land (doubles each time). */
+  DISPATCH_BACKOFF_MS: z.coerce.number().int().nonnegative().default(500),
+  DISPATCH_MAX_RETRIES: z.coerce.number().int().nonnegative().default(4),
+});
+export type Config = z.infer<typeof Env>;
+
+let cached: Config | undefined;
+
+export function config(): Config {
+  if (!cached) {
+    const parsed = Env.safeParse(process.env);
+    if (!parsed.success) {
+      const names = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      throw new Error(`invalid environment: ${names}`);
+    }
+    cached = parsed.data;
+  }
+  return cached;
+}
+
+/** For tests that start several configurations in one process. */
+export function resetConfig(): void {
+  cached = undefined;
+}
+
+/**
+ * ARNs are built at run time from the invoked function's own ARN, so serverless.yml passes only
+ * plain names (serverless-offline does not resolve !Ref/!GetAtt) and `package` needs no account.
+ */
+export function arnParts(invokedFunctionArn: string): { partition: string; region: string; account: string } {
+  const [, partition = 'aws', , region = '', account = ''] = invokedFunctionArn.split(':');
+  return { partition, region, account };
+}

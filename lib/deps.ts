@@ -1,0 +1,23 @@
+/** Wiring, once per cold start: the store over the real DynamoDB client, the scheduler, the invoker. */
+import type { Context } from 'aws-lambda';
+import { dynamo } from './aws';
+import { config } from './config';
+import { invokeDispatch } from './invoke';
+import { schedulerFor } from './scheduler/index';
+import { TaskStore } from './store';
+import type { TaskDeps } from './tasks';
+
+let store: TaskStore | undefined;
+
+export function taskStore(): TaskStore {
+  store ??= new TaskStore(dynamo(), config().TABLE_NAME);
+  return store;
+}
+
+export function taskDeps(context: Pick<Context, 'invokedFunctionArn'>): TaskDeps {
+  return { store: taskStore(), scheduler: () => schedulerFor(context), invoke: invokeDispatch };
+}
+
+export function resetDeps(): void {
+  store = undefined;
+}

@@ -1,0 +1,115 @@
+/**
+ * dispatchStep: claim → vendor adapter → record the outcome. Schedules and async invokes are
+ * at-least-once; the claim (SCHEDULED → DISPATCHING, a conditional write) makes it exactly-once
+ * in effect. A vendor call is retried only where the vendor provably did not accept it; anything
+ * that may have reached the vendor ends UNKNOWN and is never re-sent.
+ */
+import { config } from './config';
+import { logger } from './log';
+import type { DispatchEvent } from './scheduler/index';
+import type { Step } from './schema';
+import { moveStep } from './states';
+import type { TaskStore } from './store';
+import { stepInput } from './tasks';
+import { findTenant, type TenantDirectory } from './tenants';
+import { adapterFor, baseUrlFor } from './vendors/registry';
+import { VendorCallError, type SubmitResult } from './vendors/types';
+
+export interface DispatchDeps {
+  store: TaskStore;
+  tenants: TenantDirectory;
+  /** Milliseconds this invocation may still use (Lambda's getRemainingTimeInMillis). */
+  remainingMs?: () => number;
+}
+
+export type DispatchOutcome =
+  | { outcome: 'skipped'; reason: string }
+  | { outcome: 'SUBMITTED' | 'FAILED' | 'UNKNOWN'; vendorTaskId?: string };
+
+/** A stray or early invoke more than this before the step's time is ignored. */
+const EARLY_TOLERANCE_MS = 5_000;
+
+export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Promise<DispatchOutcome> {
+  const { tenantId, taskId, step: index } = event;
+  const c = config();
+  const now = Date.now();
+
+  const claim = await deps.store.update(tenantId, taskId, (t) => {
+    const s = t.steps[index];
+    if (!s) return undefined;
+    if (s.status === 'SCHEDULED') {
+      if (Date.parse(s.sendAt) - now > EARLY_TOLERANCE_MS) return undefined;
+      moveStep(t, index, 'DISPATCHING', 'claimed by a dispatcher', { claimedAt: new Date(now).toISOString(), attempts: (s.attempts ?? 0) + 1 });
+      return 'claimed' as const;
+    }
+    if (s.status === 'DISPATCHING' && s.claimedAt && now - Date.parse(s.claimedAt) > c.DISPATCH_LEASE_SECONDS * 1000) {
+      // The dispatcher that claimed it died; the vendor may or may not have the step. Never re-send.
+      moveStep(t, index, 'UNKNOWN', 'the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent', {
+        error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${c.DISPATCH_LEASE_SECONDS} s of the claim` },
+      });
+      return 'lease_expired' as const;
+    }
+    return undefined;
+  });
+  if (!claim) return { outcome: 'skipped', reason: 'no such task' };
+  if (claim.result !== 'claimed') {
+    return { outcome: 'skipped', reason: claim.result ?? `step is ${claim.task.steps[index]?.status ?? 'missing'}` };
+  }
+
+  const task = claim.task;
+  const step = task.steps[index] as Step;
+  const result = await submitWithRetries(deps, task.vendor, tenantId, stepInput(task, step), task.id);
+
+  const patch: Partial<Step> = result.kind === 'ok'
+    ? { vendorTaskId: result.value.vendorTaskId, vendorResponse: result.value.raw, submittedAt: new Date().toISOString() }
+    : { error: { code: result.error.code, message: result.error.message } };
+  const to = result.kind === 'ok' ? 'SUBMITTED' : result.error.kind === 'ambiguous' ? 'UNKNOWN' : 'FAILED';
+  const cause = result.kind === 'ok'
+    ? `accepted by ${task.vendor}`
+    : to === 'UNKNOWN'
+      ? `${task.vendor} may have received the step (${result.error.message}); not re-sent`
+      : `${task.vendor} refused: ${result.error.code} ${result.error.message}`;
+
+  await deps.store.update(tenantId, taskId, (t) => {
+    if (t.steps[index]?.status !== 'DISPATCHING') return undefined; // someone (the lease sweep) got there first
+    moveStep(t, index, to, cause, patch);
+    return true;
+  });
+  logger.info('step dispatched', { taskId, step: index, vendor: task.vendor, outcome: to });
+  return { outcome: to, ...(result.kind === 'ok' && result.value.vendorTaskId ? { vendorTaskId: result.value.vendorTaskId } : {}) };
+}
+
+type Attempt = { kind: 'ok'; value: SubmitResult } | { kind: 'error'; error: VendorCallError };
+
+async function submitWithRetries(deps: DispatchDeps, vendor: Parameters<typeof adapterFor>[0], tenantId: string, input: ReturnType<typeof stepInput>, taskId: string): Promise<Attempt> {
+  const c = config();
+  const adapter = adapterFor(vendor);
+  const tenant = await findTenant(deps.tenants, tenantId);
+  const creds = adapter && tenant && Object.hasOwn(tenant.vendors, vendor) ? adapter.credentials.safeParse(tenant.vendors[vendor]) : undefined;
+  if (!adapter || !creds?.success) {
+    return { kind: 'error', error: new VendorCallError('refused', 'qunfa.no_credentials', `the tenant has no usable ${vendor} credentials`) };
+  }
+  const ctx = { credentials: creds.data, baseUrl: baseUrlFor(vendor), timeoutMs: c.VENDOR_TIMEOUT_MS };
+  for (let retry = 0; ; retry++) {
+    try {
+      return { kind: 'ok', value: await adapter.submit(ctx, input) };
+    } catch (err) {
+      const error = err instanceof VendorCallError
+        ? err
+        // A bug in our own code mid-call: we cannot know whether the request left.
+        : new VendorCallError('ambiguous', 'qunfa.internal', 'the dispatch failed unexpectedly mid-call');
+      if (!(err instanceof VendorCallError)) logger.error('adapter threw', { taskId, error: err as Error });
+      const retryable = error.kind === 'throttled' || error.kind === 'not_sent';
+      const pause = Math.max(error.retryAfterMs ?? 0, c.DISPATCH_BACKOFF_MS * 2 ** retry * (0.5 + Math.random() / 2));
+      const timeLeft = deps.remainingMs?.() ?? Number.POSITIVE_INFINITY;
+      if (!retryable || retry >= c.DISPATCH_MAX_RETRIES || pause + c.VENDOR_TIMEOUT_MS + 2_000 > timeLeft) {
+        if (retryable) {
+          return { kind: 'error', error: new VendorCallError('refused', error.code, `${error.message} (gave up after ${retry + 1} attempts)`) };
+        }
+        return { kind: 'error', error };
+      }
+      logger.warn('vendor call not accepted; retrying', { taskId, vendor, code: error.code, retry: retry + 1, pauseMs: Math.round(pause) });
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Typed errors carry their HTTP status; `expose` says whether their detail may reach the caller
+ * (middy's rule). Anything else becomes a bare 500 with no detail, so no stack trace, vendor
+ * message or secret can leak through an unexpected error.
+ */
+import type { ZodError } from 'zod';
+
+export interface FieldError { path: string; message: string }
+
+export class HttpError extends Error {
+  readonly expose: boolean;
+  constructor(
+    readonly statusCode: number,
+    readonly title: string,
+    readonly detail?: string,
+    readonly errors?: FieldError[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail ?? title);
+    this.name = 'HttpError';
+    this.expose = statusCode < 500 || statusCode === 503;
+  }
+}
+
+export const badRequest = (detail: string, errors?: FieldError[]) => new HttpError(400, 'Bad Request', detail, errors);
+export const unauthorized = () => new HttpError(401, 'Unauthorized', 'a valid API key is required: Authorization: Bearer <key>', undefined, { 'www-authenticate': 'Bearer' });
+export const notFound = (what: string) => new HttpError(404, 'Not Found', `${what} not found`);
+export const conflict = (detail: string) => new HttpError(409, 'Conflict', detail);
+export const payloadTooLarge = (limit: number) => new HttpError(413, 'Payload Too Large', `the body must be at most ${limit} bytes`);
+export const unsupportedMediaType = () => new HttpError(415, 'Unsupported Media Type', 'the body must be application/json');
+export const unprocessable = (detail: string, errors?: FieldError[]) => new HttpError(422, 'Unprocessable Content', detail, errors);
+export const unavailable = (detail: string, retryAfterSeconds: number) =>
+  new HttpError(503, 'Service Unavailable', detail, undefined, { 'retry-after': String(retryAfterSeconds) });
+
+/** zod issues → field paths like `content.attachments.2.url`; unknown keys name the key itself. */
+export function fieldErrors(err: ZodError, prefix: (string | number)[] = []): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of err.issues) {
+    const base = [...prefix, ...issue.path.map(String)];
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push({ path: [...base, key].join('.'), message: 'is not a known field' });
+    } else {
+      out.push({ path: base.join('.') || '(body)', message: issue.message });
+    }
+  }
+  return out;
+}
+
+export function validationError(err: ZodError, prefix: (string | number)[] = [], status: 400 | 422 = 400): HttpError {
+  const errors = fieldErrors(err, prefix);
+  const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+  return status === 400 ? badRequest(detail, errors) : unprocessable(detail, errors);
+}

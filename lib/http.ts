@@ -1,0 +1,96 @@
+/**
+ * HTTP plumbing shared by every API handler: a middy stack that normalises headers, checks the
+ * Bearer key, parses a JSON body within the size limit, and renders every error as RFC 9457
+ * problem+json in one place. Handlers stay thin: parse → call a service → map the result.
+ */
+import middy from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { HttpError, badRequest, payloadTooLarge, unsupportedMediaType } from './errors';
+import { logger } from './log';
+import { authenticate, tenantDirectory, type Tenant } from './tenants';
+
+/** Documented in the README and the OpenAPI document; under Lambda's 6 MB invocation limit. */
+export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+export interface ApiRequest {
+  tenant: Tenant;
+  body: unknown;
+  rawBody: string;
+  params: Record<string, string | undefined>;
+  query: Record<string, string | undefined>;
+  headers: Record<string, string | undefined>;
+  context: Context;
+}
+
+export interface ApiResponse {
+  statusCode: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export function json(statusCode: number, body: unknown, headers?: Record<string, string>): ApiResponse {
+  return { statusCode, body, headers };
+}
+
+export function problemResponse(err: unknown): APIGatewayProxyStructuredResultV2 {
+  const e = err instanceof HttpError && err.expose ? err : new HttpError(500, 'Internal Server Error', 'an unexpected error occurred; it has been logged');
+  const body = {
+    type: 'about:blank',
+    title: e.title,
+    status: e.statusCode,
+    ...(e.detail ? { detail: e.detail } : {}),
+    ...(e.errors?.length ? { errors: e.errors } : {}),
+  };
+  return {
+    statusCode: e.statusCode,
+    headers: { 'content-type': 'application/problem+json', ...e.headers },
+    body: JSON.stringify(body),
+  };
+}
+
+function parseBody(event: APIGatewayProxyEventV2): { body: unknown; rawBody: string } {
+  if (event.body === undefined || event.body === null || event.body === '') return { body: undefined, rawBody: '' };
+  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) throw payloadTooLarge(MAX_BODY_BYTES);
+  const type = event.headers?.['content-type'] ?? 'application/json';
+  if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) throw unsupportedMediaType();
+  try {
+    return { body: JSON.parse(raw), rawBody: raw };
+  } catch {
+    throw badRequest('the body is not valid JSON');
+  }
+}
+
+interface Options { auth?: boolean; body?: boolean }
+
+export function apiHandler(fn: (req: ApiRequest) => Promise<ApiResponse>, opts: Options = {}) {
+  const { auth = true, body: wantsBody = false } = opts;
+  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+    .use(httpHeaderNormalizer())
+    .handler(async (event, context) => {
+      try {
+        const headers = (event.headers ?? {}) as Record<string, string | undefined>;
+        // Authenticate before reading the body: an anonymous caller learns nothing about it.
+        const tenant = auth ? await authenticate(tenantDirectory(), headers.authorization) : ({ id: '' } as Tenant);
+        const { body, rawBody } = wantsBody ? parseBody(event) : { body: undefined, rawBody: '' };
+        const res = await fn({
+          tenant,
+          body,
+          rawBody,
+          params: event.pathParameters ?? {},
+          query: event.queryStringParameters ?? {},
+          headers,
+          context,
+        });
+        return {
+          statusCode: res.statusCode,
+          headers: { 'content-type': 'application/json', ...res.headers },
+          body: JSON.stringify(res.body),
+        };
+      } catch (err) {
+        if (!(err instanceof HttpError) || err.statusCode >= 500) logger.error('request failed', { error: err as Error });
+        return problemResponse(err);
+      }
+    });
+}

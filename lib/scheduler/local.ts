@@ -1,0 +1,96 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DispatchEvent, Scheduler } from './index';
+
+export interface LocalSchedule { name: string; at: number; event: DispatchEvent; attempts?: number }
+
+/**
+ * The local scheduler's store: a DynamoDB table (dynalite under `.data/`), so schedules survive a
+ * restart of `npm start` exactly as tasks do. The runner below fires them.
+ */
+export class LocalScheduler implements Scheduler {
+  constructor(private readonly doc: DynamoDBDocumentClient, private readonly table: string) {}
+
+  async schedule(name: string, at: Date, event: DispatchEvent): Promise<void> {
+    try {
+      await this.doc.send(new PutCommand({
+        TableName: this.table,
+        Item: { name, at: at.getTime(), event } satisfies LocalSchedule,
+        ConditionExpression: 'attribute_not_exists(#n)',
+        ExpressionAttributeNames: { '#n': 'name' },
+      }));
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  async cancel(name: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { name } }));
+  }
+
+  async due(now = Date.now()): Promise<LocalSchedule[]> {
+    const out: LocalSchedule[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(new ScanCommand({
+        TableName: this.table,
+        FilterExpression: '#at <= :now',
+        ExpressionAttributeNames: { '#at': 'at' },
+        ExpressionAttributeValues: { ':now': now },
+        ExclusiveStartKey: start,
+      }));
+      out.push(...((page.Items ?? []) as LocalSchedule[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out.sort((a, b) => a.at - b.at);
+  }
+
+  async recordFailure(s: LocalSchedule): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...s, attempts: (s.attempts ?? 0) + 1 } }));
+  }
+}
+
+export interface RunnerOptions {
+  scheduler: LocalScheduler;
+  invoke: (event: DispatchEvent) => Promise<void>;
+  intervalMs?: number;
+  maxAttempts?: number;
+  onDeadLetter?: (s: LocalSchedule, err: unknown) => void;
+}
+
+/**
+ * Fires due schedules the way EventBridge Scheduler does: an asynchronous invoke of dispatchStep
+ * with the schedule's input, then the schedule is deleted (ActionAfterCompletion DELETE); a
+ * failed invoke is retried on the next ticks, then dead-lettered.
+ */
+export function startLocalRunner(opts: RunnerOptions): { stop: () => Promise<void> } {
+  const { scheduler, invoke, intervalMs = 250, maxAttempts = 10 } = opts;
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  const tick = async () => {
+    for (const s of await scheduler.due()) {
+      if (stopped) return;
+      try {
+        await invoke(s.event);
+        await scheduler.cancel(s.name);
+      } catch (err) {
+        if ((s.attempts ?? 0) + 1 >= maxAttempts) {
+          opts.onDeadLetter?.(s, err);
+          await scheduler.cancel(s.name);
+        } else {
+          await scheduler.recordFailure(s);
+        }
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    running = running.then(tick).catch(() => undefined);
+  }, intervalMs);
+  return {
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

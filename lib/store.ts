@@ -1,0 +1,207 @@
+/**
+ * TaskStore: one DynamoDB table, the tenant id in every partition key (isolation by
+ * construction: no read can name another tenant's item). Every change is a single-item
+ * conditional write guarded by the task's version, so a step is claimed exactly once however
+ * many dispatchers race, and nothing needs transactions (dynalite has none).
+ *
+ *   pk = T#<tenantId>   sk = TASK#<taskId>   the task (steps and history inside)
+ *   pk = T#<tenantId>   sk = IDEM#<sha256>   an Idempotency-Key → task id, body hash
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isThrottle } from './aws';
+import { badRequest, unavailable } from './errors';
+import type { StepState, Task, Vendor } from './schema';
+
+export interface StoredTask extends Task {
+  tenantId: string;
+  version: number;
+  idempotencyKeyHash?: string;
+  ttl?: number;
+}
+
+export interface IdempotencyRecord { taskId: string; bodyHash: string; createdAt: string }
+
+export interface ListOptions { status?: StepState; vendor?: Vendor; limit: number; cursor?: string }
+
+/** Consumed capacity and request counts, read from the SDK's ConsumedCapacity (for the bench). */
+export interface StoreStats { reads: number; writes: number; rcu: number; wcu: number }
+
+const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
+const FINAL_TASK_TTL_SECONDS = 400 * 24 * 3600;
+const MAX_UPDATE_ATTEMPTS = 25;
+
+const pk = (tenantId: string) => `T#${tenantId}`;
+const taskSk = (taskId: string) => `TASK#${taskId}`;
+const idemSk = (keyHash: string) => `IDEM#${keyHash}`;
+
+export class TaskStore {
+  readonly stats: StoreStats = { reads: 0, writes: 0, rcu: 0, wcu: 0 };
+
+  constructor(private readonly doc: DynamoDBDocumentClient, private readonly table: string) {}
+
+  async get(tenantId: string, taskId: string): Promise<StoredTask | undefined> {
+    const out = await this.call('read', () =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: pk(tenantId), sk: taskSk(taskId) }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' })),
+    );
+    return out.Item ? fromItem(out.Item) : undefined;
+  }
+
+  /** Writes a new task; false if a task with that id already exists. */
+  async create(task: StoredTask): Promise<boolean> {
+    try {
+      await this.call('write', () =>
+        this.doc.send(new PutCommand({
+          TableName: this.table,
+          Item: toItem(task),
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnConsumedCapacity: 'TOTAL',
+        })),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Read-modify-write with optimistic concurrency. `mutate` changes the task in place and returns
+   * a result, or returns undefined to write nothing. On a lost race it runs again on fresh data,
+   * so every decision it makes is made on the state it actually replaces.
+   */
+  async update<R>(tenantId: string, taskId: string, mutate: (task: StoredTask) => R | undefined): Promise<{ task: StoredTask; result: R | undefined } | undefined> {
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+      const task = await this.get(tenantId, taskId);
+      if (!task) return undefined;
+      const version = task.version;
+      const result = mutate(task);
+      if (result === undefined) return { task, result };
+      task.version = version + 1;
+      if (task.steps.every((s) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(s.status))) {
+        task.ttl = Math.floor(Date.now() / 1000) + FINAL_TASK_TTL_SECONDS;
+      }
+      try {
+        await this.call('write', () =>
+          this.doc.send(new PutCommand({
+            TableName: this.table,
+            Item: toItem(task),
+            ConditionExpression: 'version = :v',
+            ExpressionAttributeValues: { ':v': version },
+            ReturnConsumedCapacity: 'TOTAL',
+          })),
+        );
+        return { task, result };
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        await sleep(Math.random() * 5 * (attempt + 1));
+      }
+    }
+    throw unavailable('the task is being changed by many requests at once; retry', 1);
+  }
+
+  /** Newest first. The cursor carries only a sort key: the partition always comes from the caller's tenant. */
+  async list(tenantId: string, opts: ListOptions): Promise<{ items: StoredTask[]; nextCursor: string | null }> {
+    const filters: string[] = [];
+    const values: Record<string, unknown> = { ':pk': pk(tenantId), ':prefix': 'TASK#' };
+    const names: Record<string, string> = {};
+    if (opts.status) { filters.push('#status = :status'); values[':status'] = opts.status; names['#status'] = 'status'; }
+    if (opts.vendor) { filters.push('vendor = :vendor'); values[':vendor'] = opts.vendor; }
+    let startKey: Record<string, unknown> | undefined = opts.cursor ? { pk: pk(tenantId), sk: decodeCursor(opts.cursor) } : undefined;
+    const items: StoredTask[] = [];
+    // A filtered page may come back short: keep reading until the page is full or the data ends.
+    while (items.length < opts.limit) {
+      const out = await this.call('read', () =>
+        this.doc.send(new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
+          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: values,
+          ScanIndexForward: false,
+          Limit: opts.limit - items.length,
+          ExclusiveStartKey: startKey,
+          ReturnConsumedCapacity: 'TOTAL',
+        })),
+      );
+      for (const item of out.Items ?? []) items.push(fromItem(item));
+      startKey = out.LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    const last = items.at(-1);
+    const nextCursor = startKey && last ? encodeCursor(taskSk(last.id)) : null;
+    return { items, nextCursor };
+  }
+
+  async getIdempotency(tenantId: string, keyHash: string): Promise<IdempotencyRecord | undefined> {
+    const out = await this.call('read', () =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: pk(tenantId), sk: idemSk(keyHash) }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' })),
+    );
+    if (!out.Item) return undefined;
+    return { taskId: out.Item.taskId as string, bodyHash: out.Item.bodyHash as string, createdAt: out.Item.createdAt as string };
+  }
+
+  /** Claims an Idempotency-Key for a task id; returns the record that holds it (this one or the earlier one). */
+  async claimIdempotency(tenantId: string, keyHash: string, record: IdempotencyRecord): Promise<{ claimed: boolean; record: IdempotencyRecord }> {
+    try {
+      await this.call('write', () =>
+        this.doc.send(new PutCommand({
+          TableName: this.table,
+          Item: { pk: pk(tenantId), sk: idemSk(keyHash), kind: 'idempotency', ...record, ttl: Math.floor(Date.now() / 1000) + IDEMPOTENCY_TTL_SECONDS },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnConsumedCapacity: 'TOTAL',
+        })),
+      );
+      return { claimed: true, record };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const existing = await this.getIdempotency(tenantId, keyHash);
+      if (!existing) throw unavailable('idempotency record vanished; retry', 1);
+      return { claimed: false, record: existing };
+    }
+  }
+
+  private async call<T extends { ConsumedCapacity?: { CapacityUnits?: number } }>(kind: 'read' | 'write', fn: () => Promise<T>): Promise<T> {
+    try {
+      const out = await fn();
+      const units = out.ConsumedCapacity?.CapacityUnits ?? 0;
+      if (kind === 'read') { this.stats.reads++; this.stats.rcu += units; } else { this.stats.writes++; this.stats.wcu += units; }
+      return out;
+    } catch (err) {
+      if (kind === 'read') this.stats.reads++; else this.stats.writes++;
+      if (isThrottle(err)) throw unavailable('the task store is throttling; retry shortly', 1);
+      throw err;
+    }
+  }
+}
+
+function toItem(task: StoredTask): Record<string, unknown> {
+  return { pk: pk(task.tenantId), sk: taskSk(task.id), kind: 'task', ...task };
+}
+
+function fromItem(item: Record<string, unknown>): StoredTask {
+  const { pk: _pk, sk: _sk, kind: _kind, ...rest } = item;
+  return rest as unknown as StoredTask;
+}
+
+function encodeCursor(sk: string): string {
+  return Buffer.from(JSON.stringify({ sk }), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { sk?: unknown };
+    if (typeof parsed.sk === 'string' && /^TASK#tsk_[0-9A-Z]{26}$/.test(parsed.sk)) return parsed.sk;
+  } catch {
+    // fall through
+  }
+  throw badRequest('cursor: is not a cursor this API returned', [{ path: 'cursor', message: 'is not a cursor this API returned' }]);
+}
+
+/** The API's view of a task: store bookkeeping stripped. */
+export function publicTask(task: StoredTask): Task {
+  const { tenantId: _t, version: _v, idempotencyKeyHash: _i, ttl: _ttl, ...rest } = task;
+  return rest;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,25 @@
+/**
+ * The one list of vendor adapters, and where each one's endpoint is: the environment variable
+ * if set, else that vendor's local sandbox.
+ */
+import { config } from '../config';
+import type { Vendor } from '../schema';
+import type { VendorAdapter } from './types';
+import { weibanAdapter } from './weiban';
+
+export const ADAPTERS: Partial<Record<Vendor, VendorAdapter<any>>> = {
+  weiban: weibanAdapter,
+};
+
+/** Local sandbox ports, one per vendor (see sandbox/). */
+export const SANDBOX_PORTS: Record<Vendor, number> = { weiban: 4601, youmi: 4602, tanmarket: 4603, wshoto: 4604 };
+
+export function adapterFor(vendor: Vendor): VendorAdapter<any> | undefined {
+  return ADAPTERS[vendor];
+}
+
+export function baseUrlFor(vendor: Vendor): string {
+  const c = config();
+  const fromEnv = { weiban: c.WEIBAN_BASE_URL, youmi: c.YOUMI_BASE_URL, tanmarket: c.TANMARKET_BASE_URL, wshoto: c.WSHOTO_BASE_URL }[vendor];
+  return fromEnv ?? `http://127.0.0.1:${SANDBOX_PORTS[vendor]}`;
+}

@@ -1,0 +1,91 @@
+/**
+ * The vendor adapter interface (after Novu's providers): each vendor is one adapter that says
+ * what it can carry, turns a canonical step into the vendor's own request, submits it and
+ * classifies every outcome. Credentials come in from the tenant directory; adapters never read
+ * the environment or the store.
+ */
+import type { z } from 'zod';
+import type { FieldError } from '../errors';
+import type { AttachmentType, Audience, Content, Vendor } from '../schema';
+
+export interface Capabilities {
+  attachmentTypes: readonly AttachmentType[];
+  audienceKinds: readonly Audience['kind'][];
+  /** Can the vendor filter the audience by tags (include/exclude)? */
+  tagFilters: boolean;
+  /** Can a step the vendor has accepted still be cancelled there? */
+  cancelAfterSubmit: boolean;
+  /** How qunfa learns what happened after submit. */
+  status: 'poll' | 'callback' | 'none';
+  /** Per-call limits of the vendor (audiences larger than these are split into batches). */
+  limits: { customerIdsPerCall?: number; groupIdsPerCall?: number; sendersPerCall?: number };
+}
+
+/** What the adapter needs to build a request: the canonical task, one of its steps. */
+export interface StepRequestInput {
+  taskId: string;
+  name: string;
+  audience: Audience;
+  content: Content;
+  sendAt: string;
+  stepIndex: number;
+  vendorOptions: Record<string, unknown>;
+}
+
+export interface VendorRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+export interface SubmitResult {
+  /** The vendor's task id, or the reference it gave us; absent if it returned none. */
+  vendorTaskId?: string;
+  raw: unknown;
+}
+
+/**
+ * How a vendor call ended, as far as at-most-once delivery cares:
+ * - refused: the vendor answered and said no (FAILED, with its code and message);
+ * - throttled / not_sent: provably not accepted, safe to retry after a pause;
+ * - ambiguous: the request may have reached the vendor (UNKNOWN, never re-sent).
+ */
+export type VendorErrorKind = 'refused' | 'throttled' | 'not_sent' | 'ambiguous';
+
+export class VendorCallError extends Error {
+  constructor(
+    readonly kind: VendorErrorKind,
+    readonly code: string,
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'VendorCallError';
+  }
+}
+
+export interface VendorContext<Cred> {
+  credentials: Cred;
+  baseUrl: string;
+  timeoutMs: number;
+}
+
+export interface VendorAdapter<Cred = unknown> {
+  readonly id: Vendor;
+  readonly displayName: string;
+  readonly capabilities: Capabilities;
+  /** The shape of this vendor's credentials in the tenant directory. */
+  readonly credentials: z.ZodType<Cred>;
+  /** `vendorOptions` this vendor accepts (fields with no canonical meaning). */
+  readonly options: z.ZodType<Record<string, unknown>>;
+  /** The local sandbox's default base URL is supplied by the registry; this is production's. */
+  readonly productionBaseUrl: string;
+  /** Vendor rules beyond the capability matrix, as field errors (→ 422). */
+  check(input: StepRequestInput): FieldError[];
+  /** Pure: the vendor request for one step (what the seed tests compare byte for byte). */
+  buildRequest(input: StepRequestInput): VendorRequest;
+  submit(ctx: VendorContext<Cred>, input: StepRequestInput): Promise<SubmitResult>;
+  cancel?(ctx: VendorContext<Cred>, vendorTaskId: string): Promise<void>;
+}

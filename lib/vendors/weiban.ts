@@ -1,0 +1,187 @@
+/**
+ * Weiban 微伴助手 (seed 002). JSON over HTTPS, `?access_token=` on every call, the
+ * `{errcode, errmsg}` envelope. Groups go to `customer_group_msg/add` exactly as the seed shows;
+ * customers to `group_msg/add`. Attachments travel by URL.
+ */
+import { z } from 'zod';
+import type { FieldError } from '../errors';
+import type { Attachment } from '../schema';
+import { vendorFetch, withQuery } from './http';
+import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorRequest } from './types';
+
+export const WeibanCredentials = z.object({
+  corpId: z.string().min(1),
+  secret: z.string().min(1),
+  callbackToken: z.string().optional(),
+  callbackAesKey: z.string().length(43).optional(),
+});
+export type WeibanCredentials = z.infer<typeof WeibanCredentials>;
+
+const WeibanOptions = z.strictObject({
+  /** The staff member shown as the task's creator; defaults to the first sender. */
+  create_staff_ext_id: z.string().min(1).max(128).optional(),
+  /** Customers only: let staff change the recipients before confirming. */
+  allow_select: z.boolean().optional(),
+});
+
+/** Weiban's documented global codes. */
+export const WEIBAN_TOKEN_INVALID = 10001;
+const WEIBAN_THROTTLE = new Set([10052, 10053]); // ≤5 in flight; per-minute/hour API quota
+/** A minute ban lasts 60 s; a throttled call waits at least this long before its retry. */
+const THROTTLE_PAUSE_MS = 1_000;
+
+interface Envelope { errcode?: number; errmsg?: string; [k: string]: unknown }
+
+function attachment(a: Attachment): Record<string, unknown> {
+  switch (a.type) {
+    case 'image':
+      return { msgtype: 'image', image: { ...(a.title !== undefined ? { title: a.title } : {}), url: a.url } };
+    case 'link':
+      return { msgtype: 'link', link: { title: a.title, url: a.url, ...(a.description !== undefined ? { desc: a.description } : {}) } };
+    case 'miniprogram':
+      return { msgtype: 'miniprogram', miniprogram: { appid: a.appId, title: a.title, page: a.page, cover: a.coverUrl } };
+    case 'video':
+      return { msgtype: 'video', video: { ...(a.title !== undefined ? { title: a.title } : {}), url: a.url } };
+    default:
+      // The capability matrix refuses the others at create time.
+      throw new Error(`weiban cannot carry ${a.type}`);
+  }
+}
+
+const creator = (i: StepRequestInput) =>
+  (i.vendorOptions.create_staff_ext_id as string | undefined) ?? i.audience.senders?.[0];
+
+const tokens = new Map<string, Promise<string>>();
+
+async function fetchToken(ctx: VendorContext<WeibanCredentials>): Promise<string> {
+  let res;
+  try {
+    res = await vendorFetch(withQuery(ctx.baseUrl, '/open-api/access_token/get'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ corp_id: ctx.credentials.corpId, secret: ctx.credentials.secret }),
+    }, ctx.timeoutMs);
+  } catch (err) {
+    // A token request sends nothing to anyone: whatever broke, retrying it is safe.
+    if (err instanceof VendorCallError && err.kind === 'ambiguous') throw new VendorCallError('not_sent', err.code, err.message);
+    throw err;
+  }
+  const body = res.json as Envelope;
+  if (body.errcode !== 0 || typeof body.access_token !== 'string') {
+    const code = Number(body.errcode);
+    if (WEIBAN_THROTTLE.has(code)) throw new VendorCallError('throttled', String(code), String(body.errmsg ?? 'throttled'), THROTTLE_PAUSE_MS);
+    throw new VendorCallError('refused', String(body.errcode ?? 'no_token'), `access_token/get: ${body.errmsg ?? 'no access_token in the answer'}`);
+  }
+  return body.access_token;
+}
+
+/** One token per corp and endpoint, shared by concurrent calls in this process. */
+function token(ctx: VendorContext<WeibanCredentials>, refresh = false): Promise<string> {
+  const key = `${ctx.baseUrl}|${ctx.credentials.corpId}`;
+  let t = tokens.get(key);
+  if (!t || refresh) {
+    t = fetchToken(ctx);
+    tokens.set(key, t);
+    t.catch(() => tokens.delete(key));
+  }
+  return t;
+}
+
+/** Calls Weiban with the token; on errcode 10001 (token invalid) refreshes once and retries. */
+async function call(ctx: VendorContext<WeibanCredentials>, req: VendorRequest): Promise<Envelope> {
+  for (let attempt = 0; ; attempt++) {
+    const accessToken = await token(ctx, attempt > 0);
+    const res = await vendorFetch(withQuery(ctx.baseUrl, req.path, { ...req.query, access_token: accessToken }), {
+      method: req.method,
+      headers: { 'content-type': 'application/json' },
+      ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
+    }, ctx.timeoutMs);
+    const body = (res.json ?? {}) as Envelope;
+    const code = Number(body.errcode ?? 0);
+    if (code === 0) return body;
+    // The token was refused before anything was created: a retry with a fresh one is safe.
+    if (code === WEIBAN_TOKEN_INVALID && attempt === 0) continue;
+    if (WEIBAN_THROTTLE.has(code)) throw new VendorCallError('throttled', String(code), String(body.errmsg ?? 'throttled'), THROTTLE_PAUSE_MS);
+    throw new VendorCallError('refused', String(code), String(body.errmsg ?? 'refused'));
+  }
+}
+
+export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
+  id: 'weiban',
+  displayName: 'Weiban 微伴助手',
+  productionBaseUrl: 'https://open.weibanzhushou.com',
+  capabilities: {
+    attachmentTypes: ['image', 'link', 'miniprogram', 'video'],
+    audienceKinds: ['customers', 'groups'],
+    // external_user_filter's fields are not documented: refuse rather than guess.
+    tagFilters: false,
+    cancelAfterSubmit: false,
+    status: 'poll',
+    limits: { customerIdsPerCall: 10_000, groupIdsPerCall: 2_000, sendersPerCall: 100 },
+  },
+  credentials: WeibanCredentials,
+  options: WeibanOptions,
+
+  check(i) {
+    const errors: FieldError[] = [];
+    if (i.audience.kind === 'groups') {
+      if (!i.audience.senders?.length) errors.push({ path: 'audience.senders', message: 'weiban needs at least one sender for group sends (staff_ext_id_list)' });
+      if (!i.audience.groupIds?.length) errors.push({ path: 'audience.groupIds', message: 'weiban needs the groups to send to (group_ext_id_list)' });
+    } else if (!i.audience.customerIds?.length && !i.audience.senders?.length) {
+      errors.push({ path: 'audience.customerIds', message: 'weiban needs customerIds or senders for customer sends' });
+    }
+    if (!creator(i)) errors.push({ path: 'vendorOptions.create_staff_ext_id', message: 'weiban needs a creating staff member: give senders or vendorOptions.create_staff_ext_id' });
+    return errors;
+  },
+
+  buildRequest(i) {
+    const common = {
+      name: i.name,
+      text: i.content.text ?? '',
+      attachments: (i.content.attachments ?? []).map(attachment),
+      create_staff_ext_id: creator(i),
+    };
+    if (i.audience.kind === 'groups') {
+      return {
+        method: 'POST',
+        path: '/open-api/customer_group_msg/add',
+        body: {
+          name: common.name,
+          staff_ext_id_list: i.audience.senders ?? [],
+          group_ext_id_list: i.audience.groupIds ?? [],
+          create_staff_ext_id: common.create_staff_ext_id,
+          text: common.text,
+          attachments: common.attachments,
+        },
+      };
+    }
+    const senders = i.audience.senders ?? [];
+    const customers = i.audience.customerIds;
+    return {
+      method: 'POST',
+      path: '/open-api/group_msg/add',
+      body: {
+        name: common.name,
+        allow_select: (i.vendorOptions.allow_select as boolean | undefined) ?? false,
+        // With senders, each sends to the given customers (or to all of theirs); without, Weiban picks the staff.
+        ...(senders.length
+          ? { staff_eu_list: senders.map((s) => ({ staff_ext_id: s, ...(customers?.length ? { eu_ext_ids: customers } : {}) })) }
+          : { eu_ext_ids: customers ?? [] }),
+        text: common.text,
+        attachments: common.attachments,
+        create_staff_ext_id: common.create_staff_ext_id,
+      },
+    };
+  },
+
+  async submit(ctx, i) {
+    const body = await call(ctx, this.buildRequest(i));
+    const id = body.id ?? body.msg_id ?? (body.data as Envelope | undefined)?.id;
+    return { vendorTaskId: id === undefined || id === null ? undefined : String(id), raw: body };
+  },
+};
+
+/** For tests: forget cached tokens. */
+export function clearWeibanTokens(): void {
+  tokens.clear();
+}
