@@ -44,7 +44,9 @@ let cached: Config | undefined;
 
 export function config(): Config {
   if (!cached) {
-    const parsed = Env.safeParse(process.env);
+    // serverless.yml passes unset local-only variables as '': treat them as unset.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== ''));
+    const parsed = Env.safeParse(env);
     if (!parsed.success) {
       const names = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
       throw new Error(`invalid environment: ${names}`);

@@ -58,9 +58,10 @@ let directory: TenantDirectory | undefined;
 export function tenantDirectory(): TenantDirectory {
   if (!directory) {
     const c = config();
-    directory = c.TENANTS_SECRET_ID
-      ? new SecretsManagerTenantDirectory(c.TENANTS_SECRET_ID)
-      : new FileTenantDirectory(c.QUNFA_TENANTS_FILE ?? '.data/tenants.json');
+    // A tenants file, when named, wins: the local stack names one; AWS deployments do not.
+    directory = c.QUNFA_TENANTS_FILE || !c.TENANTS_SECRET_ID
+      ? new FileTenantDirectory(c.QUNFA_TENANTS_FILE ?? '.data/tenants.json')
+      : new SecretsManagerTenantDirectory(c.TENANTS_SECRET_ID);
   }
   return directory;
 }

@@ -1,0 +1,100 @@
+/**
+ * Weiban sandbox: the endpoints of seed 002 and vendors.md, checked the way Weiban would
+ * (token, required fields and their types, ≤ 5 requests in flight), with the same envelope.
+ * Codes Weiban documents are used as documented (10001 token invalid, 10052 concurrency,
+ * 10053 quota); for a bad parameter or secret, which it does not list publicly, the sandbox
+ * answers 40001/40003 (its own choice, named here so nobody mistakes it for Weiban's).
+ */
+import { randomBytes } from 'node:crypto';
+import { missing, type SandboxSpec, type VendorReply } from './base';
+
+export interface WeibanSandboxOptions {
+  /** The corps it knows and their secrets; read on every token request. */
+  credentials: () => Promise<{ corpId: string; secret: string }[]> | { corpId: string; secret: string }[];
+}
+
+const ATTACHMENT_FIELDS: Record<string, Record<string, 'string'>> = {
+  image: { url: 'string' },
+  link: { title: 'string', url: 'string' },
+  miniprogram: { appid: 'string', title: 'string', page: 'string', cover: 'string' },
+  video: { url: 'string' },
+};
+
+export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
+  const tokens = new Map<string, string>(); // token → corp
+  let inFlight = 0;
+  let nextId = 1000;
+  const err = (errcode: number, errmsg: string): VendorReply => ({ body: { errcode, errmsg } });
+
+  const checkAttachments = (list: unknown): string | undefined => {
+    if (!Array.isArray(list)) return 'attachments';
+    if (list.length > 9) return 'attachments (at most 9)';
+    for (const [i, a] of list.entries()) {
+      const type = (a as { msgtype?: unknown })?.msgtype;
+      const fields = typeof type === 'string' ? ATTACHMENT_FIELDS[type] : undefined;
+      if (!fields) return `attachments[${i}].msgtype`;
+      const bad = missing((a as Record<string, unknown>)[type as string], fields);
+      if (bad) return `attachments[${i}].${type as string}.${bad}`;
+    }
+    return undefined;
+  };
+
+  return {
+    name: 'weiban',
+    errorBody: (code, message) => ({ errcode: Number(code) || 40001, errmsg: message }),
+    throttleReply: () => err(10053, 'api freq out of limit'),
+    reset: () => { tokens.clear(); },
+    revokeTokens: () => { tokens.clear(); },
+
+    async handle(req, state) {
+      if (req.method === 'POST' && req.path === '/open-api/access_token/get') {
+        const b = req.body as { corp_id?: unknown; secret?: unknown } | undefined;
+        const known = await opts.credentials();
+        const corp = known.find((c) => c.corpId === b?.corp_id);
+        if (!corp || corp.secret !== b?.secret) return err(40003, 'invalid corp_id or secret');
+        const token = randomBytes(24).toString('hex');
+        tokens.set(token, corp.corpId);
+        return { body: { errcode: 0, errmsg: 'ok', access_token: token, expires_in: 7200 } };
+      }
+
+      const corp = tokens.get(req.query.get('access_token') ?? '');
+      if (!corp) return err(10001, 'access_token invalid or expired');
+
+      if (inFlight >= 5) return err(10052, 'too many concurrent requests');
+      inFlight++;
+      try {
+        if (req.method === 'POST' && req.path === '/open-api/customer_group_msg/add') {
+          const bad = missing(req.body, {
+            name: 'string', staff_ext_id_list: 'array', group_ext_id_list: 'array', create_staff_ext_id: 'string', text: 'string', attachments: 'array',
+          }) ?? checkAttachments((req.body as { attachments?: unknown }).attachments);
+          if (bad) return err(40001, `invalid parameter: ${bad}`);
+          const b = req.body as { staff_ext_id_list: unknown[]; group_ext_id_list: unknown[] };
+          if (b.staff_ext_id_list.length === 0 || b.group_ext_id_list.length === 0) return err(40001, 'invalid parameter: empty staff or group list');
+          if (b.group_ext_id_list.length > 2000) return err(40001, 'invalid parameter: group_ext_id_list over 2000');
+          const id = String(nextId++);
+          state.tasks.push({ id, corp, kind: 'groups', status: 'waiting', request: req.body });
+          return { body: { errcode: 0, errmsg: 'ok', id } };
+        }
+
+        if (req.method === 'POST' && req.path === '/open-api/group_msg/add') {
+          const bad = missing(req.body, { name: 'string', create_staff_ext_id: 'string', text: 'string', attachments: 'array' })
+            ?? checkAttachments((req.body as { attachments?: unknown }).attachments);
+          if (bad) return err(40001, `invalid parameter: ${bad}`);
+          const b = req.body as { staff_eu_list?: { staff_ext_id?: unknown; eu_ext_ids?: unknown[] }[]; eu_ext_ids?: unknown[] };
+          if (!Array.isArray(b.staff_eu_list) && !Array.isArray(b.eu_ext_ids)) return err(40001, 'invalid parameter: staff_eu_list or eu_ext_ids');
+          if ((b.staff_eu_list?.length ?? 0) > 100) return err(40001, 'invalid parameter: staff_eu_list over 100');
+          for (const s of b.staff_eu_list ?? []) {
+            if (typeof s.staff_ext_id !== 'string') return err(40001, 'invalid parameter: staff_eu_list.staff_ext_id');
+            if ((s.eu_ext_ids?.length ?? 0) > 10_000) return err(40001, 'invalid parameter: eu_ext_ids over 10000 for one staff');
+          }
+          const id = String(nextId++);
+          state.tasks.push({ id, corp, kind: 'customers', status: 'waiting_send', request: req.body });
+          return { body: { errcode: 0, errmsg: 'ok', id } };
+        }
+        return { status: 404, body: { errcode: 404, errmsg: `no such endpoint ${req.method} ${req.path}` } };
+      } finally {
+        inFlight--;
+      }
+    },
+  };
+}

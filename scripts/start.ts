@@ -1,0 +1,144 @@
+/**
+ * `npm start`: the whole stack on one machine, no cloud account, no vendor account.
+ *   - dynalite (a real DynamoDB implementation) persisted under .data/, tables created if missing
+ *   - the vendor sandboxes
+ *   - serverless-offline serving the functions on http://localhost:$PORT (3000)
+ *   - the local scheduler, firing due steps by invoking dispatchStep the way Lambda would
+ * Restarting it loses no task: tasks and pending schedules live in .data/.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ensureTables, startDynalite } from './lib/dynalite';
+import { newTenant } from './lib/tenant';
+
+const root = resolve(__dirname, '..');
+const dataDir = resolve(root, process.env.QUNFA_DATA_DIR ?? '.data');
+const port = Number(process.env.PORT ?? 3000);
+const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
+const dynamoPort = Number(process.env.QUNFA_DYNAMO_PORT ?? 4569);
+const sandboxBase = Number(process.env.QUNFA_SANDBOX_PORT_BASE ?? 4601);
+const stage = 'dev';
+const tenantsFile = resolve(root, process.env.QUNFA_TENANTS_FILE ?? `${dataDir}/tenants.json`);
+const demoKeyFile = `${dataDir}/demo-api-key`;
+
+function ensureTenants(): string | undefined {
+  mkdirSync(dataDir, { recursive: true });
+  if (!existsSync(tenantsFile)) {
+    const key = process.env.QUNFA_DEMO_API_KEY ?? `qf_demo_${randomBytes(18).toString('base64url')}`;
+    writeFileSync(tenantsFile, `${JSON.stringify({ demo: newTenant(key) }, null, 2)}\n`, { mode: 0o600 });
+    // Kept beside the data (git-ignored) only so a restart can print it again; AWS never sees it.
+    writeFileSync(demoKeyFile, key, { mode: 0o600 });
+    return key;
+  }
+  if (process.env.QUNFA_DEMO_API_KEY) return process.env.QUNFA_DEMO_API_KEY;
+  return existsSync(demoKeyFile) ? readFileSync(demoKeyFile, 'utf8').trim() : undefined;
+}
+
+async function main() {
+  const demoKey = ensureTenants();
+  const tenants = () => JSON.parse(readFileSync(tenantsFile, 'utf8')) as Record<string, { vendors: Record<string, Record<string, string>> }>;
+
+  const dynamo = await startDynalite(`${dataDir}/dynamodb`, dynamoPort);
+  const env: Record<string, string> = {
+    QUNFA_MODE: 'local',
+    TABLE_NAME: `qunfa-${stage}-tasks`,
+    LOCAL_SCHEDULES_TABLE: `qunfa-${stage}-local-schedules`,
+    DISPATCH_FUNCTION_NAME: `qunfa-${stage}-dispatchStep`,
+    DYNAMODB_ENDPOINT: dynamo.url,
+    LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`,
+    QUNFA_TENANTS_FILE: tenantsFile,
+    AWS_REGION: process.env.AWS_REGION ?? 'ap-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    PORT: String(port),
+    LAMBDA_PORT: String(lambdaPort),
+  };
+  Object.assign(process.env, env);
+  await ensureTables(dynamo.url, env.TABLE_NAME as string, env.LOCAL_SCHEDULES_TABLE as string);
+
+  const { startSandboxes } = await import('./lib/sandboxes');
+  const sandboxes = await startSandboxes(sandboxBase, tenants);
+  for (const s of sandboxes) {
+    const name = `${s.vendor.toUpperCase()}_BASE_URL`;
+    if (!process.env[name]) process.env[name] = s.url;
+  }
+
+  const offline = spawn(process.execPath, [resolve(root, 'node_modules/osls/bin/serverless.js'), 'offline', 'start', '--stage', stage], {
+    cwd: root,
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  pipeOutput(offline);
+
+  await waitForHttp(`http://127.0.0.1:${port}/v1/openapi.json`, 120_000, offline);
+
+  const { LocalScheduler, startLocalRunner } = await import('../lib/scheduler/local');
+  const { dynamo: doc } = await import('../lib/aws');
+  const { invokeDispatch } = await import('../lib/invoke');
+  const runner = startLocalRunner({
+    scheduler: new LocalScheduler(doc(), env.LOCAL_SCHEDULES_TABLE as string),
+    invoke: invokeDispatch,
+    onDeadLetter: (s, err) => console.error(`[scheduler] gave up on ${s.name}: ${(err as Error).message}`),
+  });
+
+  const base = `http://localhost:${port}`;
+  const keyLine = demoKey ?? '(the demo key is stored only as a hash; set QUNFA_DEMO_API_KEY or run `npm run add-tenant -- demo2`)';
+  const sendAt = new Date(Date.now() + 60_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  console.log(`
+qunfa is running on ${base}
+  DynamoDB (dynalite)  ${dynamo.url}  data in ${dataDir}
+  sandboxes            ${sandboxes.map((s) => `${s.vendor} ${s.url}`).join(', ')}
+  demo API key         ${keyLine}
+
+Create a task (fires in about a minute):
+  curl -s -X POST ${base}/v1/tasks -H "Authorization: Bearer ${demoKey ?? '<key>'}" -H 'Content-Type: application/json' \\
+    -d '{"vendor":"weiban","name":"双十一提醒","audience":{"kind":"groups","senders":["zhangsan"],"groupIds":["wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"]},"content":{"text":"今晚8点开抢"},"sendAt":"${sendAt}"}'
+`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await runner.stop();
+    offline.kill('SIGTERM');
+    await Promise.all(sandboxes.map((s) => s.close()));
+    await dynamo.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  offline.on('exit', (code) => {
+    if (!stopping) {
+      console.error(`serverless-offline exited (${code}); stopping`);
+      void stop();
+    }
+  });
+}
+
+function pipeOutput(child: ChildProcess) {
+  const quiet = process.env.QUNFA_QUIET === '1';
+  child.stdout?.on('data', (d: Buffer) => { if (!quiet) process.stdout.write(d); });
+  child.stderr?.on('data', (d: Buffer) => { if (!quiet) process.stderr.write(d); });
+}
+
+async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error('serverless-offline exited before it was ready');
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} was not ready within ${timeoutMs} ms`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
