@@ -6,7 +6,8 @@
 import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { HttpError, badRequest, payloadTooLarge, unsupportedMediaType } from './errors';
+import { isThrottle } from './aws';
+import { HttpError, badRequest, payloadTooLarge, unavailable, unsupportedMediaType } from './errors';
 import { logger } from './log';
 import { authenticate, tenantDirectory, type Tenant } from './tenants';
 
@@ -34,7 +35,12 @@ export function json(statusCode: number, body: unknown, headers?: Record<string,
 }
 
 export function problemResponse(err: unknown): APIGatewayProxyStructuredResultV2 {
-  const e = err instanceof HttpError && err.expose ? err : new HttpError(500, 'Internal Server Error', 'an unexpected error occurred; it has been logged');
+  // A throttling dependency (DynamoDB, the scheduler) is the caller's cue to retry, not a 500.
+  const e = err instanceof HttpError && err.expose
+    ? err
+    : isThrottle(err)
+      ? unavailable('a dependency is throttling; retry after Retry-After (with the same Idempotency-Key for a create)', 2)
+      : new HttpError(500, 'Internal Server Error', 'an unexpected error occurred; it has been logged');
   const body = {
     type: 'about:blank',
     title: e.title,
@@ -89,7 +95,7 @@ export function apiHandler(fn: (req: ApiRequest) => Promise<ApiResponse>, opts: 
           body: JSON.stringify(res.body),
         };
       } catch (err) {
-        if (!(err instanceof HttpError) || err.statusCode >= 500) logger.error('request failed', { error: err as Error });
+        if (!(err instanceof HttpError) || err.statusCode >= 500) logger.error('request failed', { errorName: (err as Error)?.name, errorMessage: (err as Error)?.message });
         return problemResponse(err);
       }
     });

@@ -9,7 +9,6 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isThrottle } from './aws';
 import { badRequest, unavailable } from './errors';
 import type { StepState, Task, Vendor } from './schema';
 
@@ -169,7 +168,6 @@ export class TaskStore {
       return out;
     } catch (err) {
       if (kind === 'read') this.stats.reads++; else this.stats.writes++;
-      if (isThrottle(err)) throw unavailable('the task store is throttling; retry shortly', 1);
       throw err;
     }
   }

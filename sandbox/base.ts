@@ -6,7 +6,7 @@
  *   GET  /__sandbox/tasks           the tasks the vendor "created"
  *   POST /__sandbox/faults          {match?, mode, count?, status?, delayMs?, code?}
  *   POST /__sandbox/revoke-tokens   every issued token becomes invalid
- *   POST /__sandbox/reset           forget requests, tasks, faults and tokens
+ *   POST /__sandbox/reset           forget requests, tasks and faults (issued tokens stay valid)
  *
  * Fault modes: `vendor-error` (the vendor's own error envelope with `code`), `throttle` (the
  * vendor's rate-limit answer), `http` (a bare HTTP `status`), `delay` (answer after `delayMs`),
@@ -53,7 +53,7 @@ export interface SandboxSpec {
   /** The vendor's rate-limit answer. */
   throttleReply(): VendorReply;
   handle(req: VendorRequest, sandbox: SandboxState): Promise<VendorReply>;
-  /** Forget vendor-specific state (tokens, tasks). */
+  /** Forget vendor-specific state other than issued tokens. */
   reset(): void;
   revokeTokens(): void;
 }

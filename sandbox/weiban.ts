@@ -43,7 +43,8 @@ export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
     name: 'weiban',
     errorBody: (code, message) => ({ errcode: Number(code) || 40001, errmsg: message }),
     throttleReply: () => err(10053, 'api freq out of limit'),
-    reset: () => { tokens.clear(); },
+    // Issued tokens stay valid across a reset, as a vendor's would; revoke-tokens ends them.
+    reset: () => { nextId = 1000 + Math.floor(Math.random() * 1e6); },
     revokeTokens: () => { tokens.clear(); },
 
     async handle(req, state) {

@@ -1,8 +1,6 @@
 import {
   ConflictException, CreateScheduleCommand, DeleteScheduleCommand, ResourceNotFoundException, type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import { isThrottle } from '../aws';
-import { unavailable } from '../errors';
 import type { DispatchEvent, Scheduler } from './index';
 
 export interface EventBridgeTarget { group: string; targetArn: string; roleArn: string; deadLetterArn: string }
@@ -36,7 +34,6 @@ export class EventBridgeScheduler implements Scheduler {
       }));
     } catch (err) {
       if (err instanceof ConflictException) return; // made by an earlier attempt of this same create
-      if (isThrottle(err)) throw unavailable('the scheduler is throttling; retry with the same Idempotency-Key', 2);
       throw err;
     }
   }
@@ -46,7 +43,6 @@ export class EventBridgeScheduler implements Scheduler {
       await this.client.send(new DeleteScheduleCommand({ Name: name, GroupName: this.target.group }));
     } catch (err) {
       if (err instanceof ResourceNotFoundException) return; // fired (and self-deleted) or never made
-      if (isThrottle(err)) throw unavailable('the scheduler is throttling; retry', 2);
       throw err;
     }
   }

@@ -1,0 +1,153 @@
+/**
+ * An integration environment in this process: dynalite (in memory), the tables, the vendor
+ * sandboxes on free ports, a tenants file with two tenants, and a Lambda-invoke endpoint that
+ * runs dispatchStep the way serverless-offline does. Handlers are then called with API Gateway
+ * v2 events, exactly as Lambda would call them.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { resetAwsClients } from '../../lib/aws';
+import { resetConfig } from '../../lib/config';
+import { resetDeps } from '../../lib/deps';
+import { setScheduler } from '../../lib/scheduler/index';
+import { setTenantDirectory } from '../../lib/tenants';
+import { clearWeibanTokens } from '../../lib/vendors/weiban';
+import { ensureTables, startDynalite, type RunningDynamo } from '../../scripts/lib/dynalite';
+import { startSandboxes, type NamedSandbox } from '../../scripts/lib/sandboxes';
+import { newTenant } from '../../scripts/lib/tenant';
+
+export const KEY_A = 'qf_test_tenant_a_key_0123456789';
+export const KEY_B = 'qf_test_tenant_b_key_9876543210';
+
+export interface TestEnv {
+  dynamo: RunningDynamo;
+  sandboxes: NamedSandbox[];
+  weiban: NamedSandbox;
+  tenants: Record<string, ReturnType<typeof newTenant>>;
+  tenantsFile: string;
+  lambda: Server;
+  close(): Promise<void>;
+}
+
+export async function startTestEnv(extraEnv: Record<string, string> = {}): Promise<TestEnv> {
+  const dir = mkdtempSync(join(tmpdir(), 'qunfa-test-'));
+  const dynamo = await startDynalite(undefined, 0);
+  const tenants = { a: newTenant(KEY_A), b: newTenant(KEY_B) };
+  const tenantsFile = join(dir, 'tenants.json');
+  writeFileSync(tenantsFile, JSON.stringify(tenants));
+  const sandboxes = await startSandboxes(0, () => tenants);
+  const weiban = sandboxes.find((s) => s.vendor === 'weiban') as NamedSandbox;
+
+  // Lambda's Invoke API, as serverless-offline serves it: run dispatchStep with the payload.
+  const lambda = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const event = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+      void import('../../functions/dispatchStep').then(({ handler }) => handler(event, lambdaContext('dispatchStep'))).catch(() => undefined);
+      res.writeHead(202).end();
+    });
+  });
+  await new Promise<void>((r) => lambda.listen(0, '127.0.0.1', () => r()));
+
+  Object.assign(process.env, {
+    QUNFA_MODE: 'local',
+    TABLE_NAME: 'qunfa-test-tasks',
+    LOCAL_SCHEDULES_TABLE: 'qunfa-test-schedules',
+    DYNAMODB_ENDPOINT: dynamo.url,
+    LAMBDA_ENDPOINT: `http://127.0.0.1:${(lambda.address() as AddressInfo).port}`,
+    QUNFA_TENANTS_FILE: tenantsFile,
+    WEIBAN_BASE_URL: weiban.url,
+    AWS_REGION: 'ap-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    DISPATCH_BACKOFF_MS: '20',
+    LOG_LEVEL: 'WARN',
+    ...extraEnv,
+  });
+  await ensureTables(dynamo.url, 'qunfa-test-tasks', 'qunfa-test-schedules');
+  resetModules();
+  return {
+    dynamo, sandboxes, weiban, tenants, tenantsFile, lambda,
+    async close() {
+      await Promise.all(sandboxes.map((s) => s.close()));
+      lambda.closeAllConnections();
+      await new Promise<void>((r) => lambda.close(() => r()));
+      await dynamo.close();
+      resetModules();
+    },
+  };
+}
+
+export function resetModules(): void {
+  resetConfig();
+  resetAwsClients();
+  resetDeps();
+  setScheduler(undefined);
+  setTenantDirectory(undefined);
+  clearWeibanTokens();
+}
+
+export function lambdaContext(name: string): Context {
+  const started = Date.now();
+  return {
+    functionName: `qunfa-test-${name}`,
+    invokedFunctionArn: `arn:aws:lambda:ap-east-1:123456789012:function:qunfa-test-${name}`,
+    awsRequestId: 'test',
+    getRemainingTimeInMillis: () => 60_000 - (Date.now() - started),
+  } as unknown as Context;
+}
+
+interface Req {
+  method?: string;
+  path?: string;
+  key?: string | null;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+}
+
+export function apiEvent(r: Req): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...r.headers };
+  if (r.key !== null) headers.authorization = `Bearer ${r.key ?? KEY_A}`;
+  const body = r.rawBody ?? (r.body === undefined ? undefined : JSON.stringify(r.body));
+  return {
+    version: '2.0',
+    routeKey: `${r.method ?? 'GET'} ${r.path ?? '/'}`,
+    rawPath: r.path ?? '/',
+    rawQueryString: new URLSearchParams(r.query ?? {}).toString(),
+    headers,
+    queryStringParameters: r.query,
+    pathParameters: r.params,
+    body,
+    isBase64Encoded: false,
+    requestContext: { http: { method: r.method ?? 'GET', path: r.path ?? '/' } },
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+export interface Res { status: number; headers: Record<string, string>; body: any }
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
+
+export async function call(handler: Handler, r: Req, name = 'api'): Promise<Res> {
+  const out = (await handler(apiEvent(r), lambdaContext(name))) as { statusCode: number; headers: Record<string, string>; body: string };
+  return { status: out.statusCode, headers: out.headers ?? {}, body: out.body ? JSON.parse(out.body) : undefined };
+}
+
+export const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
+
+export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 180_000,
+    // Integration files set process.env and module state: one file per worker, files isolated.
+    pool: 'forks',
+    fileParallelism: true,
+  },
+});
