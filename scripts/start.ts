@@ -14,13 +14,13 @@ import { ensureTables, startDynalite } from './lib/dynalite';
 import { newTenant } from './lib/tenant';
 
 const root = resolve(__dirname, '..');
-const dataDir = resolve(root, process.env.QUNFA_DATA_DIR ?? '.data');
+const dataDir = resolve(root, process.env.QUNFA_DATA_DIR || '.data');
 const port = Number(process.env.PORT ?? 3000);
 const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
 const dynamoPort = Number(process.env.QUNFA_DYNAMO_PORT ?? 4569);
 const sandboxBase = Number(process.env.QUNFA_SANDBOX_PORT_BASE ?? 4601);
 const stage = 'dev';
-const tenantsFile = resolve(root, process.env.QUNFA_TENANTS_FILE ?? `${dataDir}/tenants.json`);
+const tenantsFile = resolve(root, process.env.QUNFA_TENANTS_FILE || `${dataDir}/tenants.json`);
 const demoKeyFile = `${dataDir}/demo-api-key`;
 
 function ensureTenants(): string | undefined {

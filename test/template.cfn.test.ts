@@ -1,0 +1,81 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { requireTool } from './helpers/external';
+
+const root = join(__dirname, '..');
+let out: string;
+let template: any;
+
+describe('serverless package (offline, no credentials)', () => {
+  beforeAll(() => {
+    out = mkdtempSync(join(tmpdir(), 'qunfa-pkg-'));
+    const res = spawnSync(process.execPath, [join(root, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', 'ci', '--package', out], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, QUNFA_ESBUILD_DIR: '.esbuild-pkg', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'qunfa-none', SLS_TELEMETRY_DISABLED: '1' },
+      timeout: 240_000,
+    });
+    if (res.status !== 0) throw new Error(`serverless package failed:\n${res.stdout}\n${res.stderr}`);
+    template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+  }, 240_000);
+
+  const resources = () => Object.entries(template.Resources) as [string, any][];
+
+  it('every function is nodejs22.x on arm64, with a role of its own kind', () => {
+    const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    expect(fns.map(([k]) => k).sort()).toEqual(
+      ['CreateTask', 'DeleteTask', 'DispatchStep', 'GetTask', 'ListTasks', 'Openapi', 'VendorWebhook'].map((n) => `${n}LambdaFunction`),
+    );
+    for (const [, fn] of fns) {
+      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.Role['Fn::GetAtt'][0]).toMatch(/Role$/);
+    }
+  });
+
+  it('the table is on-demand with point-in-time recovery and TTL, keyed pk/sk', () => {
+    const t = template.Resources.TasksTable.Properties;
+    expect(t.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(t.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled).toBe(true);
+    expect(t.TimeToLiveSpecification).toEqual({ AttributeName: 'ttl', Enabled: true });
+    expect(t.KeySchema.map((k: any) => k.AttributeName)).toEqual(['pk', 'sk']);
+  });
+
+  it('has the schedule group, the DLQ, and a scheduler role that may only invoke dispatchStep', () => {
+    expect(template.Resources.ScheduleGroup.Type).toBe('AWS::Scheduler::ScheduleGroup');
+    expect(template.Resources.ScheduleDeadLetterQueue.Type).toBe('AWS::SQS::Queue');
+    const role = template.Resources.SchedulerRole.Properties;
+    expect(role.AssumeRolePolicyDocument.Statement[0].Principal.Service).toBe('scheduler.amazonaws.com');
+    const stmts = role.Policies[0].PolicyDocument.Statement;
+    expect(stmts.map((s: any) => s.Action)).toEqual(['lambda:InvokeFunction', 'sqs:SendMessage']);
+    expect(stmts[0].Resource).toEqual({ 'Fn::GetAtt': ['DispatchStepLambdaFunction', 'Arn'] });
+  });
+
+  it('no function role grants a wildcard action or resource, and only createTask may schedule', () => {
+    for (const [name, r] of resources().filter(([k, r]) => r.Type === 'AWS::IAM::Role' && k !== 'SchedulerRole')) {
+      for (const s of r.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)) {
+        const actions = [s.Action].flat();
+        expect(actions.every((a: string) => !a.includes('*')), `${name} ${actions}`).toBe(true);
+        expect(s.Resource, name).not.toBe('*');
+        if (actions.includes('scheduler:CreateSchedule')) expect(name).toBe('CreateTaskRole');
+      }
+    }
+  });
+
+  it('bundles each function separately (middy and the SDK inside, nothing installed at deploy)', () => {
+    const zips = readdirSync(out).filter((f) => f.endsWith('.zip'));
+    expect(zips.sort()).toEqual(['createTask.zip', 'deleteTask.zip', 'dispatchStep.zip', 'getTask.zip', 'listTasks.zip', 'openapi.zip', 'vendorWebhook.zip']);
+    for (const z of zips) expect(statSync(join(out, z)).size).toBeGreaterThan(1000);
+  });
+
+  it.runIf(requireTool('cfn-lint', 'the CloudFormation template lint'))('cfn-lint finds no error in the template', () => {
+    const res = spawnSync('cfn-lint', [join(out, 'cloudformation-template-update-stack.json')], { encoding: 'utf8' });
+    // Exit code bits: 2 = errors, 4 = warnings, 8 = informational. Warnings are reported, errors fail.
+    if (res.stdout.trim()) console.log(res.stdout.split('\n').filter((l) => /^[EW]\d/.test(l)).join('\n'));
+    expect(res.status! & 2, res.stdout).toBe(0);
+    expect(res.status! & 1, res.stderr).toBe(0);
+  });
+});
