@@ -320,8 +320,9 @@ describe('dispatch', () => {
 
   it('HTTP 429 is retried; a throttle that never ends is FAILED with the vendor code after bounded retries', async () => {
     const id = await due();
-    await fault({ match: 'customer_group_msg', mode: 'throttle', count: -1 });
+    await fault([{ match: 'customer_group_msg', mode: 'http', status: 429, count: 1 }, { match: 'customer_group_msg', mode: 'throttle', count: -1 }]);
     const out = await dispatch(ev(id));
+    expect(await vendorCalls('/open-api/customer_group_msg/add')).toHaveLength(5); // 1 + DISPATCH_MAX_RETRIES
     await fetch(`${env.weiban.url}/__sandbox/reset`, { method: 'POST' });
     expect(out.outcome).toBe('FAILED');
     const step = (await get(id)).body.steps[0];
