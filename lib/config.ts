@@ -28,6 +28,11 @@ const Env = z.object({
   YOUMI_TOKEN_URL: z.string().optional(),
   TANMARKET_BASE_URL: z.string().optional(),
   WSHOTO_BASE_URL: z.string().optional(),
+  /** YouMi's "删除RPA群发" path: the seed names the endpoint but not its path. */
+  YOUMI_DELETE_PATH: z.string().startsWith('/').default('/v2/BulkSend/DeleteBulkSendTask'),
+  YOUMI_SCOPE: z.string().default('Ls.Qkl.PublicApi'),
+  /** Tanmarket's sign algorithm is not public: pick one of lib/vendors/tanmarket.ts SIGNERS. */
+  TANMARKET_SIGNER: z.string().default('md5(appId+timestamp+appSecret)'),
   /** Vendor call timeout; a timed-out create is ambiguous (UNKNOWN), so keep it generous. */
   VENDOR_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** How long a DISPATCHING claim may live before a later invocation calls the step UNKNOWN. */

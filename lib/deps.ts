@@ -6,6 +6,7 @@ import { invokeDispatch } from './invoke';
 import { schedulerFor } from './scheduler/index';
 import { TaskStore } from './store';
 import type { TaskDeps } from './tasks';
+import { tenantDirectory, type TenantDirectory } from './tenants';
 
 let store: TaskStore | undefined;
 
@@ -14,8 +15,8 @@ export function taskStore(): TaskStore {
   return store;
 }
 
-export function taskDeps(context: Pick<Context, 'invokedFunctionArn'>): TaskDeps {
-  return { store: taskStore(), scheduler: () => schedulerFor(context), invoke: invokeDispatch };
+export function taskDeps(context: Pick<Context, 'invokedFunctionArn'>): TaskDeps & { tenants: TenantDirectory } {
+  return { store: taskStore(), scheduler: () => schedulerFor(context), invoke: invokeDispatch, tenants: tenantDirectory() };
 }
 
 export function resetDeps(): void {

@@ -11,8 +11,9 @@ import type { Step } from './schema';
 import { moveStep } from './states';
 import type { TaskStore } from './store';
 import { stepInput } from './tasks';
-import { findTenant, type TenantDirectory } from './tenants';
-import { adapterFor, baseUrlFor } from './vendors/registry';
+import type { Vendor } from './schema';
+import type { TenantDirectory } from './tenants';
+import { vendorContext, type Wired } from './vendors/context';
 import { VendorCallError, type SubmitResult } from './vendors/types';
 
 export interface DispatchDeps {
@@ -81,15 +82,16 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
 
 type Attempt = { kind: 'ok'; value: SubmitResult } | { kind: 'error'; error: VendorCallError };
 
-async function submitWithRetries(deps: DispatchDeps, vendor: Parameters<typeof adapterFor>[0], tenantId: string, input: ReturnType<typeof stepInput>, taskId: string): Promise<Attempt> {
+async function submitWithRetries(deps: DispatchDeps, vendor: Vendor, tenantId: string, input: ReturnType<typeof stepInput>, taskId: string): Promise<Attempt> {
   const c = config();
-  const adapter = adapterFor(vendor);
-  const tenant = await findTenant(deps.tenants, tenantId);
-  const creds = adapter && tenant && Object.hasOwn(tenant.vendors, vendor) ? adapter.credentials.safeParse(tenant.vendors[vendor]) : undefined;
-  if (!adapter || !creds?.success) {
-    return { kind: 'error', error: new VendorCallError('refused', 'qunfa.no_credentials', `the tenant has no usable ${vendor} credentials`) };
+  let wired: Wired;
+  try {
+    wired = await vendorContext(deps.tenants, tenantId, vendor);
+  } catch (err) {
+    if (err instanceof VendorCallError) return { kind: 'error', error: err };
+    throw err;
   }
-  const ctx = { credentials: creds.data, baseUrl: baseUrlFor(vendor), timeoutMs: c.VENDOR_TIMEOUT_MS };
+  const { adapter, ctx } = wired;
   for (let retry = 0; ; retry++) {
     try {
       return { kind: 'ok', value: await adapter.submit(ctx, input) };

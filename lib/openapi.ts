@@ -75,6 +75,13 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/v1/vendors': {
+        get: {
+          summary: 'The vendors and what each can carry (the capability matrix create-time validation enforces)',
+          security: [],
+          responses: { 200: { description: '{items: [{id, name, productionBaseUrl, capabilities}]}' } },
+        },
+      },
       '/v1/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: { description: 'OpenAPI 3.1' } } } },
     },
     components: {

@@ -60,7 +60,12 @@ export const Attachment = z.discriminatedUnion(
     z.strictObject({
       type: z.literal('material'),
       materialId: Id,
+      /** The vendor's material type (e.g. WShoto 1 poster … 12 activity; Tanmarket mcType). */
       kind: z.string().min(1).max(32).optional(),
+      /** How the material shows, where the vendor wants it repeated (Tanmarket type 99). */
+      title: Title(128).optional(),
+      description: z.string().max(512).optional(),
+      url: HttpUrl.optional(),
     }),
   ],
   { error: 'must be one of image, video, link, file, miniprogram, material' },

@@ -10,12 +10,13 @@ import { canonicalJson, sha256 } from './json';
 import { logger } from './log';
 import { scheduleName, type DispatchEvent, type Scheduler } from './scheduler/index';
 import { CreateTaskInput, ListQuery, type Step, type Task } from './schema';
-import { moveStep, isFinal } from './states';
+import { canMove, isFinal, moveStep } from './states';
 import { publicTask, type StoredTask, type TaskStore } from './store';
-import type { Tenant } from './tenants';
+import type { Tenant, TenantDirectory } from './tenants';
 import { capabilityErrors } from './vendors/capabilities';
 import { adapterFor } from './vendors/registry';
-import type { StepRequestInput, VendorAdapter } from './vendors/types';
+import { vendorContext } from './vendors/context';
+import { VendorCallError, type StepRequestInput, type VendorAdapter } from './vendors/types';
 
 export interface TaskDeps {
   store: TaskStore;
@@ -179,7 +180,7 @@ export async function listTasks(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, q
  * sends nothing) and their schedules are deleted; steps already at the vendor are cancelled there
  * where the vendor can. 409 when nothing could be cancelled, saying why.
  */
-export async function cancelTask(deps: TaskDeps, tenant: Tenant, taskId: string | undefined): Promise<Task> {
+export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, tenant: Tenant, taskId: string | undefined): Promise<Task> {
   const current = await getTask(deps, tenant, taskId);
   const adapter = adapterFor(current.vendor) as VendorAdapter<unknown>;
   const outcome = await deps.store.update(tenant.id, current.id, (t) => {
@@ -193,8 +194,8 @@ export async function cancelTask(deps: TaskDeps, tenant: Tenant, taskId: string 
     return cancelled.length ? cancelled : undefined;
   });
   if (!outcome) throw notFound('task');
-  const { task } = outcome;
-  const cancelled = outcome.result ?? [];
+  let task = outcome.task;
+  const cancelled = [...(outcome.result ?? [])];
 
   const scheduler = await deps.scheduler();
   for (const index of cancelled) {
@@ -202,13 +203,36 @@ export async function cancelTask(deps: TaskDeps, tenant: Tenant, taskId: string 
       logger.warn('schedule delete failed; the step is CANCELLED so its firing will send nothing', { taskId: task.id, step: index, error: (err as Error).message }));
   }
 
+  // Steps the vendor already holds: cancelled there, where the vendor has a way to.
+  const reasons: string[] = [];
+  for (const s of task.steps) {
+    if (isFinal(s.status)) continue;
+    if (s.status === 'DISPATCHING') { reasons.push(`step ${s.index} is being sent to ${task.vendor} right now`); continue; }
+    if (!adapter.capabilities.cancelAfterSubmit || !adapter.cancel) {
+      reasons.push(`step ${s.index} is already at ${task.vendor} (${s.status}), and ${adapter.displayName} cannot cancel a task it has accepted`);
+      continue;
+    }
+    if (!s.vendorTaskId) { reasons.push(`step ${s.index} is ${s.status} with no ${task.vendor} task id to cancel`); continue; }
+    try {
+      const { ctx } = await vendorContext(deps.tenants, tenant.id, task.vendor);
+      await adapter.cancel(ctx, s.vendorTaskId);
+    } catch (err) {
+      if (!(err instanceof VendorCallError)) throw err;
+      reasons.push(`${task.vendor} did not cancel step ${s.index}: ${err.code} ${err.message}`);
+      continue;
+    }
+    const moved = await deps.store.update(tenant.id, task.id, (t) => {
+      const step = t.steps[s.index];
+      if (!step || !canMove(step.status, 'CANCELLED')) return undefined;
+      moveStep(t, s.index, 'CANCELLED', `cancelled at ${task.vendor} by the caller`);
+      return true;
+    });
+    if (moved) task = moved.task;
+    if (moved?.result) cancelled.push(s.index);
+  }
+
   if (cancelled.length === 0) {
     if (task.steps.every((s) => isFinal(s.status))) throw conflict(`the task is already ${task.status}; there is nothing left to cancel`);
-    const reasons = task.steps
-      .filter((s) => !isFinal(s.status))
-      .map((s) => s.status === 'DISPATCHING'
-        ? `step ${s.index} is being sent to ${task.vendor} right now`
-        : `step ${s.index} is already at ${task.vendor} (${s.status}), and ${adapter.displayName} cannot cancel a task it has accepted`);
     throw conflict(`nothing could be cancelled: ${reasons.join('; ')}`);
   }
   return publicTask(task);

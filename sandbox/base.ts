@@ -4,6 +4,7 @@
  *
  *   GET  /__sandbox/requests        what the vendor endpoints received (token calls included)
  *   GET  /__sandbox/tasks           the tasks the vendor "created"
+ *   POST /__sandbox/tasks/<id>      merge fields into one of them (e.g. {"status": 3})
  *   POST /__sandbox/faults          {match?, mode, count?, status?, delayMs?, code?}
  *   POST /__sandbox/revoke-tokens   every issued token becomes invalid
  *   POST /__sandbox/reset           forget requests, tasks and faults (issued tokens stay valid)
@@ -100,6 +101,13 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
       const list = Array.isArray(req.body) ? req.body : [req.body];
       for (const f of list as Fault[]) state.faults.push({ count: 1, ...f });
       return send(res, { body: { faults: state.faults } });
+    }
+    const taskPatch = /^\/tasks\/([^/]+)$/.exec(path);
+    if (req.method === 'POST' && taskPatch) {
+      const task = state.tasks.find((t) => t.id === decodeURIComponent(taskPatch[1] as string));
+      if (!task) return send(res, { status: 404, body: { error: 'no such task' } });
+      Object.assign(task, req.body);
+      return send(res, { body: task });
     }
     if (req.method === 'POST' && path === '/revoke-tokens') { spec.revokeTokens(); return send(res, { body: { ok: true } }); }
     if (req.method === 'POST' && path === '/reset') {

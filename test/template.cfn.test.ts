@@ -27,7 +27,7 @@ describe('serverless package (offline, no credentials)', () => {
   it('every function is nodejs22.x on arm64, with a role of its own kind', () => {
     const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     expect(fns.map(([k]) => k).sort()).toEqual(
-      ['CreateTask', 'DeleteTask', 'DispatchStep', 'GetTask', 'ListTasks', 'Openapi', 'VendorWebhook'].map((n) => `${n}LambdaFunction`),
+      ['CreateTask', 'DeleteTask', 'DispatchStep', 'GetTask', 'ListTasks', 'ListVendors', 'Openapi', 'VendorWebhook'].map((n) => `${n}LambdaFunction`),
     );
     for (const [, fn] of fns) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -67,7 +67,7 @@ describe('serverless package (offline, no credentials)', () => {
 
   it('bundles each function separately (middy and the SDK inside, nothing installed at deploy)', () => {
     const zips = readdirSync(out).filter((f) => f.endsWith('.zip'));
-    expect(zips.sort()).toEqual(['createTask.zip', 'deleteTask.zip', 'dispatchStep.zip', 'getTask.zip', 'listTasks.zip', 'openapi.zip', 'vendorWebhook.zip']);
+    expect(zips.sort()).toEqual(['createTask.zip', 'deleteTask.zip', 'dispatchStep.zip', 'getTask.zip', 'listTasks.zip', 'listVendors.zip', 'openapi.zip', 'vendorWebhook.zip']);
     for (const z of zips) expect(statSync(join(out, z)).size).toBeGreaterThan(1000);
   });
 

@@ -3,6 +3,7 @@
  * delivery: an error before the connection was made means the vendor never saw the request
  * (retry is safe); anything after it may have been received (ambiguous).
  */
+import { parseExact } from './json';
 import { VendorCallError } from './types';
 
 /** Codes that mean no byte of the request reached the vendor. */
@@ -38,7 +39,7 @@ export async function vendorFetch(
   }
   let json: unknown;
   try {
-    json = text === '' ? {} : JSON.parse(text);
+    json = text === '' ? {} : parseExact(text);
   } catch {
     if (res.status >= 400) throw new VendorCallError('refused', `http_${res.status}`, `the vendor answered HTTP ${res.status}`);
     throw new VendorCallError('ambiguous', 'bad_json', 'the vendor answered with something that is not JSON');

@@ -4,18 +4,36 @@
  */
 import { config } from '../config';
 import type { Vendor } from '../schema';
+import { tanmarketAdapter } from './tanmarket';
 import type { VendorAdapter } from './types';
-import { weibanAdapter } from './weiban';
+import { clearWeibanTokens, weibanAdapter } from './weiban';
+import { clearWshotoTokens, wshotoAdapter } from './wshoto';
+import { clearYoumiTokens, youmiAdapter } from './youmi';
 
-export const ADAPTERS: Partial<Record<Vendor, VendorAdapter<any>>> = {
+export const ADAPTERS: Record<Vendor, VendorAdapter<any>> = {
   weiban: weibanAdapter,
+  youmi: youmiAdapter,
+  tanmarket: tanmarketAdapter,
+  wshoto: wshotoAdapter,
 };
+
+/** What GET /v1/vendors publishes: each adapter's capability matrix. */
+export function vendorCatalogue() {
+  return Object.values(ADAPTERS).map((a) => ({ id: a.id, name: a.displayName, productionBaseUrl: a.productionBaseUrl, capabilities: a.capabilities }));
+}
+
+/** For tests: forget every cached vendor token. */
+export function clearVendorTokens(): void {
+  clearWeibanTokens();
+  clearYoumiTokens();
+  clearWshotoTokens();
+}
 
 /** Local sandbox ports, one per vendor (see sandbox/). */
 export const SANDBOX_PORTS: Record<Vendor, number> = { weiban: 4601, youmi: 4602, tanmarket: 4603, wshoto: 4604 };
 
 export function adapterFor(vendor: Vendor): VendorAdapter<any> | undefined {
-  return ADAPTERS[vendor];
+  return Object.hasOwn(ADAPTERS, vendor) ? ADAPTERS[vendor] : undefined;
 }
 
 export function baseUrlFor(vendor: Vendor): string {

@@ -5,6 +5,7 @@
  * the environment or the store.
  */
 import type { z } from 'zod';
+import type { Config } from '../config';
 import type { FieldError } from '../errors';
 import type { AttachmentType, Audience, Content, Vendor } from '../schema';
 
@@ -68,8 +69,18 @@ export class VendorCallError extends Error {
 
 export interface VendorContext<Cred> {
   credentials: Cred;
+  /** The vendor's API base: its *_BASE_URL, or its local sandbox. */
   baseUrl: string;
   timeoutMs: number;
+  /** The validated environment, for the few vendor settings that are configuration (e.g. YOUMI_TOKEN_URL). */
+  config: Config;
+}
+
+/** What a vendor says of a task it accepted, in qunfa's terms. */
+export interface VendorStatus {
+  state: 'SUBMITTED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+  error?: { code: string; message: string };
+  raw: unknown;
 }
 
 export interface VendorAdapter<Cred = unknown> {
@@ -87,5 +98,8 @@ export interface VendorAdapter<Cred = unknown> {
   /** Pure: the vendor request for one step (what the seed tests compare byte for byte). */
   buildRequest(input: StepRequestInput): VendorRequest;
   submit(ctx: VendorContext<Cred>, input: StepRequestInput): Promise<SubmitResult>;
+  /** Cancel a task the vendor accepted (only where capabilities.cancelAfterSubmit). */
   cancel?(ctx: VendorContext<Cred>, vendorTaskId: string): Promise<void>;
+  /** Ask the vendor how a task it accepted is doing (only where capabilities.status is 'poll'). */
+  status?(ctx: VendorContext<Cred>, vendorTaskId: string): Promise<VendorStatus>;
 }

@@ -1,19 +1,27 @@
-/** Starts every vendor sandbox, each on its own port, knowing the credentials in the tenants file. */
-import { startSandbox, type RunningSandbox } from '../../sandbox/base';
+/** Starts every vendor sandbox, each on its own port (base, base+1, …), knowing the tenants' credentials. */
+import { startSandbox, type RunningSandbox, type SandboxSpec } from '../../sandbox/base';
+import { tanmarketSandbox } from '../../sandbox/tanmarket';
 import { weibanSandbox } from '../../sandbox/weiban';
+import { wshotoSandbox } from '../../sandbox/wshoto';
+import { youmiSandbox } from '../../sandbox/youmi';
 import type { Vendor } from '../../lib/schema';
 
 type Tenants = () => Record<string, { vendors: Record<string, Record<string, string>> }>;
 
 export interface NamedSandbox extends RunningSandbox { vendor: Vendor }
 
-const credsOf = (tenants: Tenants, vendor: Vendor) =>
-  Object.values(tenants()).map((t) => t.vendors[vendor]).filter((c): c is Record<string, string> => !!c);
-
 export async function startSandboxes(portBase: number, tenants: Tenants): Promise<NamedSandbox[]> {
-  const weiban = await startSandbox(
-    weibanSandbox({ credentials: () => credsOf(tenants, 'weiban').map((c) => ({ corpId: c.corpId ?? '', secret: c.secret ?? '' })) }),
-    portBase === 0 ? 0 : portBase,
-  );
-  return [{ ...weiban, vendor: 'weiban' }];
+  const creds = (vendor: Vendor) => Object.values(tenants()).map((t) => t.vendors[vendor]).filter((c): c is Record<string, string> => !!c);
+  const s = (c: Record<string, string>, k: string) => c[k] ?? '';
+  const specs: [Vendor, SandboxSpec][] = [
+    ['weiban', weibanSandbox({ credentials: () => creds('weiban').map((c) => ({ corpId: s(c, 'corpId'), secret: s(c, 'secret') })) })],
+    ['youmi', youmiSandbox({ credentials: () => creds('youmi').map((c) => ({ clientId: s(c, 'clientId'), clientSecret: s(c, 'clientSecret') })), deletePath: process.env.YOUMI_DELETE_PATH || undefined })],
+    ['tanmarket', tanmarketSandbox({ credentials: () => creds('tanmarket').map((c) => ({ appId: s(c, 'appId'), appKey: s(c, 'appKey'), appSecret: s(c, 'appSecret') })), signer: process.env.TANMARKET_SIGNER || undefined })],
+    ['wshoto', wshotoSandbox({ credentials: () => creds('wshoto').map((c) => ({ appId: s(c, 'appId'), appSecret: s(c, 'appSecret') })) })],
+  ];
+  const out: NamedSandbox[] = [];
+  for (const [i, [vendor, spec]] of specs.entries()) {
+    out.push({ ...(await startSandbox(spec, portBase === 0 ? 0 : portBase + i)), vendor });
+  }
+  return out;
 }

@@ -11,6 +11,9 @@ export function newTenant(apiKey: string): TenantRecord {
     webhookSecret: secret(32),
     vendors: {
       weiban: { corpId: `ww${randomBytes(8).toString('hex')}`, secret: secret(), callbackToken: secret(16), callbackAesKey: randomBytes(32).toString('base64').slice(0, 43) },
+      youmi: { clientId: `ym-${randomBytes(6).toString('hex')}`, clientSecret: secret() },
+      tanmarket: { appId: `tm${randomBytes(6).toString('hex')}`, appKey: secret(12), appSecret: secret() },
+      wshoto: { appId: `ws${randomBytes(6).toString('hex')}`, appSecret: secret() },
     },
   };
 }

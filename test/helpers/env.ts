@@ -15,7 +15,7 @@ import { resetConfig } from '../../lib/config';
 import { resetDeps } from '../../lib/deps';
 import { setScheduler } from '../../lib/scheduler/index';
 import { setTenantDirectory } from '../../lib/tenants';
-import { clearWeibanTokens } from '../../lib/vendors/weiban';
+import { clearVendorTokens } from '../../lib/vendors/registry';
 import { ensureTables, startDynalite, type RunningDynamo } from '../../scripts/lib/dynalite';
 import { startSandboxes, type NamedSandbox } from '../../scripts/lib/sandboxes';
 import { newTenant } from '../../scripts/lib/tenant';
@@ -27,6 +27,7 @@ export interface TestEnv {
   dynamo: RunningDynamo;
   sandboxes: NamedSandbox[];
   weiban: NamedSandbox;
+  sandbox: (vendor: string) => NamedSandbox;
   tenants: Record<string, ReturnType<typeof newTenant>>;
   tenantsFile: string;
   lambda: Server;
@@ -61,7 +62,8 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}): Promi
     DYNAMODB_ENDPOINT: dynamo.url,
     LAMBDA_ENDPOINT: `http://127.0.0.1:${(lambda.address() as AddressInfo).port}`,
     QUNFA_TENANTS_FILE: tenantsFile,
-    WEIBAN_BASE_URL: weiban.url,
+    ...Object.fromEntries(sandboxes.map((s) => [`${s.vendor.toUpperCase()}_BASE_URL`, s.url])),
+    YOUMI_TOKEN_URL: (sandboxes.find((s) => s.vendor === 'youmi') as NamedSandbox).url,
     AWS_REGION: 'ap-east-1',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
@@ -73,6 +75,7 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}): Promi
   resetModules();
   return {
     dynamo, sandboxes, weiban, tenants, tenantsFile, lambda,
+    sandbox: (vendor) => sandboxes.find((s) => s.vendor === vendor) as NamedSandbox,
     async close() {
       await Promise.all(sandboxes.map((s) => s.close()));
       lambda.closeAllConnections();
@@ -89,7 +92,7 @@ export function resetModules(): void {
   resetDeps();
   setScheduler(undefined);
   setTenantDirectory(undefined);
-  clearWeibanTokens();
+  clearVendorTokens();
 }
 
 export function lambdaContext(name: string): Context {

@@ -1,0 +1,5 @@
+import { apiHandler, json } from '../lib/http';
+import { vendorCatalogue } from '../lib/vendors/registry';
+
+/** The capability matrix create-time validation enforces, published as it is enforced. */
+export const handler = apiHandler(async () => json(200, { items: vendorCatalogue() }), { auth: false });

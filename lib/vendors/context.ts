@@ -1,0 +1,22 @@
+/**
+ * Credentials wiring, apart from vendor I/O: the adapter, the tenant's credentials for it (checked
+ * against the adapter's own schema) and where the vendor is. Used by dispatch and by cancel.
+ */
+import { config } from '../config';
+import type { Vendor } from '../schema';
+import { findTenant, type TenantDirectory } from '../tenants';
+import { adapterFor, baseUrlFor } from './registry';
+import { VendorCallError, type VendorAdapter, type VendorContext } from './types';
+
+export interface Wired { adapter: VendorAdapter<unknown>; ctx: VendorContext<unknown> }
+
+export async function vendorContext(tenants: TenantDirectory, tenantId: string, vendor: Vendor): Promise<Wired> {
+  const adapter = adapterFor(vendor);
+  const tenant = await findTenant(tenants, tenantId);
+  const creds = adapter && tenant && Object.hasOwn(tenant.vendors, vendor) ? adapter.credentials.safeParse(tenant.vendors[vendor]) : undefined;
+  if (!adapter || !creds?.success) {
+    throw new VendorCallError('refused', 'qunfa.no_credentials', `the tenant has no usable ${vendor} credentials`);
+  }
+  const c = config();
+  return { adapter, ctx: { credentials: creds.data, baseUrl: baseUrlFor(vendor), timeoutMs: c.VENDOR_TIMEOUT_MS, config: c } };
+}

@@ -1,0 +1,224 @@
+/**
+ * YouMi 友米聚合 (seed 001). OAuth2 client credentials (`POST <token url>/connect/token`,
+ * form-encoded), `Authorization: Bearer`, an optional `TenantId` header for resellers.
+ * `SaveBulkSendTask` takes `task_content` as a JSON *string* of typed items and `start_time` as
+ * unix seconds in a string; success is `succeed === true` and `values` is the task id.
+ * YouMi's bulk send is RPA on the staff member's own WeChat "machine": which machine sends is
+ * vendor data with no canonical meaning, given in vendorOptions.machine.
+ */
+import { z } from 'zod';
+import type { FieldError } from '../errors';
+import type { Attachment } from '../schema';
+import { vendorFetch, withQuery } from './http';
+import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext } from './types';
+
+export const YoumiCredentials = z.object({
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  tenantId: z.string().optional(),
+});
+export type YoumiCredentials = z.infer<typeof YoumiCredentials>;
+
+/** A label is addressed as "<ad_label_id>:<ad_label_info_id>" (group and value), as chooseLabel needs both. */
+const LABEL_ID = /^(\d{1,12}):(\d{1,12})$/;
+
+const YoumiOptions = z.strictObject({
+  /** The WeChat account ("machine") that sends: listMass machine data. */
+  machine: z.strictObject({
+    ad_wechat_id: z.number().int().nonnegative(),
+    machine_key: z.string().min(1).max(64),
+    machine_name: z.string().max(64).default(''),
+    qv_company_id: z.string().max(64).default(''),
+  }),
+  /** Display names of recipients (object_nickname), by customer id. */
+  nicknames: z.record(z.string(), z.string().max(64)).optional(),
+  /** Display names of labels (ad_label_info_name), by "<group>:<label>" id. */
+  labelNames: z.record(z.string(), z.string().max(64)).optional(),
+  /** YouMi's own enums, as the seed sends them; their other values are undocumented. */
+  task_type: z.number().int().default(1),
+  task_source: z.number().int().default(0),
+});
+type YoumiOptions = z.infer<typeof YoumiOptions>;
+
+const TYPE = { text: '0', image: '1', video: '2', link: '3', file: '4' } as const;
+
+function fileParts(url: string, explicitName?: string): { name: string; format: string } {
+  const last = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '') || 'file';
+  const name = explicitName ?? last;
+  const ext = /\.([A-Za-z0-9]{1,8})$/.exec(name)?.[1] ?? /\.([A-Za-z0-9]{1,8})$/.exec(last)?.[1] ?? '';
+  return { name, format: ext.toLowerCase() };
+}
+
+/** One task_content item: `data` first, then `type`, exactly as the seed orders them. */
+function contentItem(a: Attachment): { data: Record<string, string>; type: string } {
+  switch (a.type) {
+    case 'image': {
+      const f = fileParts(a.url, a.title);
+      return { data: { imgName: f.name, imgFormat: f.format, imgMediaUrl: a.url }, type: TYPE.image };
+    }
+    case 'video': {
+      const f = fileParts(a.url, a.title);
+      return { data: { videoName: f.name, videoFormat: f.format, videoMediaUrl: a.url }, type: TYPE.video };
+    }
+    case 'link':
+      return { data: { title: a.title, linkUrl: a.url, description: a.description ?? '', thumbMediaUrl: a.thumbUrl ?? '' }, type: TYPE.link };
+    case 'file': {
+      const f = fileParts(a.url, a.name);
+      return { data: { fileName: f.name, fileFormat: f.format, fileMediaUrl: a.url }, type: TYPE.file };
+    }
+    default:
+      throw new Error(`youmi cannot carry ${a.type}`);
+  }
+}
+
+const tokens = new Map<string, Promise<{ token: string; expiresAt: number }>>();
+/** Refresh this long before the token's stated expiry, so no call carries a token about to die. */
+const EARLY_REFRESH_MS = 60_000;
+
+async function fetchToken(ctx: VendorContext<YoumiCredentials>): Promise<{ token: string; expiresAt: number }> {
+  const tokenUrl = ctx.config.YOUMI_TOKEN_URL ?? ctx.baseUrl;
+  const form = new URLSearchParams({
+    client_id: ctx.credentials.clientId,
+    client_secret: ctx.credentials.clientSecret,
+    scope: ctx.config.YOUMI_SCOPE,
+    grant_type: 'client_credentials',
+  });
+  let res;
+  try {
+    res = await vendorFetch(withQuery(tokenUrl, '/connect/token'), {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(),
+    }, ctx.timeoutMs);
+  } catch (err) {
+    if (err instanceof VendorCallError && err.kind === 'ambiguous') throw new VendorCallError('not_sent', err.code, err.message);
+    throw err;
+  }
+  const body = res.json as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown };
+  if (res.status !== 200 || typeof body.access_token !== 'string') {
+    throw new VendorCallError('refused', String(body.error ?? `http_${res.status}`), `connect/token: ${String(body.error_description ?? body.error ?? 'no access_token')}`);
+  }
+  const ttl = typeof body.expires_in === 'number' ? body.expires_in * 1000 : 3600_000;
+  return { token: body.access_token, expiresAt: Date.now() + ttl - EARLY_REFRESH_MS };
+}
+
+async function token(ctx: VendorContext<YoumiCredentials>, refresh = false): Promise<string> {
+  const key = `${ctx.config.YOUMI_TOKEN_URL ?? ctx.baseUrl}|${ctx.credentials.clientId}`;
+  let t = tokens.get(key);
+  if (t && !refresh) {
+    const cached = await t.catch(() => undefined);
+    if (!cached || cached.expiresAt <= Date.now()) t = undefined;
+  }
+  if (!t || refresh) {
+    t = fetchToken(ctx);
+    tokens.set(key, t);
+    t.catch(() => tokens.delete(key));
+  }
+  return (await t).token;
+}
+
+interface YoumiEnvelope { requestId?: string; errmsg?: unknown; succeed?: boolean; msgTime?: string; values?: unknown; errdesc?: unknown }
+
+/** Calls YouMi; a 401 (token refused before anything was done) refreshes the token once. */
+async function call(ctx: VendorContext<YoumiCredentials>, path: string, body: unknown): Promise<YoumiEnvelope> {
+  for (let attempt = 0; ; attempt++) {
+    const bearer = await token(ctx, attempt > 0);
+    const res = await vendorFetch(withQuery(ctx.baseUrl, path), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${bearer}`,
+        ...(ctx.credentials.tenantId ? { tenantid: ctx.credentials.tenantId } : {}),
+      },
+      body: JSON.stringify(body),
+    }, ctx.timeoutMs);
+    if (res.status === 401 && attempt === 0) continue;
+    const env = (res.json ?? {}) as YoumiEnvelope;
+    if (res.status === 401) throw new VendorCallError('refused', 'http_401', 'YouMi refused the access token twice');
+    if (env.succeed === true) return env;
+    throw new VendorCallError('refused', String(env.errmsg ?? `http_${res.status}`), String(env.errdesc ?? 'YouMi did not succeed'));
+  }
+}
+
+const opts = (i: StepRequestInput) => i.vendorOptions as unknown as YoumiOptions;
+
+export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
+  id: 'youmi',
+  displayName: 'YouMi 友米聚合',
+  productionBaseUrl: '(per contract with YouMi; set YOUMI_BASE_URL and YOUMI_TOKEN_URL)',
+  capabilities: {
+    attachmentTypes: ['image', 'video', 'link', 'file'],
+    audienceKinds: ['customers'],
+    tagFilters: true,
+    cancelAfterSubmit: true,
+    status: 'callback',
+    limits: { customerIdsPerCall: 10_000, sendersPerCall: 1 },
+  },
+  credentials: YoumiCredentials,
+  options: YoumiOptions,
+
+  check(i) {
+    const errors: FieldError[] = [];
+    if ((i.audience.senders?.length ?? 0) !== 1) {
+      errors.push({ path: 'audience.senders', message: 'youmi sends from one staff member (belong_staff_code): give exactly one sender' });
+    }
+    if (!i.audience.customerIds?.length && !i.audience.tags?.include) {
+      errors.push({ path: 'audience.customerIds', message: 'youmi needs customerIds (listMass) or tags.include (chooseLabel)' });
+    }
+    if (i.audience.tags?.exclude) errors.push({ path: 'audience.tags.exclude', message: 'youmi: the exclude-label field is not documented; not supported' });
+    if (i.audience.tags?.include?.match === 'all') errors.push({ path: 'audience.tags.include.match', message: 'youmi label sends match any label' });
+    i.audience.tags?.include?.ids.forEach((id, k) => {
+      if (!LABEL_ID.test(id)) errors.push({ path: `audience.tags.include.ids.${k}`, message: 'youmi labels are "<ad_label_id>:<ad_label_info_id>", e.g. "262:1317"' });
+    });
+    return errors;
+  },
+
+  buildRequest(i) {
+    const o = opts(i);
+    const items = [
+      ...(i.content.text ? [{ data: { content: i.content.text }, type: TYPE.text }] : []),
+      ...(i.content.attachments ?? []).map(contentItem),
+    ];
+    const labels = (i.audience.tags?.include?.ids ?? []).map((id) => {
+      const [, group, value] = LABEL_ID.exec(id) as RegExpExecArray;
+      return { ad_label_id: Number(group), ad_label_info_id: Number(value), ad_label_info_name: o.labelNames?.[id] ?? '' };
+    });
+    const sender = i.audience.senders?.[0] ?? '';
+    return {
+      method: 'POST',
+      path: '/v2/BulkSend/SaveBulkSendTask',
+      body: {
+        bulksend: {
+          task_theme: i.name,
+          task_type: o.task_type,
+          choose_type: labels.length ? 1 : 0,
+          start_time: String(Math.floor(Date.parse(i.sendAt) / 1000)),
+          task_source: o.task_source,
+          task_content: JSON.stringify(items),
+        },
+        listMass: (i.audience.customerIds ?? []).map((id) => ({
+          ad_wechat_id: o.machine.ad_wechat_id,
+          machine_key: o.machine.machine_key,
+          machine_name: o.machine.machine_name,
+          qv_company_id: o.machine.qv_company_id,
+          object_id: id,
+          object_nickname: o.nicknames?.[id] ?? '',
+          belong_staff_code: sender,
+        })),
+        chooseLabel: labels.length ? JSON.stringify(labels) : '',
+      },
+    };
+  },
+
+  async submit(ctx, i) {
+    const req = this.buildRequest(i);
+    const env = await call(ctx, req.path, req.body);
+    return { vendorTaskId: env.values === undefined || env.values === null ? undefined : String(env.values), raw: env };
+  },
+
+  async cancel(ctx, vendorTaskId) {
+    await call(ctx, ctx.config.YOUMI_DELETE_PATH, { id: Number(vendorTaskId) });
+  },
+};
+
+export function clearYoumiTokens(): void {
+  tokens.clear();
+}
