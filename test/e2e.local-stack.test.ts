@@ -7,6 +7,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Vendor } from '../lib/schema';
+import { VALID } from './helpers/bodies';
 import { freePort } from './helpers/external';
 
 const root = join(__dirname, '..');
@@ -53,7 +55,9 @@ const api = (path: string, init: RequestInit & { key?: string | null } = {}) => 
   if (init.key !== null) headers.authorization = `Bearer ${init.key ?? KEY}`;
   return fetch(`http://127.0.0.1:${ports.api}${path}`, { ...init, headers });
 };
-const sandbox = async (what: 'tasks' | 'requests') => (await (await fetch(`http://127.0.0.1:${ports.sandbox}/__sandbox/${what}`)).json()) as any[];
+const SANDBOX_ORDER: Vendor[] = ['weiban', 'youmi', 'tanmarket', 'wshoto']; // scripts/lib/sandboxes.ts: base, base+1, …
+const sandbox = async (what: 'tasks' | 'requests', vendor: Vendor = 'weiban') =>
+  (await (await fetch(`http://127.0.0.1:${ports.sandbox + SANDBOX_ORDER.indexOf(vendor)}/__sandbox/${what}`)).json()) as any[];
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString().replace('Z', '+00:00');
 const task = (over: Record<string, unknown> = {}) => ({
   vendor: 'weiban',
@@ -75,7 +79,7 @@ const getTask = async (id: string) => (await (await api(`/v1/tasks/${id}`)).json
 
 describe('the local stack, over HTTP', () => {
   beforeAll(async () => {
-    ports = { api: await freePort(), lambda: await freePort(), dynamo: await freePort(), sandbox: await freePort() };
+    ports = { api: await freePort(), lambda: await freePort(), dynamo: await freePort(), sandbox: 20000 + Math.floor(Math.random() * 20000) };
     dataDir = mkdtempSync(join(tmpdir(), 'qunfa-e2e-'));
     stack = await startStack();
   }, 180_000);
@@ -138,6 +142,29 @@ describe('the local stack, over HTTP', () => {
     expect(anon.status).toBe(401);
     const doc = await api('/v1/openapi.json', { key: null });
     expect(((await doc.json()) as any).openapi).toBe('3.1.0');
+  });
+
+  it.each(['youmi', 'tanmarket', 'wshoto'] as Vendor[])('%s: a timed task reaches its sandbox and is SUBMITTED; a cancelled one reaches nothing', async (vendor) => {
+    const make = (name: string) => api('/v1/tasks', { method: 'POST', body: JSON.stringify({ vendor, name, sendAt: inSeconds(3), ...VALID[vendor] }) });
+    const sent = (await (await make(`${vendor}-e2e`)).json()) as any;
+    const cancelled = (await (await make(`${vendor}-cancelled`)).json()) as any;
+    expect(sent.status).toBe('SCHEDULED');
+    expect((await api(`/v1/tasks/${cancelled.id}`, { method: 'DELETE' })).status).toBe(200);
+    await until(async () => (await getTask(sent.id)).status === 'SUBMITTED', 15_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const names = (await sandbox('tasks', vendor)).map((t) => t.request?.bulksend?.task_theme ?? t.request?.title ?? t.request?.template_name);
+    expect(names).toEqual([`${vendor}-e2e`]);
+    expect((await getTask(cancelled.id)).status).toBe('CANCELLED');
+  }, 30_000);
+
+  it('content a vendor cannot carry is refused at create time with 422 over HTTP', async () => {
+    const mini = { type: 'miniprogram', appId: 'wx1', title: '小程序', page: 'pages/a', coverUrl: 'https://x.example/c.png' };
+    const toYoumi = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({ vendor: 'youmi', name: 'x', ...VALID.youmi, content: { attachments: [mini] } }) });
+    expect(toYoumi.status).toBe(422);
+    expect(((await toYoumi.json()) as any).errors[0]).toEqual({ path: 'content.attachments.0.type', message: expect.stringContaining('youmi cannot carry miniprogram') });
+    const toWshoto = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({ vendor: 'wshoto', name: 'x', ...VALID.wshoto, content: { attachments: [{ type: 'image', url: 'https://x.example/a.png' }] } }) });
+    expect(toWshoto.status).toBe(422);
+    expect(((await (await api('/v1/vendors', { key: null })).json()) as any).items).toHaveLength(4);
   });
 
   it('a restart loses no task and still fires a step that fell due while it was down', async () => {
