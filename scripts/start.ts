@@ -85,16 +85,16 @@ async function main() {
 
   const base = `http://localhost:${port}`;
   const keyLine = demoKey ?? '(the demo key is stored only as a hash; set QUNFA_DEMO_API_KEY or run `npm run add-tenant -- demo2`)';
-  const sendAt = new Date(Date.now() + 60_000).toISOString().replace(/\.\d+Z$/, 'Z');
   console.log(`
 qunfa is running on ${base}
   DynamoDB (dynalite)  ${dynamo.url}  data in ${dataDir}
   sandboxes            ${sandboxes.map((s) => `${s.vendor} ${s.url}`).join(', ')}
   demo API key         ${keyLine}
 
-Create a task (fires in about a minute):
+Create a task (sent now; add "sendAt":"2026-12-01T10:00:00+08:00" to schedule it), then GET it:
   curl -s -X POST ${base}/v1/tasks -H "Authorization: Bearer ${demoKey ?? '<key>'}" -H 'Content-Type: application/json' \\
-    -d '{"vendor":"weiban","name":"双十一提醒","audience":{"kind":"groups","senders":["zhangsan"],"groupIds":["wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"]},"content":{"text":"今晚8点开抢"},"sendAt":"${sendAt}"}'
+    -d '{"vendor":"weiban","name":"双十一提醒","audience":{"kind":"groups","senders":["zhangsan"],"groupIds":["wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"]},"content":{"text":"今晚8点开抢"}}'
+  curl -s ${base}/v1/tasks -H "Authorization: Bearer ${demoKey ?? '<key>'}"
 `);
 
   let stopping = false;
