@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
-    env: { LOG_LEVEL: 'ERROR' },
+    env: { LOG_LEVEL: 'ERROR', TABLE_NAME: 'qunfa-test-tasks' },
     hookTimeout: 180_000,
     // Integration files set process.env and module state: one file per worker, files isolated.
     pool: 'forks',

@@ -1,17 +1,13 @@
 /** Invoked by EventBridge Scheduler (or directly, for steps due now) with a DispatchEvent; no HTTP. */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { taskStore } from '../lib/deps';
+import { workerDeps } from '../lib/deps';
 import { dispatchStep } from '../lib/dispatch';
 import type { DispatchEvent } from '../lib/scheduler/index';
-import { tenantDirectory } from '../lib/tenants';
 
 export const handler = middy<DispatchEvent, unknown, Error, Context>().handler(async (event, context) => {
   if (event?.kind !== 'dispatch' || typeof event.taskId !== 'string' || !Number.isInteger(event.step)) {
     return { outcome: 'skipped', reason: 'not a dispatch event' };
   }
-  return dispatchStep(
-    { store: taskStore(), tenants: tenantDirectory(), remainingMs: () => context.getRemainingTimeInMillis?.() ?? 60_000 },
-    event,
-  );
+  return dispatchStep({ ...workerDeps(context), remainingMs: () => context.getRemainingTimeInMillis?.() ?? 60_000 }, event);
 });

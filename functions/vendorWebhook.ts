@@ -1,10 +1,14 @@
-/**
- * Vendor callbacks. The route is in place; verifying and applying each vendor's events is the
- * work of issue 4. Until then every callback is refused as unverifiable, changing nothing.
- */
-import { HttpError } from '../lib/errors';
+/** Vendor callbacks: POST (events) and GET (URL verification) on /v1/webhooks/{vendor}/{tenantId}. */
+import { workerDeps } from '../lib/deps';
 import { apiHandler } from '../lib/http';
+import { handleVendorWebhook } from '../lib/webhooks';
 
-export const handler = apiHandler(async () => {
-  throw new HttpError(401, 'Unauthorized', 'vendor callbacks are not accepted by this deployment yet');
-}, { auth: false });
+export const handler = apiHandler(async (req) => {
+  const reply = await handleVendorWebhook(workerDeps(req.context), req.params.vendor, req.params.tenantId, {
+    method: req.method === 'GET' ? 'GET' : 'POST',
+    query: req.query,
+    headers: req.headers,
+    rawBody: req.rawBody,
+  });
+  return { statusCode: reply.status, body: reply.body, headers: { 'content-type': reply.contentType }, raw: true };
+}, { auth: false, body: 'raw' });

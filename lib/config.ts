@@ -17,6 +17,8 @@ const Env = z.object({
   SECRETS_ENDPOINT: z.string().optional(),
   SCHEDULE_GROUP: z.string().default('qunfa-dev'),
   DISPATCH_FUNCTION_NAME: z.string().default('qunfa-dev-dispatchStep'),
+  POLL_FUNCTION_NAME: z.string().default('qunfa-dev-pollStatus'),
+  CALLBACK_FUNCTION_NAME: z.string().default('qunfa-dev-deliverCallback'),
   SCHEDULER_ROLE_NAME: z.string().default('qunfa-dev-scheduler'),
   SCHEDULE_DLQ_NAME: z.string().default('qunfa-dev-schedule-dlq'),
   LOCAL_SCHEDULES_TABLE: z.string().default('qunfa-local-schedules'),
@@ -36,7 +38,17 @@ const Env = z.object({
   /** Vendor call timeout; a timed-out create is ambiguous (UNKNOWN), so keep it generous. */
   VENDOR_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** How long a DISPATCHING claim may live before a later invocation calls the step UNKNOWN. */
-  DISPATCH_LEASE_SECONDS: z.coerce.number().int().positive().default(180),
+  DISPATCH_LEASE_SECONDS: z.coerce.number().int().positive().default(90),
+  /** Seconds between status polls after submit; the last one repeats until a final state. */
+  STATUS_POLL_INTERVALS: z.string().regex(/^\d+(,\d+)*$/).default('60,300,900,1800,3600,7200,21600')
+    .transform((s) => s.split(',').map(Number)),
+  /** Pauses between attempts to deliver a callback to the caller; the last repeats until 24 h have passed. */
+  CALLBACK_RETRY_SECONDS: z.string().regex(/^\d+(,\d+)*$/).default('10,30,60,300,900,1800,3600,7200,14400')
+    .transform((s) => s.split(',').map(Number)),
+  CALLBACK_GIVE_UP_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+  CALLBACK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** Vendor callbacks older (or newer) than this are stale: refused. */
+  WEBHOOK_MAX_SKEW_SECONDS: z.coerce.number().int().positive().default(300),
   /** A send-now step also gets a schedule this far ahead, in case the direct invoke is lost. */
   BACKSTOP_SECONDS: z.coerce.number().int().positive().default(120),
   /** First pause before retrying a vendor call that provably did not land (doubles each time). */

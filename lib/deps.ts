@@ -2,7 +2,7 @@
 import type { Context } from 'aws-lambda';
 import { dynamo } from './aws';
 import { config } from './config';
-import { invokeDispatch } from './invoke';
+import { invokeWorker } from './invoke';
 import { schedulerFor } from './scheduler/index';
 import { TaskStore } from './store';
 import type { TaskDeps } from './tasks';
@@ -16,7 +16,12 @@ export function taskStore(): TaskStore {
 }
 
 export function taskDeps(context: Pick<Context, 'invokedFunctionArn'>): TaskDeps & { tenants: TenantDirectory } {
-  return { store: taskStore(), scheduler: () => schedulerFor(context), invoke: invokeDispatch, tenants: tenantDirectory() };
+  return { store: taskStore(), scheduler: () => schedulerFor(context), invoke: invokeWorker, tenants: tenantDirectory() };
+}
+
+/** What the worker functions (dispatch, poll, callbacks) and the webhook need. */
+export function workerDeps(context: Pick<Context, 'invokedFunctionArn'>) {
+  return { store: taskStore(), tenants: tenantDirectory(), scheduler: () => schedulerFor(context), invoke: invokeWorker };
 }
 
 export function resetDeps(): void {

@@ -5,8 +5,11 @@
  * that may have reached the vendor ends UNKNOWN and is never re-sent.
  */
 import { config } from './config';
+import type { Invoker } from './invoke';
 import { logger } from './log';
-import type { DispatchEvent } from './scheduler/index';
+import { schedulePoll } from './poll';
+import { notifyChange } from './progress';
+import type { DispatchEvent, Scheduler } from './scheduler/index';
 import type { Step } from './schema';
 import { moveStep } from './states';
 import type { TaskStore } from './store';
@@ -14,11 +17,14 @@ import { stepInput } from './tasks';
 import type { Vendor } from './schema';
 import type { TenantDirectory } from './tenants';
 import { vendorContext, type Wired } from './vendors/context';
+import { adapterFor } from './vendors/registry';
 import { VendorCallError, type SubmitResult } from './vendors/types';
 
 export interface DispatchDeps {
   store: TaskStore;
   tenants: TenantDirectory;
+  scheduler: () => Promise<Scheduler>;
+  invoke: Invoker;
   /** Milliseconds this invocation may still use (Lambda's getRemainingTimeInMillis). */
   remainingMs?: () => number;
 }
@@ -45,7 +51,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     }
     if (s.status === 'DISPATCHING' && s.claimedAt && now - Date.parse(s.claimedAt) > c.DISPATCH_LEASE_SECONDS * 1000) {
       // The dispatcher that claimed it died; the vendor may or may not have the step. Never re-send.
-      moveStep(t, index, 'UNKNOWN', 'the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent', {
+      moveStep(t, index, 'UNKNOWN', `the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, {
         error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${c.DISPATCH_LEASE_SECONDS} s of the claim` },
       });
       return 'lease_expired' as const;
@@ -53,6 +59,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     return undefined;
   });
   if (!claim) return { outcome: 'skipped', reason: 'no such task' };
+  if (claim.result === 'lease_expired') await notifyChange(deps.invoke, claim.task);
   if (claim.result !== 'claimed') {
     return { outcome: 'skipped', reason: claim.result ?? `step is ${claim.task.steps[index]?.status ?? 'missing'}` };
   }
@@ -66,18 +73,41 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     : { error: { code: result.error.code, message: result.error.message } };
   const to = result.kind === 'ok' ? 'SUBMITTED' : result.error.kind === 'ambiguous' ? 'UNKNOWN' : 'FAILED';
   const cause = result.kind === 'ok'
-    ? `accepted by ${task.vendor}`
+    ? adapterFor(task.vendor)?.capabilities.status === 'none'
+      ? `accepted by ${task.vendor}; ${task.vendor} offers no way to learn results (no status endpoint, no callback), so qunfa's knowledge of this step ends here`
+      : `accepted by ${task.vendor}`
     : to === 'UNKNOWN'
-      ? `${task.vendor} may have received the step (${result.error.message}); not re-sent`
+      ? `${task.vendor} may have received the step (${result.error.message}); not re-sent. ${lookupAdvice(task.vendor, task.name, step.claimedAt)}`
       : `${task.vendor} refused: ${result.error.code} ${result.error.message}`;
 
-  await deps.store.update(tenantId, taskId, (t) => {
+  const recorded = await deps.store.update(tenantId, taskId, (t) => {
     if (t.steps[index]?.status !== 'DISPATCHING') return undefined; // someone (the lease sweep) got there first
     moveStep(t, index, to, cause, patch);
     return true;
   });
   logger.info('step dispatched', { taskId, step: index, vendor: task.vendor, outcome: to });
+  if (result.kind === 'ok' && recorded?.result) await followUp(deps, task.vendor, tenantId, taskId, index, result.value.vendorTaskId);
+  if (recorded?.result) await notifyChange(deps.invoke, recorded.task);
   return { outcome: to, ...(result.kind === 'ok' && result.value.vendorTaskId ? { vendorTaskId: result.value.vendorTaskId } : {}) };
+}
+
+/**
+ * How qunfa will learn the rest: schedule the first status poll, or index the vendor's id so its
+ * callbacks find the step. A failure here is logged, never turned into a re-send.
+ */
+async function followUp(deps: DispatchDeps, vendor: Vendor, tenantId: string, taskId: string, index: number, vendorTaskId: string | undefined): Promise<void> {
+  const how = adapterFor(vendor)?.capabilities.status;
+  try {
+    if (how === 'poll' && vendorTaskId) await schedulePoll(await deps.scheduler(), tenantId, taskId, index, 0);
+    if (how === 'callback' && vendorTaskId) await deps.store.putVendorRef(tenantId, vendor, vendorTaskId, { taskId, step: index });
+  } catch (err) {
+    logger.error('could not arrange status follow-up', { taskId, step: index, errorMessage: (err as Error).message });
+  }
+}
+
+/** No vendor documents a lookup by anything but the id it returns: say what a person can do. */
+function lookupAdvice(vendor: Vendor, name: string, claimedAt?: string): string {
+  return `${vendor} offers no lookup except by the task id it returns, which never arrived: look in ${vendor}'s console for a task named "${name}" created around ${claimedAt ?? 'the claim time'}`;
 }
 
 type Attempt = { kind: 'ok'; value: SubmitResult } | { kind: 'error'; error: VendorCallError };

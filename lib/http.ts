@@ -15,6 +15,7 @@ import { authenticate, tenantDirectory, type Tenant } from './tenants';
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 export interface ApiRequest {
+  method: string;
   tenant: Tenant;
   body: unknown;
   rawBody: string;
@@ -28,6 +29,8 @@ export interface ApiResponse {
   statusCode: number;
   body: unknown;
   headers?: Record<string, string>;
+  /** The body is already the exact bytes to send (a vendor's expected reply), not JSON to encode. */
+  raw?: boolean;
 }
 
 export function json(statusCode: number, body: unknown, headers?: Record<string, string>): ApiResponse {
@@ -55,10 +58,16 @@ export function problemResponse(err: unknown): APIGatewayProxyStructuredResultV2
   };
 }
 
-function parseBody(event: APIGatewayProxyEventV2): { body: unknown; rawBody: string } {
-  if (event.body === undefined || event.body === null || event.body === '') return { body: undefined, rawBody: '' };
+function rawBodyOf(event: APIGatewayProxyEventV2): string {
+  if (event.body === undefined || event.body === null || event.body === '') return '';
   const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) throw payloadTooLarge(MAX_BODY_BYTES);
+  return raw;
+}
+
+function parseBody(event: APIGatewayProxyEventV2): { body: unknown; rawBody: string } {
+  const raw = rawBodyOf(event);
+  if (raw === '') return { body: undefined, rawBody: '' };
   const type = event.headers?.['content-type'] ?? 'application/json';
   if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) throw unsupportedMediaType();
   try {
@@ -68,7 +77,8 @@ function parseBody(event: APIGatewayProxyEventV2): { body: unknown; rawBody: str
   }
 }
 
-interface Options { auth?: boolean; body?: boolean }
+/** body: true parses JSON; 'raw' keeps the exact bytes (signatures are computed over them). */
+interface Options { auth?: boolean; body?: boolean | 'raw' }
 
 export function apiHandler(fn: (req: ApiRequest) => Promise<ApiResponse>, opts: Options = {}) {
   const { auth = true, body: wantsBody = false } = opts;
@@ -79,8 +89,9 @@ export function apiHandler(fn: (req: ApiRequest) => Promise<ApiResponse>, opts: 
         const headers = (event.headers ?? {}) as Record<string, string | undefined>;
         // Authenticate before reading the body: an anonymous caller learns nothing about it.
         const tenant = auth ? await authenticate(tenantDirectory(), headers.authorization) : ({ id: '' } as Tenant);
-        const { body, rawBody } = wantsBody ? parseBody(event) : { body: undefined, rawBody: '' };
+        const { body, rawBody } = wantsBody === 'raw' ? { body: undefined, rawBody: rawBodyOf(event) } : wantsBody ? parseBody(event) : { body: undefined, rawBody: '' };
         const res = await fn({
+          method: event.requestContext?.http?.method ?? 'GET',
           tenant,
           body,
           rawBody,
@@ -92,7 +103,7 @@ export function apiHandler(fn: (req: ApiRequest) => Promise<ApiResponse>, opts: 
         return {
           statusCode: res.statusCode,
           headers: { 'content-type': 'application/json', ...res.headers },
-          body: JSON.stringify(res.body),
+          body: res.raw ? String(res.body) : JSON.stringify(res.body),
         };
       } catch (err) {
         if (!(err instanceof HttpError) || err.statusCode >= 500) logger.error('request failed', { errorName: (err as Error)?.name, errorMessage: (err as Error)?.message });

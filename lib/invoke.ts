@@ -1,22 +1,23 @@
 /**
- * Direct asynchronous invocation of dispatchStep, for steps due now: they do not wait for any
- * scheduler. Locally the endpoint is serverless-offline's Lambda API, so it is the same call.
+ * Direct asynchronous invocation of a worker function (dispatchStep for steps due now, which do
+ * not wait for any scheduler; deliverCallback right after a change). Locally the endpoint is
+ * serverless-offline's Lambda API, so it is the same call.
  */
 import { config } from './config';
-import type { DispatchEvent } from './scheduler/index';
+import { workerFunctionName, type WorkEvent } from './scheduler/index';
 
 let client: import('@aws-sdk/client-lambda').LambdaClient | undefined;
 
-export type Invoker = (event: DispatchEvent) => Promise<void>;
+export type Invoker = (event: WorkEvent) => Promise<void>;
 
-export const invokeDispatch: Invoker = async (event) => {
+export const invokeWorker: Invoker = async (event) => {
   const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
   const c = config();
   client ??= new LambdaClient(c.LAMBDA_ENDPOINT ? { endpoint: c.LAMBDA_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {});
   const out = await client.send(new InvokeCommand({
-    FunctionName: c.DISPATCH_FUNCTION_NAME,
+    FunctionName: workerFunctionName(event.kind),
     InvocationType: 'Event',
     Payload: new TextEncoder().encode(JSON.stringify(event)),
   }));
-  if (out.StatusCode !== 202) throw new Error(`dispatch invoke answered ${out.StatusCode}`);
+  if (out.StatusCode !== 202) throw new Error(`${event.kind} invoke answered ${out.StatusCode}`);
 };

@@ -169,6 +169,17 @@ export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
 export const VendorError = z.object({ code: z.string(), message: z.string() });
 
+/** Delivery figures, where the vendor gives them (WeCom's per-recipient results underneath). */
+export const DeliveryStats = z.object({
+  planned: z.number().int().optional(),
+  sent: z.number().int().optional(),
+  failed: z.number().int().optional(),
+  notFriend: z.number().int().optional(),
+  overQuota: z.number().int().optional(),
+  unconfirmedStaff: z.number().int().optional(),
+});
+export type DeliveryStats = z.infer<typeof DeliveryStats>;
+
 export const Step = z.object({
   index: z.number().int(),
   sendAt: z.string(),
@@ -180,6 +191,9 @@ export const Step = z.object({
   attempts: z.number().int().optional(),
   claimedAt: z.string().optional(),
   submittedAt: z.string().optional(),
+  stats: DeliveryStats.optional(),
+  /** How many times qunfa has asked the vendor about this step. */
+  polls: z.number().int().optional(),
   updatedAt: z.string(),
 });
 export type Step = z.infer<typeof Step>;
@@ -193,6 +207,8 @@ export const Task = z.object({
   steps: z.array(Step),
   callbackUrl: z.string().optional(),
   vendorOptions: z.record(z.string(), z.unknown()).optional(),
+  /** The steps' figures added up. */
+  stats: DeliveryStats.optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   history: z.array(HistoryEntry),

@@ -6,9 +6,12 @@
  *
  *   pk = T#<tenantId>   sk = TASK#<taskId>   the task (steps and history inside)
  *   pk = T#<tenantId>   sk = IDEM#<sha256>   an Idempotency-Key → task id, body hash
+ *   pk = T#<tenantId>   sk = EVT#<vendor>#<id>   a vendor event already taken in (dedupe)
+ *   pk = T#<tenantId>   sk = VREF#<vendor>#<id>  a vendor task id → task and step (callback vendors)
+ *   pk = T#<tenantId>   sk = CB#<taskId>         delivery of the task's callbacks to the caller
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { badRequest, unavailable } from './errors';
 import type { StepState, Task, Vendor } from './schema';
 
@@ -21,12 +24,24 @@ export interface StoredTask extends Task {
 
 export interface IdempotencyRecord { taskId: string; bodyHash: string; createdAt: string }
 
+export interface CallbackAttempt { eventId: string; at: string; status?: number; error?: string }
+export interface CallbackState {
+  /** Index into the task's history of the next change to deliver. */
+  cursor: number;
+  attempts: CallbackAttempt[];
+  /** Events given up on after CALLBACK_GIVE_UP_SECONDS. */
+  abandoned: string[];
+  leaseUntil: number;
+  version: number;
+}
+
 export interface ListOptions { status?: StepState; vendor?: Vendor; limit: number; cursor?: string }
 
 /** Consumed capacity and request counts, read from the SDK's ConsumedCapacity (for the bench). */
 export interface StoreStats { reads: number; writes: number; rcu: number; wcu: number }
 
 const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
+const EVENT_TTL_SECONDS = 30 * 24 * 3600;
 const FINAL_TASK_TTL_SECONDS = 400 * 24 * 3600;
 const MAX_UPDATE_ATTEMPTS = 25;
 
@@ -157,6 +172,64 @@ export class TaskStore {
       const existing = await this.getIdempotency(tenantId, keyHash);
       if (!existing) throw unavailable('idempotency record vanished; retry', 1);
       return { claimed: false, record: existing };
+    }
+  }
+
+  /** Records a vendor event; false if it was already taken in (a duplicate delivery). */
+  async recordEvent(tenantId: string, vendor: string, eventId: string): Promise<boolean> {
+    try {
+      await this.call('write', () => this.doc.send(new PutCommand({
+        TableName: this.table,
+        Item: { pk: pk(tenantId), sk: `EVT#${vendor}#${eventId}`, kind: 'event', at: new Date().toISOString(), ttl: Math.floor(Date.now() / 1000) + EVENT_TTL_SECONDS },
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnConsumedCapacity: 'TOTAL',
+      })));
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /** Forgets an event record, so a vendor's retry is taken in again (used when applying it failed). */
+  async forgetEvent(tenantId: string, vendor: string, eventId: string): Promise<void> {
+    await this.call('write', () => this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: pk(tenantId), sk: `EVT#${vendor}#${eventId}` }, ReturnConsumedCapacity: 'TOTAL' })));
+  }
+
+  async putVendorRef(tenantId: string, vendor: string, vendorTaskId: string, ref: { taskId: string; step: number }): Promise<void> {
+    await this.call('write', () => this.doc.send(new PutCommand({
+      TableName: this.table,
+      Item: { pk: pk(tenantId), sk: `VREF#${vendor}#${vendorTaskId}`, kind: 'vref', ...ref, ttl: Math.floor(Date.now() / 1000) + FINAL_TASK_TTL_SECONDS },
+      ReturnConsumedCapacity: 'TOTAL',
+    })));
+  }
+
+  async getVendorRef(tenantId: string, vendor: string, vendorTaskId: string): Promise<{ taskId: string; step: number } | undefined> {
+    const out = await this.call('read', () => this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: pk(tenantId), sk: `VREF#${vendor}#${vendorTaskId}` }, ReturnConsumedCapacity: 'TOTAL' })));
+    return out.Item ? { taskId: out.Item.taskId as string, step: out.Item.step as number } : undefined;
+  }
+
+  async getCallbackState(tenantId: string, taskId: string): Promise<CallbackState | undefined> {
+    const out = await this.call('read', () => this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: pk(tenantId), sk: `CB#${taskId}` }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' })));
+    if (!out.Item) return undefined;
+    const { pk: _p, sk: _s, kind: _k, ttl: _t, ...state } = out.Item;
+    return state as CallbackState;
+  }
+
+  /** Writes the state if its version is still `expectedVersion` (0 = not yet written); false if someone else did. */
+  async putCallbackState(tenantId: string, taskId: string, state: CallbackState, expectedVersion: number): Promise<boolean> {
+    try {
+      await this.call('write', () => this.doc.send(new PutCommand({
+        TableName: this.table,
+        Item: { pk: pk(tenantId), sk: `CB#${taskId}`, kind: 'callbacks', ...state, ttl: Math.floor(Date.now() / 1000) + FINAL_TASK_TTL_SECONDS },
+        ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : 'version = :v',
+        ...(expectedVersion === 0 ? {} : { ExpressionAttributeValues: { ':v': expectedVersion } }),
+        ReturnConsumedCapacity: 'TOTAL',
+      })));
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
     }
   }
 

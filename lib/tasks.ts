@@ -3,11 +3,13 @@
  * Handlers call these; these call the store, the scheduler and the adapters' pure parts.
  */
 import { config } from './config';
-import { conflict, notFound, unprocessable, validationError, type FieldError } from './errors';
+import { badRequest, conflict, notFound, unprocessable, validationError, type FieldError } from './errors';
 import { newTaskId, TASK_ID } from './ids';
 import type { Invoker } from './invoke';
 import { canonicalJson, sha256 } from './json';
 import { logger } from './log';
+import { callbackUrlProblem } from './net';
+import { notifyChange } from './progress';
 import { scheduleName, type DispatchEvent, type Scheduler } from './scheduler/index';
 import { CreateTaskInput, ListQuery, type Step, type Task } from './schema';
 import { canMove, isFinal, moveStep } from './states';
@@ -101,6 +103,8 @@ export function validate(tenant: Tenant, body: unknown): CreateTaskInput {
   const parsed = CreateTaskInput.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error);
   const input = parsed.data;
+  const urlProblem = input.callbackUrl ? callbackUrlProblem(input.callbackUrl, config().QUNFA_MODE === 'local') : undefined;
+  if (urlProblem) throw badRequest(`callbackUrl: ${urlProblem}`, [{ path: 'callbackUrl', message: urlProblem }]);
   const adapter = adapterFor(input.vendor);
   if (!adapter) throw unprocessable(`vendor ${input.vendor} is not available`, [{ path: 'vendor', message: `${input.vendor} is not available in this deployment` }]);
   const options = adapter.options.safeParse(input.vendorOptions ?? {});
@@ -235,5 +239,6 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
     if (task.steps.every((s) => isFinal(s.status))) throw conflict(`the task is already ${task.status}; there is nothing left to cancel`);
     throw conflict(`nothing could be cancelled: ${reasons.join('; ')}`);
   }
+  await notifyChange(deps.invoke, task);
   return publicTask(task);
 }

@@ -106,7 +106,7 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
     if (req.method === 'POST' && taskPatch) {
       const task = state.tasks.find((t) => t.id === decodeURIComponent(taskPatch[1] as string));
       if (!task) return send(res, { status: 404, body: { error: 'no such task' } });
-      Object.assign(task, req.body);
+      Object.assign(task, req.body, { manual: true });
       return send(res, { body: task });
     }
     if (req.method === 'POST' && path === '/revoke-tokens') { spec.revokeTokens(); return send(res, { body: { ok: true } }); }

@@ -11,6 +11,29 @@ import { missing, type SandboxSpec, type VendorReply } from './base';
 export interface WeibanSandboxOptions {
   /** The corps it knows and their secrets; read on every token request. */
   credentials: () => Promise<{ corpId: string; secret: string }[]> | { corpId: string; secret: string }[];
+  /** How long each stage of a task's life takes (waiting → sending → done). */
+  progressMs?: number;
+}
+
+/** Stages a task moves through by itself, unless a test set its `status` by hand. */
+const STAGES = { groups: ['waiting', 'sended', 'completed'], customers: ['waiting_send', 'waiting_confirm', 'sended'] } as const;
+
+function resultOf(task: Record<string, unknown>, progressMs: number): Record<string, unknown> {
+  const kind = task.kind as 'groups' | 'customers';
+  const stages = STAGES[kind];
+  const stage = Math.min(Math.floor((Date.now() - (task.createdAt as number)) / progressMs), stages.length - 1);
+  const status = (task.status as string | undefined) && task.manual ? task.status as string : stages[stage];
+  const req = task.request as { group_ext_id_list?: unknown[]; eu_ext_ids?: unknown[]; staff_eu_list?: { eu_ext_ids?: unknown[] }[] };
+  const total = kind === 'groups' ? req.group_ext_id_list?.length ?? 0 : (req.eu_ext_ids?.length ?? 0) + (req.staff_eu_list ?? []).reduce((n, s) => n + (s.eu_ext_ids?.length ?? 0), 0);
+  const done = status === 'completed' || (kind === 'customers' && status === 'sended');
+  const notFriend = done && total > 1 ? 1 : 0; // one recipient is always "not a friend", so the figures show it
+  return {
+    errcode: 0, errmsg: 'ok', id: task.id, status,
+    total_count: total,
+    send_count: done ? total - notFriend : stage >= 1 ? Math.floor(total / 2) : 0,
+    fail_count: 0, not_friend_count: notFriend, limit_count: 0,
+    unconfirmed_staff_count: done ? 0 : 1,
+  };
 }
 
 const ATTACHMENT_FIELDS: Record<string, Record<string, 'string'>> = {
@@ -73,7 +96,7 @@ export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
           if (b.staff_ext_id_list.length === 0 || b.group_ext_id_list.length === 0) return err(40001, 'invalid parameter: empty staff or group list');
           if (b.group_ext_id_list.length > 2000) return err(40001, 'invalid parameter: group_ext_id_list over 2000');
           const id = String(nextId++);
-          state.tasks.push({ id, corp, kind: 'groups', status: 'waiting', request: req.body });
+          state.tasks.push({ id, corp, kind: 'groups', status: 'waiting', createdAt: Date.now(), request: req.body });
           return { body: { errcode: 0, errmsg: 'ok', id } };
         }
 
@@ -89,8 +112,15 @@ export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
             if ((s.eu_ext_ids?.length ?? 0) > 10_000) return err(40001, 'invalid parameter: eu_ext_ids over 10000 for one staff');
           }
           const id = String(nextId++);
-          state.tasks.push({ id, corp, kind: 'customers', status: 'waiting_send', request: req.body });
+          state.tasks.push({ id, corp, kind: 'customers', status: 'waiting_send', createdAt: Date.now(), request: req.body });
           return { body: { errcode: 0, errmsg: 'ok', id } };
+        }
+
+        const resultKind = req.path === '/open-api/customer_group_msg/result' ? 'groups' : req.path === '/open-api/group_msg/result' ? 'customers' : undefined;
+        if (req.method === 'GET' && resultKind) {
+          const task = state.tasks.find((t) => t.id === req.query.get('id') && t.kind === resultKind && t.corp === corp);
+          if (!task) return err(40004, 'no such task');
+          return { body: resultOf(task, opts.progressMs ?? 2000) };
         }
         return { status: 404, body: { errcode: 404, errmsg: `no such endpoint ${req.method} ${req.path}` } };
       } finally {

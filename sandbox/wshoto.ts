@@ -10,6 +10,8 @@ import type { SandboxSpec, VendorReply } from './base';
 
 export interface WshotoSandboxOptions {
   credentials: () => { appId: string; appSecret: string }[];
+  /** How long each status lasts as a task moves 0 → 1 → 2 → 3 by itself. */
+  progressMs?: number;
 }
 
 export function wshotoSandbox(opts: WshotoSandboxOptions): SandboxSpec {
@@ -63,7 +65,7 @@ export function wshotoSandbox(opts: WshotoSandboxOptions): SandboxSpec {
             ?? (!Number.isInteger(b.priority) ? 'priority' : !Number.isInteger(b.end_time) ? 'end_time' : undefined);
         if (bad) return fail(40001, `参数错误: ${bad}`);
         const id = String(next++);
-        state.tasks.push({ id, kind: 'customers', status: 0, request: b, template_type: b.template_type });
+        state.tasks.push({ id, kind: 'customers', status: 0, createdAt: Date.now(), request: b, template_type: b.template_type });
         return ok({ template_id: new Int64(id) });
       }
       if (req.method === 'POST' && req.path === '/openapi/mass_send/corp/async_create_super_mass_info') {
@@ -73,7 +75,7 @@ export function wshotoSandbox(opts: WshotoSandboxOptions): SandboxSpec {
             ?? (!Number.isInteger(b.end_time) ? 'end_time' : undefined);
         if (bad) return fail(40001, `参数错误: ${bad}`);
         const id = String(next++);
-        state.tasks.push({ id, kind: 'groups', status: 0, request: b, template_type: 3 });
+        state.tasks.push({ id, kind: 'groups', status: 0, createdAt: Date.now(), request: b, template_type: 3 });
         return ok({ template_id: new Int64(id) });
       }
       if (req.method === 'POST' && req.path === '/openapi/task/follow_up/query_task_detail_info') {
@@ -81,6 +83,8 @@ export function wshotoSandbox(opts: WshotoSandboxOptions): SandboxSpec {
         const t = state.tasks.find((x) => x.id === String(b.template_id));
         if (!t) return fail(40004, 'task not found');
         const r = t.request as any;
+        // By itself a task moves 0 → 1 → 2 → 3; a test may pin a status (POST /__sandbox/tasks/<id>).
+        if (!t.manual) t.status = Math.min(Math.floor((Date.now() - (t.createdAt as number)) / (opts.progressMs ?? 2000)), 3);
         return ok({
           template_id: new Int64(t.id as string), template_name: r.template_name, template_type: t.template_type, priority: r.priority ?? 1,
           create_user_id: r.user_id, delay_type: 1, status: t.status, task_mode: 1, source: 2,

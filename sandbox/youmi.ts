@@ -5,11 +5,32 @@
  * delete endpoint. Answers in YouMi's envelope {requestId, errmsg, succeed, msgTime, values, errdesc}.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { youmiEventSignature } from '../lib/vendors/youmi';
 import type { SandboxSpec, VendorReply } from './base';
 
 export interface YoumiSandboxOptions {
-  credentials: () => { clientId: string; clientSecret: string }[];
+  /** Each client, and the qunfa tenant whose callback URL it registered. */
+  credentials: () => { clientId: string; clientSecret: string; tenantId: string }[];
   deletePath?: string;
+  /** Where qunfa listens (events go to <base>/v1/webhooks/youmi/<tenant>); none = no events pushed. */
+  callbackBase?: () => string | undefined;
+  progressMs?: number;
+}
+
+/** Signs and POSTs one event the way YouMi's subscription would. */
+export async function pushYoumiEvent(url: string, creds: { clientId: string; clientSecret: string }, event: unknown): Promise<number> {
+  const body = JSON.stringify(event);
+  const nonce = randomBytes(8).toString('hex');
+  const ts = String(Math.floor(Date.now() / 1000));
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json', 'x-youmi-appid': creds.clientId, 'x-youmi-nonce': nonce, 'x-youmi-timestamp': ts,
+      'x-youmi-signature': youmiEventSignature(creds.clientSecret, creds.clientId, nonce, ts, body),
+    },
+    body,
+  }).catch(() => undefined);
+  return res?.status ?? 0;
 }
 
 const ITEM_FIELDS: Record<string, string[]> = {
@@ -27,6 +48,7 @@ const MASS_FIELDS: Record<string, 'number' | 'string'> = {
 
 export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
   const tokens = new Set<string>();
+  const tokenOwners = new Map<string, string>();
   let nextId = 880;
   const envelope = (succeed: boolean, values: unknown, errmsg: number, errdesc: string | null): VendorReply => ({
     body: { requestId: randomUUID(), errmsg, succeed, msgTime: new Date().toISOString(), values, errdesc },
@@ -80,6 +102,7 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
         if (f.scope !== 'Ls.Qkl.PublicApi') return { status: 400, body: { error: 'invalid_scope' } };
         const token = randomBytes(24).toString('base64url');
         tokens.add(token);
+        tokenOwners.set(token, known.clientId);
         return { body: { access_token: token, expires_in: 3600, token_type: 'Bearer', scope: f.scope } };
       }
       const bearer = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
@@ -89,7 +112,23 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
         const bad = checkSave(req.body);
         if (bad) return refuse(`参数错误: ${bad}`);
         const id = nextId++;
-        state.tasks.push({ id: String(id), kind: 'customers', status: 'waiting', request: req.body, tenantId: req.headers.tenantid });
+        const task: Record<string, unknown> = { id: String(id), kind: 'customers', status: 'waiting', request: req.body, tenantId: req.headers.tenantid };
+        state.tasks.push(task);
+        const client = opts.credentials().find((c) => tokenOwners.get(bearer) === c.clientId);
+        const base = opts.callbackBase?.();
+        if (client && base) {
+          // RPA runs, then reports: rpaTaskResult "running", then "finished" with figures.
+          const total = (req.body as { listMass: unknown[] }).listMass.length;
+          const url = `${base}/v1/webhooks/youmi/${client.tenantId}`;
+          const push = (status: string, success: number) => {
+            if (task.status === 'deleted') return;
+            task.status = status;
+            void pushYoumiEvent(url, client, { eventId: randomUUID(), messageType: 'rpaTaskResult', occurredAt: new Date().toISOString(), data: { taskId: id, status, total, success, fail: status === 'finished' ? total - success : 0 } });
+          };
+          const step = opts.progressMs ?? 2000;
+          setTimeout(() => push('running', 0), step).unref();
+          setTimeout(() => push('finished', total), 2 * step).unref();
+        }
         return envelope(true, id, 20000, null);
       }
       if (req.method === 'POST' && req.path === (opts.deletePath ?? '/v2/BulkSend/DeleteBulkSendTask')) {

@@ -19,6 +19,7 @@ const port = Number(process.env.PORT ?? 3000);
 const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
 const dynamoPort = Number(process.env.QUNFA_DYNAMO_PORT ?? 4569);
 const sandboxBase = Number(process.env.QUNFA_SANDBOX_PORT_BASE ?? 4601);
+const receiverPort = Number(process.env.QUNFA_RECEIVER_PORT ?? 4700);
 const stage = 'dev';
 const tenantsFile = resolve(root, process.env.QUNFA_TENANTS_FILE || `${dataDir}/tenants.json`);
 const demoKeyFile = `${dataDir}/demo-api-key`;
@@ -54,12 +55,17 @@ async function main() {
     AWS_SECRET_ACCESS_KEY: 'local',
     PORT: String(port),
     LAMBDA_PORT: String(lambdaPort),
+    // A demo wants to see a task finish in seconds, not hours (both can be overridden).
+    STATUS_POLL_INTERVALS: process.env.STATUS_POLL_INTERVALS || '2,3,5,10,30',
+    CALLBACK_RETRY_SECONDS: process.env.CALLBACK_RETRY_SECONDS || '1,2,5,10,30',
   };
   Object.assign(process.env, env);
   await ensureTables(dynamo.url, env.TABLE_NAME as string, env.LOCAL_SCHEDULES_TABLE as string);
 
   const { startSandboxes } = await import('./lib/sandboxes');
-  const sandboxes = await startSandboxes(sandboxBase, tenants);
+  const sandboxes = await startSandboxes(sandboxBase, tenants, { callbackBase: () => `http://127.0.0.1:${port}` });
+  const { startReceiver } = await import('./lib/receiver');
+  const receiver = await startReceiver(receiverPort, () => (tenants() as Record<string, { webhookSecret?: string }>).demo?.webhookSecret, process.env.QUNFA_QUIET === '1');
   for (const s of sandboxes) {
     const name = `${s.vendor.toUpperCase()}_BASE_URL`;
     if (!process.env[name]) process.env[name] = s.url;
@@ -76,10 +82,10 @@ async function main() {
 
   const { LocalScheduler, startLocalRunner } = await import('../lib/scheduler/local');
   const { dynamo: doc } = await import('../lib/aws');
-  const { invokeDispatch } = await import('../lib/invoke');
+  const { invokeWorker } = await import('../lib/invoke');
   const runner = startLocalRunner({
     scheduler: new LocalScheduler(doc(), env.LOCAL_SCHEDULES_TABLE as string),
-    invoke: invokeDispatch,
+    invoke: invokeWorker,
     onDeadLetter: (s, err) => console.error(`[scheduler] gave up on ${s.name}: ${(err as Error).message}`),
   });
 
@@ -89,11 +95,12 @@ async function main() {
 qunfa is running on ${base}
   DynamoDB (dynalite)  ${dynamo.url}  data in ${dataDir}
   sandboxes            ${sandboxes.map((s) => `${s.vendor} ${s.url}`).join(', ')}
+  demo receiver        ${receiver.url}/hooks  (checks each callback's signature; GET ${receiver.url}/received)
   demo API key         ${keyLine}
 
 Create a task (sent now; add "sendAt":"2026-12-01T10:00:00+08:00" to schedule it), then GET it:
   curl -s -X POST ${base}/v1/tasks -H "Authorization: Bearer ${demoKey ?? '<key>'}" -H 'Content-Type: application/json' \\
-    -d '{"vendor":"weiban","name":"双十一提醒","audience":{"kind":"groups","senders":["zhangsan"],"groupIds":["wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"]},"content":{"text":"今晚8点开抢"}}'
+    -d '{"vendor":"weiban","name":"双十一提醒","audience":{"kind":"groups","senders":["zhangsan"],"groupIds":["wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA","wrOgQhDgAAMYQiS5ol9G7gK9JVBBBB"]},"content":{"text":"今晚8点开抢"},"callbackUrl":"${receiver.url}/hooks"}'
   curl -s ${base}/v1/tasks -H "Authorization: Bearer ${demoKey ?? '<key>'}"
 `);
 
@@ -104,6 +111,7 @@ Create a task (sent now; add "sendAt":"2026-12-01T10:00:00+08:00" to schedule it
     await runner.stop();
     offline.kill('SIGTERM');
     await Promise.all(sandboxes.map((s) => s.close()));
+    await receiver.close();
     await dynamo.close();
     process.exit(0);
   };

@@ -10,7 +10,7 @@ import { dynamo } from '../lib/aws';
 import { MAX_BODY_BYTES } from '../lib/http';
 import { setScheduler, type DispatchEvent, type Scheduler } from '../lib/scheduler/index';
 import { LocalScheduler, startLocalRunner } from '../lib/scheduler/local';
-import { invokeDispatch } from '../lib/invoke';
+import { invokeWorker } from '../lib/invoke';
 import { call, inSeconds, KEY_A, KEY_B, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
 
 let env: TestEnv;
@@ -88,7 +88,7 @@ describe('create, get, list', () => {
   });
 
   it('the local scheduler fires a step 2 s ahead within about a second of its time', async () => {
-    const runner = startLocalRunner({ scheduler: new LocalScheduler(dynamo(), 'qunfa-test-schedules'), invoke: invokeDispatch, intervalMs: 100 });
+    const runner = startLocalRunner({ scheduler: new LocalScheduler(dynamo(), 'qunfa-test-schedules'), invoke: invokeWorker, intervalMs: 100 });
     try {
       const sendAt = inSeconds(3);
       const res = await create(body({ sendAt }));

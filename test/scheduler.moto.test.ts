@@ -14,7 +14,7 @@ describe.runIf(run)('EventBridge Scheduler adapter against moto_server', () => {
   let scheduler: EventBridgeScheduler;
   const target = {
     group: 'qunfa-test',
-    targetArn: 'arn:aws:lambda:ap-east-1:123456789012:function:qunfa-test-dispatchStep',
+    functionArn: (name: string) => `arn:aws:lambda:ap-east-1:123456789012:function:${name}`,
     roleArn: 'arn:aws:iam::123456789012:role/qunfa-test-scheduler',
     deadLetterArn: 'arn:aws:sqs:ap-east-1:123456789012:qunfa-test-schedule-dlq',
   };
@@ -38,7 +38,7 @@ describe.runIf(run)('EventBridge Scheduler adapter against moto_server', () => {
     expect(s.FlexibleTimeWindow).toEqual({ Mode: 'OFF' });
     expect(s.ActionAfterCompletion).toBe('DELETE');
     expect(s.State).toBe('ENABLED');
-    expect(s.Target?.Arn).toBe(target.targetArn);
+    expect(s.Target?.Arn).toBe('arn:aws:lambda:ap-east-1:123456789012:function:qunfa-dev-dispatchStep');
     expect(s.Target?.RoleArn).toBe(target.roleArn);
     expect(s.Target?.DeadLetterConfig?.Arn).toBe(target.deadLetterArn);
     expect(s.Target?.RetryPolicy).toEqual({ MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 });

@@ -27,7 +27,7 @@ describe('serverless package (offline, no credentials)', () => {
   it('every function is nodejs22.x on arm64, with a role of its own kind', () => {
     const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     expect(fns.map(([k]) => k).sort()).toEqual(
-      ['CreateTask', 'DeleteTask', 'DispatchStep', 'GetTask', 'ListTasks', 'ListVendors', 'Openapi', 'VendorWebhook'].map((n) => `${n}LambdaFunction`),
+      ['CreateTask', 'DeleteTask', 'DeliverCallback', 'DispatchStep', 'GetTask', 'ListTasks', 'ListVendors', 'Openapi', 'PollStatus', 'VendorWebhook'].map((n) => `${n}LambdaFunction`),
     );
     for (const [, fn] of fns) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -51,23 +51,24 @@ describe('serverless package (offline, no credentials)', () => {
     expect(role.AssumeRolePolicyDocument.Statement[0].Principal.Service).toBe('scheduler.amazonaws.com');
     const stmts = role.Policies[0].PolicyDocument.Statement;
     expect(stmts.map((s: any) => s.Action)).toEqual(['lambda:InvokeFunction', 'sqs:SendMessage']);
-    expect(stmts[0].Resource).toEqual({ 'Fn::GetAtt': ['DispatchStepLambdaFunction', 'Arn'] });
+    expect(stmts[0].Resource).toEqual(['DispatchStep', 'PollStatus', 'DeliverCallback'].map((f) => ({ 'Fn::GetAtt': [`${f}LambdaFunction`, 'Arn'] })));
   });
 
-  it('no function role grants a wildcard action or resource, and only createTask may schedule', () => {
+  it('no function role grants a wildcard action or resource; only the schedulers may schedule, only delete may unschedule', () => {
     for (const [name, r] of resources().filter(([k, r]) => r.Type === 'AWS::IAM::Role' && k !== 'SchedulerRole')) {
       for (const s of r.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)) {
         const actions = [s.Action].flat();
         expect(actions.every((a: string) => !a.includes('*')), `${name} ${actions}`).toBe(true);
         expect(s.Resource, name).not.toBe('*');
-        if (actions.includes('scheduler:CreateSchedule')) expect(name).toBe('CreateTaskRole');
+        if (actions.includes('scheduler:CreateSchedule')) expect(['CreateTaskRole', 'DispatchStepRole', 'PollStatusRole', 'DeliverCallbackRole']).toContain(name);
+        if (actions.includes('scheduler:DeleteSchedule')) expect(name).toBe('DeleteTaskRole');
       }
     }
   });
 
   it('bundles each function separately (middy and the SDK inside, nothing installed at deploy)', () => {
     const zips = readdirSync(out).filter((f) => f.endsWith('.zip'));
-    expect(zips.sort()).toEqual(['createTask.zip', 'deleteTask.zip', 'dispatchStep.zip', 'getTask.zip', 'listTasks.zip', 'listVendors.zip', 'openapi.zip', 'vendorWebhook.zip']);
+    expect(zips.sort()).toEqual(['createTask.zip', 'deleteTask.zip', 'deliverCallback.zip', 'dispatchStep.zip', 'getTask.zip', 'listTasks.zip', 'listVendors.zip', 'openapi.zip', 'pollStatus.zip', 'vendorWebhook.zip']);
     for (const z of zips) expect(statSync(join(out, z)).size).toBeGreaterThan(1000);
   });
 

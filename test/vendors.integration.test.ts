@@ -5,6 +5,7 @@ import { handler as dispatchStepFn } from '../functions/dispatchStep';
 import { handler as getTask } from '../functions/getTask';
 import { handler as listVendors } from '../functions/listVendors';
 import type { Vendor } from '../lib/schema';
+import { stepInput } from '../lib/tasks';
 import { tenantDirectory } from '../lib/tenants';
 import { vendorContext } from '../lib/vendors/context';
 import { wshotoAdapter } from '../lib/vendors/wshoto';
@@ -165,13 +166,15 @@ describe('wshoto: status read with query_task_detail_info', () => {
     const id = (await get(res.body.id)).steps[0].vendorTaskId as string;
     expect(id).toMatch(/^\d{19}$/); // past 2^53 and exact
     const { adapter, ctx } = await vendorContext(tenantDirectory(), 'a', 'wshoto');
+    const t = await get(res.body.id);
+    const input = stepInput(t, t.steps[0]);
     expect(adapter).toBe(wshotoAdapter);
-    expect((await adapter.status!(ctx, id)).state).toBe('SUBMITTED');
+    expect((await adapter.status!(ctx, id, input)).state).toBe('SUBMITTED');
     await sandboxPost('wshoto', `tasks/${id}`, { status: 2 });
-    expect((await adapter.status!(ctx, id)).state).toBe('RUNNING');
+    expect((await adapter.status!(ctx, id, input)).state).toBe('RUNNING');
     await sandboxPost('wshoto', `tasks/${id}`, { status: 3 });
-    expect((await adapter.status!(ctx, id)).state).toBe('COMPLETED');
+    expect((await adapter.status!(ctx, id, input)).state).toBe('COMPLETED');
     await sandboxPost('wshoto', `tasks/${id}`, { status: -1, error_info: '员工已离职' });
-    expect(await adapter.status!(ctx, id)).toMatchObject({ state: 'FAILED', error: { message: '员工已离职' } });
+    expect(await adapter.status!(ctx, id, input)).toMatchObject({ state: 'FAILED', error: { message: '员工已离职' } });
   });
 });

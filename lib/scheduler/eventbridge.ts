@@ -1,9 +1,9 @@
 import {
   ConflictException, CreateScheduleCommand, DeleteScheduleCommand, ResourceNotFoundException, type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import type { DispatchEvent, Scheduler } from './index';
+import { workerFunctionName, type Scheduler, type WorkEvent } from './index';
 
-export interface EventBridgeTarget { group: string; targetArn: string; roleArn: string; deadLetterArn: string }
+export interface EventBridgeTarget { group: string; functionArn: (name: string) => string; roleArn: string; deadLetterArn: string }
 
 /** `at()` takes whole seconds in the named zone; round up so a step never fires before its time. */
 export function atExpression(at: Date): string {
@@ -14,7 +14,7 @@ export function atExpression(at: Date): string {
 export class EventBridgeScheduler implements Scheduler {
   constructor(private readonly client: SchedulerClient, private readonly target: EventBridgeTarget) {}
 
-  async schedule(name: string, at: Date, event: DispatchEvent): Promise<void> {
+  async schedule(name: string, at: Date, event: WorkEvent): Promise<void> {
     try {
       await this.client.send(new CreateScheduleCommand({
         Name: name,
@@ -25,7 +25,7 @@ export class EventBridgeScheduler implements Scheduler {
         ActionAfterCompletion: 'DELETE',
         State: 'ENABLED',
         Target: {
-          Arn: this.target.targetArn,
+          Arn: this.target.functionArn(workerFunctionName(event.kind)),
           RoleArn: this.target.roleArn,
           Input: JSON.stringify(event),
           RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 },

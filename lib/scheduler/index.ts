@@ -6,22 +6,33 @@
 import type { Context } from 'aws-lambda';
 import { arnParts, config } from '../config';
 
-/** What a schedule delivers to dispatchStep: the same shape from either scheduler, or a direct invoke. */
-export interface DispatchEvent {
-  kind: 'dispatch';
-  tenantId: string;
-  taskId: string;
-  step: number;
+/** Fire one step at the vendor (dispatchStep). */
+export interface DispatchEvent { kind: 'dispatch'; tenantId: string; taskId: string; step: number }
+/** Ask the vendor about a submitted step, the n-th time (pollStatus). */
+export interface PollEvent { kind: 'poll'; tenantId: string; taskId: string; step: number; n: number }
+/** Deliver a task's pending callbacks to the caller, in order (deliverCallback). */
+export interface CallbackEvent { kind: 'callback'; tenantId: string; taskId: string }
+
+/** What a schedule (or a direct invoke) delivers: the same shape from either scheduler. */
+export type WorkEvent = DispatchEvent | PollEvent | CallbackEvent;
+export type WorkKind = WorkEvent['kind'];
+
+/** Which function each kind of work runs in. */
+export function workerFunctionName(kind: WorkKind): string {
+  const c = config();
+  return { dispatch: c.DISPATCH_FUNCTION_NAME, poll: c.POLL_FUNCTION_NAME, callback: c.CALLBACK_FUNCTION_NAME }[kind];
 }
 
 export interface Scheduler {
   /** Creates the one-time schedule; an existing schedule of that name counts as success. */
-  schedule(name: string, at: Date, event: DispatchEvent): Promise<void>;
+  schedule(name: string, at: Date, event: WorkEvent): Promise<void>;
   /** Deletes it; a schedule that already fired or never existed counts as success. */
   cancel(name: string): Promise<void>;
 }
 
 export const scheduleName = (taskId: string, step: number) => `${taskId}-s${step}`;
+export const pollScheduleName = (taskId: string, step: number, n: number) => `${taskId}-s${step}-p${n}`;
+export const callbackScheduleName = (taskId: string, cursor: number, attempt: number) => `${taskId}-c${cursor}-${attempt}`;
 
 let cached: Scheduler | undefined;
 
@@ -40,7 +51,7 @@ export async function schedulerFor(context: Pick<Context, 'invokedFunctionArn'>)
       new SchedulerClient(c.SCHEDULER_ENDPOINT ? { endpoint: c.SCHEDULER_ENDPOINT } : {}),
       {
         group: c.SCHEDULE_GROUP,
-        targetArn: `arn:${partition}:lambda:${region}:${account}:function:${c.DISPATCH_FUNCTION_NAME}`,
+        functionArn: (name: string) => `arn:${partition}:lambda:${region}:${account}:function:${name}`,
         roleArn: `arn:${partition}:iam::${account}:role/${c.SCHEDULER_ROLE_NAME}`,
         deadLetterArn: `arn:${partition}:sqs:${region}:${account}:${c.SCHEDULE_DLQ_NAME}`,
       },

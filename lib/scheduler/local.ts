@@ -1,8 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { DispatchEvent, Scheduler } from './index';
+import type { Scheduler, WorkEvent } from './index';
 
-export interface LocalSchedule { name: string; at: number; event: DispatchEvent; attempts?: number }
+export interface LocalSchedule { name: string; at: number; event: WorkEvent; attempts?: number }
 
 /**
  * The local scheduler's store: a DynamoDB table (dynalite under `.data/`), so schedules survive a
@@ -11,7 +11,7 @@ export interface LocalSchedule { name: string; at: number; event: DispatchEvent;
 export class LocalScheduler implements Scheduler {
   constructor(private readonly doc: DynamoDBDocumentClient, private readonly table: string) {}
 
-  async schedule(name: string, at: Date, event: DispatchEvent): Promise<void> {
+  async schedule(name: string, at: Date, event: WorkEvent): Promise<void> {
     try {
       await this.doc.send(new PutCommand({
         TableName: this.table,
@@ -52,14 +52,14 @@ export class LocalScheduler implements Scheduler {
 
 export interface RunnerOptions {
   scheduler: LocalScheduler;
-  invoke: (event: DispatchEvent) => Promise<void>;
+  invoke: (event: WorkEvent) => Promise<void>;
   intervalMs?: number;
   maxAttempts?: number;
   onDeadLetter?: (s: LocalSchedule, err: unknown) => void;
 }
 
 /**
- * Fires due schedules the way EventBridge Scheduler does: an asynchronous invoke of dispatchStep
+ * Fires due schedules the way EventBridge Scheduler does: an asynchronous invoke of the worker
  * with the schedule's input, then the schedule is deleted (ActionAfterCompletion DELETE); a
  * failed invoke is retried on the next ticks, then dead-lettered.
  */

@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import type { Config } from '../config';
 import type { FieldError } from '../errors';
-import type { AttachmentType, Audience, Content, Vendor } from '../schema';
+import type { AttachmentType, Audience, Content, DeliveryStats, Vendor } from '../schema';
 
 export interface Capabilities {
   attachmentTypes: readonly AttachmentType[];
@@ -20,6 +20,8 @@ export interface Capabilities {
   status: 'poll' | 'callback' | 'none';
   /** Per-call limits of the vendor (audiences larger than these are split into batches). */
   limits: { customerIdsPerCall?: number; groupIdsPerCall?: number; sendersPerCall?: number };
+  /** How long after submit the vendor keeps results changing (polling stops there). */
+  resultHorizonDays?: number;
 }
 
 /** What the adapter needs to build a request: the canonical task, one of its steps. */
@@ -80,8 +82,34 @@ export interface VendorContext<Cred> {
 export interface VendorStatus {
   state: 'SUBMITTED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
   error?: { code: string; message: string };
+  stats?: DeliveryStats;
   raw: unknown;
 }
+
+/** A vendor callback as it arrived (the raw body, for signatures). */
+export interface WebhookRequest {
+  method: 'GET' | 'POST';
+  query: Record<string, string | undefined>;
+  headers: Record<string, string | undefined>;
+  rawBody: string;
+}
+
+/** One verified vendor event. `eventId` dedupes (the vendor's id, or a hash of the event). */
+export interface VendorEvent {
+  eventId: string;
+  type: string;
+  /** The vendor's task it is about, if it is about one. */
+  vendorTaskId?: string;
+  status?: Omit<VendorStatus, 'raw'>;
+  raw: unknown;
+}
+
+export type WebhookOutcome =
+  | { kind: 'echo'; body: string }
+  | { kind: 'events'; events: VendorEvent[]; reply: { status: number; contentType: string; body: string } };
+
+/** Thrown for anything that does not verify: answered 401, nothing changed. */
+export class WebhookRejected extends Error {}
 
 export interface VendorAdapter<Cred = unknown> {
   readonly id: Vendor;
@@ -101,5 +129,7 @@ export interface VendorAdapter<Cred = unknown> {
   /** Cancel a task the vendor accepted (only where capabilities.cancelAfterSubmit). */
   cancel?(ctx: VendorContext<Cred>, vendorTaskId: string): Promise<void>;
   /** Ask the vendor how a task it accepted is doing (only where capabilities.status is 'poll'). */
-  status?(ctx: VendorContext<Cred>, vendorTaskId: string): Promise<VendorStatus>;
+  status?(ctx: VendorContext<Cred>, vendorTaskId: string, input: StepRequestInput): Promise<VendorStatus>;
+  /** Verify and read a callback with the tenant's own secrets (throws WebhookRejected). */
+  webhook?(req: WebhookRequest, credentials: Cred, maxSkewSeconds: number): WebhookOutcome;
 }

@@ -5,9 +5,13 @@
  */
 import { z } from 'zod';
 import type { FieldError } from '../errors';
-import type { Attachment } from '../schema';
+import { sha256 } from '../json';
+import type { Attachment, DeliveryStats } from '../schema';
+import { decrypt, signature, signatureMatches } from '../wecom';
 import { vendorFetch, withQuery } from './http';
-import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorRequest } from './types';
+import {
+  VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorRequest, type VendorStatus,
+} from './types';
 
 export const WeibanCredentials = z.object({
   corpId: z.string().min(1),
@@ -106,6 +110,43 @@ async function call(ctx: VendorContext<WeibanCredentials>, req: VendorRequest): 
   }
 }
 
+/**
+ * Result statuses. Groups (customer_group_msg/result): waiting, creating, sended, completed,
+ * create_failed, failed, canceled. Customers (group_msg/result): waiting_send, waiting_confirm
+ * (WeCom holds it; staff must confirm), sended.
+ */
+const RESULT_STATE: Record<string, VendorStatus['state']> = {
+  waiting: 'SUBMITTED', creating: 'SUBMITTED', waiting_send: 'SUBMITTED',
+  sended: 'RUNNING', waiting_confirm: 'RUNNING',
+  completed: 'COMPLETED',
+  create_failed: 'FAILED', failed: 'FAILED',
+  canceled: 'CANCELLED',
+};
+
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/**
+ * Reads a result answer. Weiban publishes the statuses, not the count fields' names; qunfa reads
+ * these (WeCom's per-recipient 0 unsent, 1 sent, 2 not a friend, 3 over quota, summed).
+ */
+export function parseWeibanResult(kind: 'customers' | 'groups', body: Record<string, unknown>): VendorStatus {
+  const raw = String(body.status ?? '');
+  let state = RESULT_STATE[raw] ?? 'SUBMITTED';
+  // A customer send has no "completed": sended with every staff member confirmed is the end.
+  if (kind === 'customers' && raw === 'sended' && (num(body.unconfirmed_staff_count) ?? 0) === 0) state = 'COMPLETED';
+  const stats: DeliveryStats = {
+    planned: num(body.total_count), sent: num(body.send_count), failed: num(body.fail_count),
+    notFriend: num(body.not_friend_count), overQuota: num(body.limit_count), unconfirmedStaff: num(body.unconfirmed_staff_count),
+  };
+  const clean = Object.fromEntries(Object.entries(stats).filter(([, v]) => v !== undefined)) as DeliveryStats;
+  return {
+    state,
+    ...(Object.keys(clean).length ? { stats: clean } : {}),
+    ...(state === 'FAILED' ? { error: { code: `weiban.${raw}`, message: String(body.fail_reason ?? body.errmsg ?? raw) } } : {}),
+    raw: body,
+  };
+}
+
 export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
   id: 'weiban',
   displayName: 'Weiban 微伴助手',
@@ -118,6 +159,7 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
     cancelAfterSubmit: false,
     status: 'poll',
     limits: { customerIdsPerCall: 10_000, groupIdsPerCall: 2_000, sendersPerCall: 100 },
+    resultHorizonDays: 15,
   },
   credentials: WeibanCredentials,
   options: WeibanOptions,
@@ -178,6 +220,53 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
     const body = await call(ctx, this.buildRequest(i));
     const id = body.id ?? body.msg_id ?? (body.data as Envelope | undefined)?.id;
     return { vendorTaskId: id === undefined || id === null ? undefined : String(id), raw: body };
+  },
+
+  async status(ctx, vendorTaskId, i) {
+    const path = i.audience.kind === 'groups' ? '/open-api/customer_group_msg/result' : '/open-api/group_msg/result';
+    return parseWeibanResult(i.audience.kind, await call(ctx, { method: 'GET', path, query: { id: vendorTaskId } }));
+  },
+
+  /**
+   * Subscriptions are WeCom-style: GET ?msg_signature&timestamp&nonce&echostr verifies the URL
+   * (answer the decrypted echostr); POST carries {"encrypt": …} with the same query. The events
+   * Weiban documents are not bulk-send results (those are polled); they are verified, deduplicated
+   * and acknowledged.
+   */
+  webhook(req, creds, maxSkewSeconds) {
+    if (!creds.callbackToken || !creds.callbackAesKey) throw new WebhookRejected('no callback token or key configured');
+    const { msg_signature: sig, timestamp = '', nonce = '' } = req.query;
+    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Date.now() / 1000 - Number(timestamp)) > maxSkewSeconds) throw new WebhookRejected('stale or missing timestamp');
+    const open = (encrypted: string) => {
+      if (!signatureMatches(signature(creds.callbackToken as string, timestamp, nonce, encrypted), sig)) throw new WebhookRejected('bad msg_signature');
+      try {
+        return decrypt(creds.callbackAesKey as string, encrypted, creds.corpId);
+      } catch {
+        throw new WebhookRejected('cannot decrypt');
+      }
+    };
+    if (req.method === 'GET') return { kind: 'echo', body: open(req.query.echostr ?? '') };
+    let envelope: { encrypt?: unknown; Encrypt?: unknown };
+    try {
+      envelope = JSON.parse(req.rawBody) as typeof envelope;
+    } catch {
+      throw new WebhookRejected('not JSON');
+    }
+    const encrypted = envelope.encrypt ?? envelope.Encrypt;
+    if (typeof encrypted !== 'string') throw new WebhookRejected('no encrypt field');
+    const message = open(encrypted);
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(message) as Record<string, unknown>;
+    } catch {
+      throw new WebhookRejected('decrypted message is not JSON');
+    }
+    const id = parsed.event_id ?? parsed.msg_id;
+    return {
+      kind: 'events',
+      events: [{ eventId: typeof id === 'string' || typeof id === 'number' ? String(id) : sha256(message), type: String(parsed.event ?? parsed.type ?? 'unknown'), raw: parsed }],
+      reply: { status: 200, contentType: 'text/plain', body: 'success' },
+    };
   },
 };
 

@@ -6,11 +6,25 @@
  * YouMi's bulk send is RPA on the staff member's own WeChat "machine": which machine sends is
  * vendor data with no canonical meaning, given in vendorOptions.machine.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { FieldError } from '../errors';
 import type { Attachment } from '../schema';
 import { vendorFetch, withQuery } from './http';
-import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext } from './types';
+import {
+  VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus,
+} from './types';
+
+/**
+ * Event signature. YouMi's v2 event format is not public; its v1 API signs with
+ * base64(HMAC-SHA1(key, appid + nonce + timestamp)). qunfa uses that scheme with the client
+ * secret as the key and the raw body appended, so a tampered body cannot verify.
+ */
+export function youmiEventSignature(clientSecret: string, clientId: string, nonce: string, timestamp: string, rawBody: string): string {
+  return createHmac('sha1', clientSecret).update(`${clientId}${nonce}${timestamp}${rawBody}`, 'utf8').digest('base64');
+}
+
+const EVENT_STATE: Record<string, VendorStatus['state']> = { accepted: 'SUBMITTED', running: 'RUNNING', finished: 'COMPLETED', failed: 'FAILED', cancelled: 'CANCELLED' };
 
 export const YoumiCredentials = z.object({
   clientId: z.string().min(1),
@@ -216,6 +230,45 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
 
   async cancel(ctx, vendorTaskId) {
     await call(ctx, ctx.config.YOUMI_DELETE_PATH, { id: Number(vendorTaskId) });
+  },
+
+  /** rpaTaskResult events (POST with x-youmi-appid, -nonce, -timestamp, -signature headers). */
+  webhook(req, creds, maxSkewSeconds) {
+    if (req.method !== 'POST') throw new WebhookRejected('youmi only POSTs events');
+    const h = req.headers;
+    const ts = h['x-youmi-timestamp'] ?? '';
+    if (h['x-youmi-appid'] !== creds.clientId) throw new WebhookRejected('wrong appid');
+    if (!/^\d{1,12}$/.test(ts) || Math.abs(Date.now() / 1000 - Number(ts)) > maxSkewSeconds) throw new WebhookRejected('stale or missing timestamp');
+    const expected = Buffer.from(youmiEventSignature(creds.clientSecret, creds.clientId, h['x-youmi-nonce'] ?? '', ts, req.rawBody));
+    const given = Buffer.from(h['x-youmi-signature'] ?? '');
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new WebhookRejected('bad signature');
+    let e: { eventId?: unknown; messageType?: unknown; data?: Record<string, unknown> };
+    try {
+      e = JSON.parse(req.rawBody) as typeof e;
+    } catch {
+      throw new WebhookRejected('not JSON');
+    }
+    if (typeof e.eventId !== 'string' || typeof e.messageType !== 'string') throw new WebhookRejected('not a YouMi event');
+    const d = e.data ?? {};
+    const state = EVENT_STATE[String(d.status)];
+    const n = (v: unknown) => (typeof v === 'number' ? v : undefined);
+    return {
+      kind: 'events',
+      events: [{
+        eventId: e.eventId,
+        type: e.messageType,
+        ...(e.messageType === 'rpaTaskResult' && d.taskId !== undefined ? { vendorTaskId: String(d.taskId) } : {}),
+        ...(e.messageType === 'rpaTaskResult' && state ? {
+          status: {
+            state,
+            stats: Object.fromEntries(Object.entries({ planned: n(d.total), sent: n(d.success), failed: n(d.fail) }).filter(([, v]) => v !== undefined)),
+            ...(state === 'FAILED' ? { error: { code: 'youmi.failed', message: String(d.errorMessage ?? 'YouMi reports the task failed') } } : {}),
+          },
+        } : {}),
+        raw: e,
+      }],
+      reply: { status: 200, contentType: 'application/json', body: '{"succeed":true}' },
+    };
   },
 };
 

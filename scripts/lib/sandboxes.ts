@@ -10,14 +10,25 @@ type Tenants = () => Record<string, { vendors: Record<string, Record<string, str
 
 export interface NamedSandbox extends RunningSandbox { vendor: Vendor }
 
-export async function startSandboxes(portBase: number, tenants: Tenants): Promise<NamedSandbox[]> {
-  const creds = (vendor: Vendor) => Object.values(tenants()).map((t) => t.vendors[vendor]).filter((c): c is Record<string, string> => !!c);
+export interface SandboxOptions {
+  /** Where qunfa's API listens, for vendors that push callbacks (YouMi). */
+  callbackBase?: () => string | undefined;
+  progressMs?: number;
+}
+
+export async function startSandboxes(portBase: number, tenants: Tenants, o: SandboxOptions = {}): Promise<NamedSandbox[]> {
+  // Each vendor credential, with the qunfa tenant it belongs to (where that vendor calls back).
+  const creds = (vendor: Vendor): Record<string, string>[] => Object.entries(tenants()).flatMap(([qunfaTenant, t]) => (t.vendors[vendor] ? [{ ...t.vendors[vendor], qunfaTenant }] : []));
+  const progressMs = o.progressMs ?? (Number(process.env.QUNFA_SANDBOX_PROGRESS_MS) || 2000);
   const s = (c: Record<string, string>, k: string) => c[k] ?? '';
   const specs: [Vendor, SandboxSpec][] = [
-    ['weiban', weibanSandbox({ credentials: () => creds('weiban').map((c) => ({ corpId: s(c, 'corpId'), secret: s(c, 'secret') })) })],
-    ['youmi', youmiSandbox({ credentials: () => creds('youmi').map((c) => ({ clientId: s(c, 'clientId'), clientSecret: s(c, 'clientSecret') })), deletePath: process.env.YOUMI_DELETE_PATH || undefined })],
+    ['weiban', weibanSandbox({ credentials: () => creds('weiban').map((c) => ({ corpId: s(c, 'corpId'), secret: s(c, 'secret') })), progressMs })],
+    ['youmi', youmiSandbox({
+      credentials: () => creds('youmi').map((c) => ({ clientId: s(c, 'clientId'), clientSecret: s(c, 'clientSecret'), tenantId: s(c, 'qunfaTenant') })),
+      deletePath: process.env.YOUMI_DELETE_PATH || undefined, callbackBase: o.callbackBase, progressMs,
+    })],
     ['tanmarket', tanmarketSandbox({ credentials: () => creds('tanmarket').map((c) => ({ appId: s(c, 'appId'), appKey: s(c, 'appKey'), appSecret: s(c, 'appSecret') })), signer: process.env.TANMARKET_SIGNER || undefined })],
-    ['wshoto', wshotoSandbox({ credentials: () => creds('wshoto').map((c) => ({ appId: s(c, 'appId'), appSecret: s(c, 'appSecret') })) })],
+    ['wshoto', wshotoSandbox({ credentials: () => creds('wshoto').map((c) => ({ appId: s(c, 'appId'), appSecret: s(c, 'appSecret') })), progressMs })],
   ];
   const out: NamedSandbox[] = [];
   for (const [i, [vendor, spec]] of specs.entries()) {

@@ -43,13 +43,21 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}): Promi
   const sandboxes = await startSandboxes(0, () => tenants);
   const weiban = sandboxes.find((s) => s.vendor === 'weiban') as NamedSandbox;
 
-  // Lambda's Invoke API, as serverless-offline serves it: run dispatchStep with the payload.
+  // Lambda's Invoke API, as serverless-offline serves it: run the named worker with the payload.
+  const workers: Record<string, () => Promise<{ handler: (e: any, c: Context) => Promise<unknown> }>> = {
+    dispatchStep: () => import('../../functions/dispatchStep'),
+    pollStatus: () => import('../../functions/pollStatus'),
+    deliverCallback: () => import('../../functions/deliverCallback'),
+  };
   const lambda = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const event = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-      void import('../../functions/dispatchStep').then(({ handler }) => handler(event, lambdaContext('dispatchStep'))).catch(() => undefined);
+      const fn = /functions\/qunfa-test-(\w+)\/invocations/.exec(req.url ?? '')?.[1] ?? '';
+      const load = workers[fn];
+      if (!load) { res.writeHead(404).end(); return; }
+      void load().then(({ handler }) => handler(event, lambdaContext(fn))).catch((err) => console.error(`worker ${fn} failed`, err));
       res.writeHead(202).end();
     });
   });
@@ -59,6 +67,9 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}): Promi
     QUNFA_MODE: 'local',
     TABLE_NAME: 'qunfa-test-tasks',
     LOCAL_SCHEDULES_TABLE: 'qunfa-test-schedules',
+    DISPATCH_FUNCTION_NAME: 'qunfa-test-dispatchStep',
+    POLL_FUNCTION_NAME: 'qunfa-test-pollStatus',
+    CALLBACK_FUNCTION_NAME: 'qunfa-test-deliverCallback',
     DYNAMODB_ENDPOINT: dynamo.url,
     LAMBDA_ENDPOINT: `http://127.0.0.1:${(lambda.address() as AddressInfo).port}`,
     QUNFA_TENANTS_FILE: tenantsFile,

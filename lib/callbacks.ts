@@ -1,0 +1,105 @@
+/**
+ * Callbacks to the caller (SPEC §1): for each change in a task's history, in order, POST
+ * {id, type: "task.updated", occurredAt, task} signed with the tenant's webhookSecret:
+ *   Qunfa-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+ * A failed delivery is retried through the scheduler with backoff until a 2xx, for up to
+ * 24 h; every attempt is recorded. One delivery runs per task at a time (a lease), so events
+ * arrive in order; receivers dedupe by `id`. `task` is the task as GET returns it at delivery.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { config } from './config';
+import { logger } from './log';
+import { postJson } from './net';
+import { callbackScheduleName, type CallbackEvent, type Scheduler } from './scheduler/index';
+import { publicTask, type CallbackState, type TaskStore } from './store';
+import { findTenant, type TenantDirectory } from './tenants';
+
+export function signCallback(secret: string, timestamp: number, rawBody: string): string {
+  return `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${rawBody}`, 'utf8').digest('hex')}`;
+}
+
+/** What a receiver does (the README shows the same in a few lines): check v1 and the timestamp's age. */
+export function verifyCallbackSignature(secret: string, header: string | undefined, rawBody: string, toleranceSeconds = 300, now = Date.now()): boolean {
+  const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header ?? '');
+  if (!m) return false;
+  const t = Number(m[1]);
+  if (Math.abs(now / 1000 - t) > toleranceSeconds) return false;
+  const expected = Buffer.from(signCallback(secret, t, rawBody).slice(-64));
+  return timingSafeEqual(expected, Buffer.from(m[2] as string));
+}
+
+export interface CallbackDeps { store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler> }
+
+const LEASE_MS = 60_000;
+const MAX_ATTEMPTS_KEPT = 500;
+
+export async function deliverCallbacks(deps: CallbackDeps, ev: CallbackEvent): Promise<{ delivered: number; pending: number }> {
+  const c = config();
+  const task = await deps.store.get(ev.tenantId, ev.taskId);
+  const tenant = task?.callbackUrl ? await findTenant(deps.tenants, ev.tenantId) : undefined;
+  if (!task?.callbackUrl || !tenant) return { delivered: 0, pending: 0 };
+
+  // Take the lease; whoever holds it delivers everything pending, in order.
+  const now = Date.now();
+  let state: CallbackState = (await deps.store.getCallbackState(ev.tenantId, ev.taskId)) ?? { cursor: 0, attempts: [], abandoned: [], leaseUntil: 0, version: 0 };
+  if (state.leaseUntil > now) return { delivered: 0, pending: task.history.length - state.cursor };
+  const expected = state.version;
+  state = { ...state, leaseUntil: now + LEASE_MS, version: expected + 1 };
+  if (!(await deps.store.putCallbackState(ev.tenantId, ev.taskId, state, expected))) return { delivered: 0, pending: -1 };
+
+  let delivered = 0;
+  let retryScheduled = false;
+  let fresh = task;
+  try {
+    while (state.cursor < fresh.history.length) {
+      const entry = fresh.history[state.cursor]!;
+      if (entry.from === null) { state.cursor++; continue; } // creation: the caller has the 201
+      const eventId = `${fresh.id}.${state.cursor}`;
+      const body = JSON.stringify({ id: eventId, type: 'task.updated', occurredAt: entry.at, task: publicTask(fresh) });
+      const t = Math.floor(Date.now() / 1000);
+      let status: number | undefined;
+      let error: string | undefined;
+      try {
+        status = (await postJson(fresh.callbackUrl as string, body, { 'qunfa-signature': signCallback(tenant.webhookSecret, t, body), 'qunfa-event-id': eventId }, {
+          allowPrivate: c.QUNFA_MODE === 'local', timeoutMs: c.CALLBACK_TIMEOUT_MS,
+        })).status;
+      } catch (err) {
+        error = (err as { code?: string }).code ?? (err as Error).message;
+      }
+      state.attempts.push({ eventId, at: new Date().toISOString(), ...(status !== undefined ? { status } : {}), ...(error ? { error } : {}) });
+      if (state.attempts.length > MAX_ATTEMPTS_KEPT) state.attempts.splice(0, state.attempts.length - MAX_ATTEMPTS_KEPT);
+      if (status !== undefined && status >= 200 && status < 300) {
+        state.cursor++;
+        delivered++;
+        // Later changes may have landed meanwhile: deliver them too, with the newest task.
+        if (state.cursor >= fresh.history.length) fresh = (await deps.store.get(ev.tenantId, ev.taskId)) ?? fresh;
+        continue;
+      }
+      const tries = state.attempts.filter((a) => a.eventId === eventId).length;
+      if (Date.now() - Date.parse(entry.at) > c.CALLBACK_GIVE_UP_SECONDS * 1000) {
+        logger.warn('callback abandoned after the retry window', { taskId: fresh.id, eventId, tries });
+        state.abandoned.push(eventId);
+        state.cursor++;
+        continue;
+      }
+      const pauses = c.CALLBACK_RETRY_SECONDS;
+      const pause = pauses[Math.min(tries - 1, pauses.length - 1)] as number;
+      await (await deps.scheduler()).schedule(callbackScheduleName(fresh.id, state.cursor, tries), new Date(Date.now() + pause * 1000), ev);
+      retryScheduled = true;
+      break;
+    }
+  } finally {
+    const before = state.version;
+    state = { ...state, leaseUntil: 0, version: before + 1 };
+    await deps.store.putCallbackState(ev.tenantId, ev.taskId, state, before);
+  }
+  // A change that landed while we held the lease found it taken and left the work to us.
+  if (!retryScheduled) {
+    const latest = await deps.store.get(ev.tenantId, ev.taskId);
+    if (latest && latest.history.length > state.cursor) {
+      const more = await deliverCallbacks(deps, ev);
+      return { delivered: delivered + more.delivered, pending: more.pending };
+    }
+  }
+  return { delivered, pending: fresh.history.length - state.cursor };
+}

@@ -1,0 +1,74 @@
+/**
+ * Outbound HTTP to callers' callbackUrls, which qunfa never aims at private, loopback,
+ * link-local or metadata addresses outside local mode. The check is on the address actually
+ * connected to (the lookup is pinned), so DNS rebinding cannot slip past it.
+ */
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { BlockList, isIP } from 'node:net';
+
+const blocked = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) blocked.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['::ffff:0:0', 96], ['fd00:ec2::', 32]] as const) {
+  blocked.addSubnet(net, prefix, 'ipv6');
+}
+
+export function isPrivateAddress(ip: string): boolean {
+  const v = isIP(ip);
+  if (v === 0) return true;
+  return blocked.check(ip, v === 4 ? 'ipv4' : 'ipv6');
+}
+
+const PRIVATE_NAMES = /(^|\.)(localhost|local|internal|localdomain|home\.arpa)$/i;
+
+/** Create-time check: https only (http too in local mode), no private literal or name outside local mode. */
+export function callbackUrlProblem(url: string, localMode: boolean): string | undefined {
+  const u = new URL(url);
+  if (u.protocol !== 'https:' && !(localMode && u.protocol === 'http:')) return 'must be https';
+  if (u.username || u.password) return 'must not carry credentials';
+  if (localMode) return undefined;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) ? isPrivateAddress(host) : PRIVATE_NAMES.test(host) || !host.includes('.')) return 'must not point at a private, loopback or metadata address';
+  return undefined;
+}
+
+export interface PostResult { status: number }
+
+/** POSTs `body`; outside local mode, refuses to connect to any private address the name resolves to. */
+export function postJson(url: string, body: string, headers: Record<string, string>, opts: { allowPrivate: boolean; timeoutMs: number }): Promise<PostResult> {
+  const u = new URL(url);
+  const lookup = (hostname: string, options: object, cb: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return cb(err, '');
+      const list = addresses as LookupAddress[];
+      const bad = !opts.allowPrivate && list.some((a) => isPrivateAddress(a.address));
+      if (bad) return cb(Object.assign(new Error(`${hostname} resolves to a private address`), { code: 'EPRIVATE' }), '');
+      const { all } = options as { all?: boolean };
+      if (all) return cb(null, list);
+      const first = list[0] as LookupAddress;
+      return cb(null, first.address, first.family);
+    });
+  };
+  if (!opts.allowPrivate && isIP(u.hostname.replace(/^\[|\]$/g, '')) && isPrivateAddress(u.hostname.replace(/^\[|\]$/g, ''))) {
+    return Promise.reject(Object.assign(new Error('private address'), { code: 'EPRIVATE' }));
+  }
+  const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(u, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'qunfa-callbacks/1', ...headers },
+      lookup: lookup as never,
+      timeout: opts.timeoutMs,
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
