@@ -13,14 +13,17 @@ for (const [net, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
   ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) blocked.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['::ffff:0:0', 96], ['fd00:ec2::', 32]] as const) {
+for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['fd00:ec2::', 32]] as const) {
   blocked.addSubnet(net, prefix, 'ipv6');
 }
 
 export function isPrivateAddress(ip: string): boolean {
-  const v = isIP(ip);
+  // An IPv4-mapped IPv6 address is judged as the IPv4 address it carries.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
+  const addr = mapped ?? ip;
+  const v = isIP(addr);
   if (v === 0) return true;
-  return blocked.check(ip, v === 4 ? 'ipv4' : 'ipv6');
+  return blocked.check(addr, v === 4 ? 'ipv4' : 'ipv6');
 }
 
 const PRIVATE_NAMES = /(^|\.)(localhost|local|internal|localdomain|home\.arpa)$/i;

@@ -135,7 +135,7 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
         const id = String((req.body as { id?: unknown })?.id ?? '');
         const task = state.tasks.find((t) => t.id === id);
         if (!task) return refuse(`任务不存在: ${id}`);
-        if (task.status === 'done') return refuse('任务已完成, 不能删除');
+        if (task.status === 'done' || task.status === 'finished') return refuse('任务已完成, 不能删除');
         task.status = 'deleted';
         return envelope(true, true, 20000, null);
       }

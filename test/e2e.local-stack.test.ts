@@ -15,7 +15,7 @@ const root = join(__dirname, '..');
 const KEY = 'qf_e2e_demo_key_0123456789abcdef';
 
 interface Stack { child: ChildProcess; output: string[] }
-let ports: { api: number; lambda: number; dynamo: number; sandbox: number };
+let ports: { api: number; lambda: number; dynamo: number; sandbox: number; receiver: number };
 let dataDir: string;
 let stack: Stack;
 
@@ -28,6 +28,7 @@ async function startStack(): Promise<Stack> {
       PORT: String(ports.api), LAMBDA_PORT: String(ports.lambda), QUNFA_DYNAMO_PORT: String(ports.dynamo),
       QUNFA_SANDBOX_PORT_BASE: String(ports.sandbox), QUNFA_DATA_DIR: dataDir, QUNFA_DEMO_API_KEY: KEY,
       QUNFA_ESBUILD_DIR: '.esbuild-e2e', QUNFA_TENANTS_FILE: '', WEIBAN_BASE_URL: '', DISPATCH_BACKOFF_MS: '50',
+      QUNFA_RECEIVER_PORT: String(ports.receiver), QUNFA_SANDBOX_PROGRESS_MS: '3000', STATUS_POLL_INTERVALS: '1', CALLBACK_RETRY_SECONDS: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -79,7 +80,7 @@ const getTask = async (id: string) => (await (await api(`/v1/tasks/${id}`)).json
 
 describe('the local stack, over HTTP', () => {
   beforeAll(async () => {
-    ports = { api: await freePort(), lambda: await freePort(), dynamo: await freePort(), sandbox: 20000 + Math.floor(Math.random() * 20000) };
+    ports = { api: await freePort(), lambda: await freePort(), dynamo: await freePort(), sandbox: 20000 + Math.floor(Math.random() * 20000), receiver: await freePort() };
     dataDir = mkdtempSync(join(tmpdir(), 'qunfa-e2e-'));
     stack = await startStack();
   }, 180_000);
@@ -165,6 +166,35 @@ describe('the local stack, over HTTP', () => {
     const toWshoto = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({ vendor: 'wshoto', name: 'x', ...VALID.wshoto, content: { attachments: [{ type: 'image', url: 'https://x.example/a.png' }] } }) });
     expect(toWshoto.status).toBe(422);
     expect(((await (await api('/v1/vendors', { key: null })).json()) as any).items).toHaveLength(4);
+  });
+
+  it.each(['weiban', 'youmi', 'wshoto'] as Vendor[])('%s: create → SUBMITTED → RUNNING → COMPLETED (with figures where the vendor gives them); the caller receives each change, signed', async (vendor) => {
+    const callbackUrl = `http://127.0.0.1:${ports.receiver}/hooks`;
+    const res = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({ vendor, name: `${vendor}-lifecycle`, ...VALID[vendor], callbackUrl }) });
+    const created = (await res.json()) as any;
+    expect(res.status).toBe(201);
+    const done = await until(async () => { const t = await getTask(created.id); return t.status === 'COMPLETED' && t; }, 40_000);
+    expect(done.history.map((h: any) => h.to)).toEqual(['SCHEDULED', 'DISPATCHING', 'SUBMITTED', 'RUNNING', 'COMPLETED']);
+    if (vendor === 'wshoto') {
+      expect(done.stats).toBeUndefined(); // query_task_detail_info gives a status, no counts (seed 003)
+    } else {
+      expect(done.stats.sent).toBeGreaterThan(0);
+      expect(done.stats.planned).toBeGreaterThanOrEqual(done.stats.sent);
+    }
+    const received = await until(async () => {
+      const all = (await (await fetch(`http://127.0.0.1:${ports.receiver}/received`)).json()) as any[];
+      const mine = all.filter((r) => r.taskId === created.id);
+      return mine.some((r) => r.status === 'COMPLETED') && mine;
+    }, 15_000);
+    expect(received.every((r: any) => r.verified && r.answered === 200)).toBe(true);
+    expect(received.map((r: any) => r.id)).toEqual([1, 2, 3, 4].map((i) => `${created.id}.${i}`));
+  }, 60_000);
+
+  it('tanmarket: SUBMITTED is where knowledge ends, and the task says so', async () => {
+    const res = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({ vendor: 'tanmarket', name: 'tm-lifecycle', ...VALID.tanmarket }) });
+    const created = (await res.json()) as any;
+    const t = await until(async () => { const x = await getTask(created.id); return x.status === 'SUBMITTED' && x; }, 10_000);
+    expect(t.history.at(-1).cause).toMatch(/offers no way to learn results/);
   });
 
   it('a restart loses no task and still fires a step that fell due while it was down', async () => {

@@ -31,6 +31,8 @@ export interface TestEnv {
   tenants: Record<string, ReturnType<typeof newTenant>>;
   tenantsFile: string;
   lambda: Server;
+  /** API Gateway in front of vendorWebhook, so sandboxes can call back over real HTTP. */
+  apiUrl: string;
   close(): Promise<void>;
 }
 
@@ -40,7 +42,8 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}): Promi
   const tenants = { a: newTenant(KEY_A), b: newTenant(KEY_B) };
   const tenantsFile = join(dir, 'tenants.json');
   writeFileSync(tenantsFile, JSON.stringify(tenants));
-  const sandboxes = await startSandboxes(0, () => tenants);
+  let apiUrl = '';
+  const sandboxes = await startSandboxes(0, () => tenants, { callbackBase: () => apiUrl, progressMs: Number(extraEnv.QUNFA_SANDBOX_PROGRESS_MS ?? 1000) });
   const weiban = sandboxes.find((s) => s.vendor === 'weiban') as NamedSandbox;
 
   // Lambda's Invoke API, as serverless-offline serves it: run the named worker with the payload.
@@ -62,6 +65,26 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}): Promi
     });
   });
   await new Promise<void>((r) => lambda.listen(0, '127.0.0.1', () => r()));
+
+  const api = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://api');
+      const m = /^\/v1\/webhooks\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      if (!m) { res.writeHead(404).end(); return; }
+      const event = apiEvent({
+        method: req.method, path: url.pathname, key: null, rawBody: Buffer.concat(chunks).toString('utf8'),
+        headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
+        params: { vendor: m[1] as string, tenantId: m[2] as string }, query: Object.fromEntries(url.searchParams),
+      });
+      void import('../../functions/vendorWebhook').then(({ handler }) => handler(event as never, lambdaContext('vendorWebhook'))).then((out: any) => {
+        res.writeHead(out.statusCode, out.headers).end(out.body);
+      }).catch(() => res.writeHead(500).end());
+    });
+  });
+  await new Promise<void>((r) => api.listen(0, '127.0.0.1', () => r()));
+  apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
 
   Object.assign(process.env, {
     QUNFA_MODE: 'local',
@@ -85,12 +108,14 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}): Promi
   await ensureTables(dynamo.url, 'qunfa-test-tasks', 'qunfa-test-schedules');
   resetModules();
   return {
-    dynamo, sandboxes, weiban, tenants, tenantsFile, lambda,
+    dynamo, sandboxes, weiban, tenants, tenantsFile, lambda, apiUrl,
     sandbox: (vendor) => sandboxes.find((s) => s.vendor === vendor) as NamedSandbox,
     async close() {
       await Promise.all(sandboxes.map((s) => s.close()));
-      lambda.closeAllConnections();
-      await new Promise<void>((r) => lambda.close(() => r()));
+      for (const server of [lambda, api]) {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      }
       await dynamo.close();
       resetModules();
     },
@@ -131,6 +156,7 @@ export function apiEvent(r: Req): APIGatewayProxyEventV2 {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...r.headers };
   if (r.key !== null) headers.authorization = `Bearer ${r.key ?? KEY_A}`;
   const body = r.rawBody ?? (r.body === undefined ? undefined : JSON.stringify(r.body));
+  if (r.key === null && r.headers?.authorization === undefined) delete headers.authorization;
   return {
     version: '2.0',
     routeKey: `${r.method ?? 'GET'} ${r.path ?? '/'}`,
@@ -151,7 +177,8 @@ type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unkn
 
 export async function call(handler: Handler, r: Req, name = 'api'): Promise<Res> {
   const out = (await handler(apiEvent(r), lambdaContext(name))) as { statusCode: number; headers: Record<string, string>; body: string };
-  return { status: out.statusCode, headers: out.headers ?? {}, body: out.body ? JSON.parse(out.body) : undefined };
+  const json = /json/.test(out.headers?.['content-type'] ?? '');
+  return { status: out.statusCode, headers: out.headers ?? {}, body: out.body ? (json ? JSON.parse(out.body) : out.body) : undefined };
 }
 
 export const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
