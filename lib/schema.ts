@@ -209,6 +209,13 @@ export const Task = z.object({
   vendorOptions: z.record(z.string(), z.unknown()).optional(),
   /** The steps' figures added up. */
   stats: DeliveryStats.optional(),
+  /** Delivery of this task's callbacks to callbackUrl: every attempt, newest last. */
+  callbacks: z.object({
+    delivered: z.number().int(),
+    pending: z.number().int(),
+    abandoned: z.array(z.string()),
+    attempts: z.array(z.object({ eventId: z.string(), at: z.string(), status: z.number().int().optional(), error: z.string().optional() })),
+  }).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   history: z.array(HistoryEntry),

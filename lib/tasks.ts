@@ -169,7 +169,12 @@ export async function getTask(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, tas
   if (!taskId || !TASK_ID.test(taskId)) throw notFound('task');
   const stored = await deps.store.get(tenant.id, taskId);
   if (!stored) throw notFound('task');
-  return publicTask(stored);
+  const task = publicTask(stored);
+  if (!stored.callbackUrl) return task;
+  const cb = await deps.store.getCallbackState(tenant.id, taskId);
+  const changes = stored.history.filter((h) => h.from !== null).length;
+  const delivered = cb ? stored.history.slice(0, cb.cursor).filter((h) => h.from !== null).length - cb.abandoned.length : 0;
+  return { ...task, callbacks: { delivered, pending: changes - delivered - (cb?.abandoned.length ?? 0), abandoned: cb?.abandoned ?? [], attempts: cb?.attempts ?? [] } };
 }
 
 export async function listTasks(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, query: Record<string, string | undefined>) {

@@ -225,6 +225,9 @@ describe('callbacks to the caller', () => {
       expect(ok.at(-1)?.status).toBe('COMPLETED');
       const retried = receiver.received.filter((r) => r.id === `${t.id}.1`);
       expect(retried.length).toBe(4); // three 500s, then the 200
+      const seen = await get(t.id);
+      expect(seen.callbacks).toMatchObject({ delivered: 3, pending: 0, abandoned: [] });
+      expect(seen.callbacks.attempts.map((a: any) => a.status)).toEqual([500, 500, 500, 200, 200, 200]);
     } finally {
       await receiver.close();
     }

@@ -51,7 +51,9 @@ describe('serverless package (offline, no credentials)', () => {
     expect(role.AssumeRolePolicyDocument.Statement[0].Principal.Service).toBe('scheduler.amazonaws.com');
     const stmts = role.Policies[0].PolicyDocument.Statement;
     expect(stmts.map((s: any) => s.Action)).toEqual(['lambda:InvokeFunction', 'sqs:SendMessage']);
-    expect(stmts[0].Resource).toEqual(['DispatchStep', 'PollStatus', 'DeliverCallback'].map((f) => ({ 'Fn::GetAtt': [`${f}LambdaFunction`, 'Arn'] })));
+    expect(stmts[0].Resource.map((r: any) => r['Fn::Sub'].split(':function:')[1])).toEqual(['qunfa-ci-dispatchStep', 'qunfa-ci-pollStatus', 'qunfa-ci-deliverCallback']);
+    const fnNames = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function').map(([, r]) => r.Properties.FunctionName);
+    for (const n of ['qunfa-ci-dispatchStep', 'qunfa-ci-pollStatus', 'qunfa-ci-deliverCallback']) expect(fnNames).toContain(n);
   });
 
   it('no function role grants a wildcard action or resource; only the schedulers may schedule, only delete may unschedule', () => {
