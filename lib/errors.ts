@@ -23,11 +23,11 @@ export class HttpError extends Error {
 }
 
 export const badRequest = (detail: string, errors?: FieldError[]) => new HttpError(400, 'Bad Request', detail, errors);
-export const unauthorized = () => new HttpError(401, 'Unauthorized', 'a valid API key is required: Authorization: Bearer <key>', undefined, { 'www-authenticate': 'Bearer' });
+export const unauthorized = () => new HttpError(401, 'Unauthorized', 'a valid API key is required: Authorization: Bearer <key>', [{ path: 'Authorization', message: 'a valid Bearer API key is required' }], { 'www-authenticate': 'Bearer' });
 export const notFound = (what: string) => new HttpError(404, 'Not Found', `${what} not found`);
 export const conflict = (detail: string) => new HttpError(409, 'Conflict', detail);
-export const payloadTooLarge = (limit: number) => new HttpError(413, 'Payload Too Large', `the body must be at most ${limit} bytes`);
-export const unsupportedMediaType = () => new HttpError(415, 'Unsupported Media Type', 'the body must be application/json');
+export const payloadTooLarge = (limit: number) => new HttpError(413, 'Payload Too Large', `the body must be at most ${limit} bytes`, [{ path: '(body)', message: `must be at most ${limit} bytes` }]);
+export const unsupportedMediaType = () => new HttpError(415, 'Unsupported Media Type', 'the body must be application/json', [{ path: 'Content-Type', message: 'must be application/json' }]);
 export const unprocessable = (detail: string, errors?: FieldError[]) => new HttpError(422, 'Unprocessable Content', detail, errors);
 export const unavailable = (detail: string, retryAfterSeconds: number) =>
   new HttpError(503, 'Service Unavailable', detail, undefined, { 'retry-after': String(retryAfterSeconds) });
@@ -35,10 +35,12 @@ export const unavailable = (detail: string, retryAfterSeconds: number) =>
 /** zod issues → field paths like `content.attachments.2.url`; unknown keys name the key itself. */
 export function fieldErrors(err: ZodError, prefix: (string | number)[] = []): FieldError[] {
   const out: FieldError[] = [];
+  // A key that is empty or holds a dot is quoted, so every path names one field unambiguously.
+  const seg = (k: PropertyKey) => { const s = String(k); return s === '' || s.includes('.') ? JSON.stringify(s) : s; };
   for (const issue of err.issues) {
-    const base = [...prefix, ...issue.path.map(String)];
+    const base = [...prefix, ...issue.path].map(seg);
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ path: [...base, key].join('.'), message: 'is not a known field' });
+      for (const key of issue.keys) out.push({ path: [...base, seg(key)].join('.'), message: 'is not a known field' });
     } else {
       out.push({ path: base.join('.') || '(body)', message: issue.message });
     }

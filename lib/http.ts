@@ -13,6 +13,25 @@ import { authenticate, tenantDirectory, type Tenant } from './tenants';
 
 /** Documented in the README and the OpenAPI document; under Lambda's 6 MB invocation limit. */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+/** No task nests deeper than this; deeper bodies are refused before anything recursive sees them. */
+export const MAX_JSON_DEPTH = 32;
+
+/** The deepest nesting of arrays and objects in a JSON text, counted without recursion. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) { depth++; if (depth > max) max = depth; }
+    else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
 
 export interface ApiRequest {
   method: string;
@@ -68,12 +87,13 @@ function rawBodyOf(event: APIGatewayProxyEventV2): string {
 function parseBody(event: APIGatewayProxyEventV2): { body: unknown; rawBody: string } {
   const raw = rawBodyOf(event);
   if (raw === '') return { body: undefined, rawBody: '' };
+  if (jsonDepth(raw) > MAX_JSON_DEPTH) throw badRequest(`the body nests deeper than ${MAX_JSON_DEPTH} levels`, [{ path: '(body)', message: `nests deeper than ${MAX_JSON_DEPTH} levels` }]);
   const type = event.headers?.['content-type'] ?? 'application/json';
   if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) throw unsupportedMediaType();
   try {
     return { body: JSON.parse(raw), rawBody: raw };
   } catch {
-    throw badRequest('the body is not valid JSON');
+    throw badRequest('the body is not valid JSON', [{ path: '(body)', message: 'is not valid JSON' }]);
   }
 }
 

@@ -12,14 +12,15 @@
  * Fault modes: `vendor-error` (the vendor's own error envelope with `code`), `throttle` (the
  * vendor's rate-limit answer), `http` (a bare HTTP `status`), `delay` (answer after `delayMs`),
  * `reset` (drop the connection before handling), `accept-then-reset` (handle the request, then
- * drop the connection: the vendor has the task and the caller never hears so).
+ * drop the connection: the vendor has the task and the caller never hears so), `accept-then-delay`
+ * (handle the request, answer only after `delayMs`: a timeout after the vendor stored the task).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Fault {
   match?: string;
-  mode: 'vendor-error' | 'throttle' | 'http' | 'delay' | 'reset' | 'accept-then-reset';
+  mode: 'vendor-error' | 'throttle' | 'http' | 'delay' | 'reset' | 'accept-then-reset' | 'accept-then-delay';
   count?: number;
   status?: number;
   delayMs?: number;
@@ -157,6 +158,7 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
         try {
           const reply = await spec.handle(vreq, state);
           if (fault?.mode === 'accept-then-reset') { req.socket.destroy(); return; }
+          if (fault?.mode === 'accept-then-delay') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
           send(res, reply);
         } catch (err) {
           send(res, { status: 500, body: { error: (err as Error).message } });

@@ -1,0 +1,483 @@
+/**
+ * Trying to break qunfa's promises: a step reaches a vendor at most once, no task is lost, bad
+ * input never hurts it, one tenant never sees another, secrets never leak. Fast profile inside
+ * `npm test`; `npm run test:reliability` is the full profile (≥ 10,000 generated cases) and ends
+ * with a table of what it found.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as createTask } from '../functions/createTask';
+import { handler as deleteTask } from '../functions/deleteTask';
+import { handler as dispatchStepFn } from '../functions/dispatchStep';
+import { handler as getTask } from '../functions/getTask';
+import { handler as listTasks } from '../functions/listTasks';
+import { handler as vendorWebhook } from '../functions/vendorWebhook';
+import { dynamo } from '../lib/aws';
+import { resetConfig } from '../lib/config';
+import { logger } from '../lib/log';
+import { setScheduler } from '../lib/scheduler/index';
+import { LocalScheduler } from '../lib/scheduler/local';
+import { authenticate, tenantDirectory } from '../lib/tenants';
+import { VALID } from './helpers/bodies';
+import { call, inSeconds, KEY_A, KEY_B, lambdaContext, startTestEnv, waitFor, type Res, type TestEnv } from './helpers/env';
+import { dynamoFaults, FaultyScheduler, schedulerRefusal, schedulerThrottle, throttling } from './reliability/faults';
+
+const FULL = process.env.QUNFA_PROFILE === 'full';
+const N = {
+  fuzzPerCategory: FULL ? 2_000 : 150,
+  webhookFuzz: FULL ? 2_000 : 150,
+  cancelRaces: FULL ? 100 : 15,
+  creates: 200,
+  dispatches: 50,
+  isolation: FULL ? 50 : 10,
+};
+
+interface Row { tried: number; duplicates: number; lost: number; fiveXX: number; leaks: number }
+const rows = new Map<string, Row>();
+const row = (name: string) => {
+  if (!rows.has(name)) rows.set(name, { tried: 0, duplicates: 0, lost: 0, fiveXX: 0, leaks: 0 });
+  return rows.get(name) as Row;
+};
+interface FaultRow { boundary: string; fault: string; finalState: string; vendorSends: number; recoverable: string }
+const faultRows: FaultRow[] = [];
+
+let env: TestEnv;
+const captured: string[] = [];
+const restore: (() => void)[] = [];
+let secrets: string[] = [];
+
+/** Every task a create acknowledged (2xx), by tenant key: each must still exist at the end. */
+const acknowledged = new Map<string, string>();
+const remember = (res: Res, key = KEY_A) => {
+  if (res.status >= 200 && res.status < 300 && res.body?.id) acknowledged.set(res.body.id, key);
+  return res;
+};
+const create = async (b: unknown, headers: Record<string, string> = {}, key?: string) => remember(await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: b, headers, key }), key);
+const createRaw = async (rawBody: string, headers: Record<string, string> = {}) => remember(await call(createTask as never, { method: 'POST', path: '/v1/tasks', rawBody, headers }));
+const get = (id: string, key?: string) => call(getTask as never, { path: `/v1/tasks/${id}`, params: { taskId: id }, key });
+const cancel = (id: string, key?: string) => call(deleteTask as never, { method: 'DELETE', path: `/v1/tasks/${id}`, params: { taskId: id }, key });
+const dispatch = (taskId: string) => (dispatchStepFn as any)({ kind: 'dispatch', tenantId: 'a', taskId, step: 0 }, lambdaContext('dispatchStep'));
+const sandbox = () => env.sandbox('weiban');
+const vendorTasksNamed = async (name: string) => ((await (await fetch(`${sandbox().url}/__sandbox/tasks`)).json()) as any[]).filter((t) => t.request?.name === name);
+const fault = (f: unknown) => fetch(`${sandbox().url}/__sandbox/faults`, { method: 'POST', body: JSON.stringify(f) });
+const itemCount = async () => {
+  let n = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo().send(new ScanCommand({ TableName: 'qunfa-test-tasks', Select: 'COUNT', ExclusiveStartKey: start }));
+    n += page.Count ?? 0;
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return n;
+};
+const unique = () => `rel-${randomUUID().slice(0, 8)}`;
+const task = (over: Record<string, unknown> = {}) => ({ vendor: 'weiban', name: unique(), sendAt: inSeconds(4), ...VALID.weiban, ...over });
+const leakedIn = (text: string) => secrets.filter((s) => s.length >= 8 && text.includes(s));
+
+/** A 4xx answer that is problem+json naming a field, leaking nothing. */
+function checkRefusal(res: Res, r: Row): void {
+  r.tried++;
+  if (res.status >= 500) { r.fiveXX++; return; }
+  const text = JSON.stringify(res.body ?? '');
+  if (leakedIn(text).length) r.leaks++;
+  if (res.status < 400) return;
+  expect(res.headers['content-type']).toBe('application/problem+json');
+  expect(res.body.status).toBe(res.status);
+  expect(res.body.errors?.length ?? 0, text).toBeGreaterThan(0);
+  for (const e of res.body.errors) expect(typeof e.path === 'string' && e.path.length > 0).toBe(true);
+}
+
+beforeAll(async () => {
+  env = await startTestEnv({ VENDOR_TIMEOUT_MS: '500', DISPATCH_BACKOFF_MS: '5', DISPATCH_LEASE_SECONDS: '1', QUNFA_SANDBOX_PROGRESS_MS: '600000' });
+  const all = Object.values(env.tenants).flatMap((t) => [t.webhookSecret, ...Object.values(t.vendors).flatMap((v) => Object.values(v))]);
+  secrets = [KEY_A, KEY_B, ...all];
+  // Every byte any logger or library writes during the suite is kept and searched for secrets.
+  for (const stream of [process.stdout, process.stderr]) {
+    const original = stream.write.bind(stream);
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      captured.push(String(chunk));
+      return (original as (...a: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof stream.write;
+    restore.push(() => { stream.write = original as typeof stream.write; });
+  }
+  logger.setLogLevel('DEBUG');
+}, 60_000);
+
+afterAll(async () => {
+  logger.setLogLevel('ERROR');
+  const durability = row('durability: acknowledged tasks still there');
+  for (const [id, key] of acknowledged) {
+    durability.tried++;
+    if ((await get(id, key)).status !== 200) durability.lost++;
+  }
+  // Issued vendor tokens are secrets too: collect them from what the sandboxes saw.
+  for (const s of env.sandboxes) {
+    const reqs = (await (await fetch(`${s.url}/__sandbox/requests`)).json()) as any[];
+    for (const r of reqs) {
+      if (r.query?.access_token) secrets.push(r.query.access_token);
+      const bearer = /^Bearer (.+)$/.exec(r.headers?.authorization ?? '')?.[1];
+      if (bearer) secrets.push(bearer);
+    }
+  }
+  for (const r of restore) r();
+  const logText = captured.join('');
+  const logLeaks = [...new Set(leakedIn(logText))];
+  const logs = row('secrets: captured logs (bytes)');
+  logs.tried = logText.length;
+  logs.leaks = logLeaks.length;
+  await env.close();
+
+  const pad = (v: unknown, n: number) => String(v).padStart(n);
+  const lines = [
+    '',
+    `qunfa reliability — profile ${FULL ? 'full' : 'fast'} (${FULL ? 'npm run test:reliability' : 'npm test'})`,
+    `${'category'.padEnd(52)}${pad('tried', 8)}${pad('dup sends', 11)}${pad('lost', 6)}${pad('5xx bad input', 15)}${pad('leaks', 7)}`,
+    ...[...rows.entries()].map(([k, r]) => `${k.padEnd(52)}${pad(r.tried, 8)}${pad(r.duplicates, 11)}${pad(r.lost, 6)}${pad(r.fiveXX, 15)}${pad(r.leaks, 7)}`),
+    `${'TOTAL'.padEnd(52)}${pad([...rows.values()].filter((_, i) => [...rows.keys()][i] !== 'secrets: captured logs (bytes)').reduce((a, r) => a + r.tried, 0), 8)}${pad([...rows.values()].reduce((a, r) => a + r.duplicates, 0), 11)}${pad([...rows.values()].reduce((a, r) => a + r.lost, 0), 6)}${pad([...rows.values()].reduce((a, r) => a + r.fiveXX, 0), 15)}${pad([...rows.values()].reduce((a, r) => a + r.leaks, 0), 7)}`,
+    '',
+    `${'boundary'.padEnd(12)}${'fault'.padEnd(46)}${'final state'.padEnd(34)}${pad('vendor sends', 13)}  recoverable with the same Idempotency-Key`,
+    ...faultRows.map((f) => `${f.boundary.padEnd(12)}${f.fault.padEnd(46)}${f.finalState.padEnd(34)}${pad(f.vendorSends, 13)}  ${f.recoverable}`),
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (logLeaks.length) throw new Error(`secrets found in logs: ${logLeaks.length}`);
+  if (durability.lost) throw new Error(`${durability.lost} acknowledged tasks lost`);
+});
+
+describe('concurrency', () => {
+  it(`${N.dispatches} simultaneous dispatches of one step → exactly one vendor create`, async () => {
+    const r = row('concurrency: racing dispatches of one step');
+    const t = (await create(task())).body;
+    await Promise.all(Array.from({ length: N.dispatches }, () => dispatch(t.id)));
+    r.tried += N.dispatches;
+    const sends = (await vendorTasksNamed(t.name)).length;
+    r.duplicates += Math.max(0, sends - 1);
+    expect(sends).toBe(1);
+  });
+
+  it(`${N.creates} simultaneous creates with one Idempotency-Key → one task, every answer that task`, async () => {
+    const r = row('concurrency: one Idempotency-Key, concurrent creates');
+    const body = task();
+    const before = await itemCount();
+    const answers = await Promise.all(Array.from({ length: N.creates }, () => create(body, { 'idempotency-key': `burst-${body.name}` })));
+    r.tried += N.creates;
+    const ids = new Set(answers.map((a) => a.body.id));
+    r.duplicates += ids.size - 1;
+    r.fiveXX += answers.filter((a) => a.status >= 500).length;
+    expect(ids.size).toBe(1);
+    expect(await itemCount()).toBe(before + 2); // the key's record and the task
+  });
+
+  it(`cancel racing dispatch, ${N.cancelRaces} trials → CANCELLED with no send, or SUBMITTED with exactly one`, async () => {
+    const r = row('concurrency: cancel racing dispatch');
+    const outcomes = { cancelled: 0, submitted: 0 };
+    for (let i = 0; i < N.cancelRaces; i++) {
+      const t = (await create(task())).body;
+      const [c] = await Promise.all([cancel(t.id), dispatch(t.id)]);
+      const final = (await get(t.id)).body;
+      const sends = (await vendorTasksNamed(t.name)).length;
+      r.tried++;
+      if (final.status === 'CANCELLED') {
+        expect(c.status).toBe(200);
+        expect(sends).toBe(0);
+        outcomes.cancelled++;
+      } else {
+        expect(final.status).toBe('SUBMITTED');
+        expect(c.status).toBe(409);
+        expect(sends).toBe(1);
+        outcomes.submitted++;
+      }
+      r.duplicates += Math.max(0, sends - 1);
+    }
+    expect(outcomes.cancelled + outcomes.submitted).toBe(N.cancelRaces);
+  });
+});
+
+describe('faults at every boundary', () => {
+  /** Creates (with a key), injects, dispatches, then replays the same create. */
+  async function vendorFault(label: string, inject: unknown, expected: string) {
+    const body = task();
+    const key = `fault-${body.name}`;
+    const created = await create(body, { 'idempotency-key': key });
+    if (inject) await fault(inject);
+    await dispatch(created.body.id);
+    const final = (await get(created.body.id)).body;
+    const replay = await create(body, { 'idempotency-key': key });
+    await dispatch(created.body.id); // the scheduler's at-least-once retry
+    const sends = (await vendorTasksNamed(body.name)).length;
+    faultRows.push({
+      boundary: 'vendor', fault: label, finalState: final.status, vendorSends: sends,
+      recoverable: replay.body.id === created.body.id ? `yes: the same task (${replay.status}), no second send` : 'NO',
+    });
+    row('faults: vendor').tried++;
+    row('faults: vendor').duplicates += Math.max(0, sends - 1);
+    expect(final.status).toBe(expected);
+    expect(sends).toBeLessThanOrEqual(1);
+    expect(replay.body.id).toBe(created.body.id);
+  }
+
+  it('vendor: HTTP 500 → UNKNOWN, never re-sent', () => vendorFault('HTTP 500 (after it may have stored the task)', { match: 'customer_group_msg', mode: 'http', status: 500 }, 'UNKNOWN'));
+  it('vendor: a timeout → UNKNOWN, never re-sent', () => vendorFault('answer slower than the timeout', { match: 'customer_group_msg', mode: 'accept-then-delay', delayMs: 1500 }, 'UNKNOWN'));
+  it('vendor: a reset connection → UNKNOWN', () => vendorFault('connection reset', { match: 'customer_group_msg', mode: 'reset' }, 'UNKNOWN'));
+  it('vendor: its answer lost after it accepted → UNKNOWN, sent once', () => vendorFault('accepted, then the connection dropped', { match: 'customer_group_msg', mode: 'accept-then-reset' }, 'UNKNOWN'));
+  it('vendor: throttling codes → retried, SUBMITTED once', () => vendorFault('errcode 10053 twice', { match: 'customer_group_msg', mode: 'throttle', count: 2 }, 'SUBMITTED'));
+  it('vendor: HTTP 429 → retried, SUBMITTED once', () => vendorFault('HTTP 429 twice', { match: 'customer_group_msg', mode: 'http', status: 429, count: 2 }, 'SUBMITTED'));
+  it('vendor: a refusal → FAILED with its code, not retried', () => vendorFault('errcode 40001 (refused)', { match: 'customer_group_msg', mode: 'vendor-error', code: 40001, message: 'invalid parameter' }, 'FAILED'));
+  it('vendor: a revoked token → refreshed once, SUBMITTED', async () => {
+    await fetch(`${sandbox().url}/__sandbox/revoke-tokens`, { method: 'POST' });
+    await vendorFault('token revoked', undefined, 'SUBMITTED');
+  });
+
+  it('DynamoDB: throttling on create → 503 Retry-After; the retry with the same key makes it, once', async () => {
+    const faults = dynamoFaults(dynamo());
+    const body = task();
+    const key = `ddb-${body.name}`;
+    const before = await itemCount();
+    faults.push({ command: /PutItemCommand/, count: 1, error: throttling, after: 1 }); // the idempotency record lands, the task write throttles
+    const first = await create(body, { 'idempotency-key': key });
+    expect(first.status).toBe(503);
+    expect(first.headers['retry-after']).toBeDefined();
+    const retry = await create(body, { 'idempotency-key': key });
+    expect(retry.status).toBe(201);
+    expect(await itemCount()).toBe(before + 2);
+    faultRows.push({ boundary: 'DynamoDB', fault: 'throttled task write on create', finalState: `503, then ${retry.status} SCHEDULED`, vendorSends: 0, recoverable: 'yes: the retry completes the same task' });
+    row('faults: DynamoDB').tried++;
+  });
+
+  it('DynamoDB: throttling on the dispatch claim → the invocation fails, its retry sends once', async () => {
+    const faults = dynamoFaults(dynamo());
+    const t = (await create(task())).body;
+    faults.push({ command: /GetItemCommand/, count: 1, error: throttling });
+    await expect(dispatch(t.id)).rejects.toThrow();
+    await dispatch(t.id);
+    const sends = (await vendorTasksNamed(t.name)).length;
+    const final = (await get(t.id)).body.status;
+    expect(final).toBe('SUBMITTED');
+    expect(sends).toBe(1);
+    faultRows.push({ boundary: 'DynamoDB', fault: 'throttled read at the claim', finalState: final, vendorSends: sends, recoverable: 'n/a: Lambda retries the invocation' });
+    row('faults: DynamoDB').tried++;
+  });
+
+  it('DynamoDB: the outcome write fails after the vendor accepted → UNKNOWN after the lease, never re-sent', async () => {
+    const faults = dynamoFaults(dynamo());
+    const t = (await create(task())).body;
+    faults.push({ command: /PutItemCommand/, count: 1, error: throttling, after: 1 }); // the claim lands, the outcome does not
+    await expect(dispatch(t.id)).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 1100)); // DISPATCH_LEASE_SECONDS=1
+    await dispatch(t.id);
+    const final = (await get(t.id)).body.status;
+    const sends = (await vendorTasksNamed(t.name)).length;
+    expect(final).toBe('UNKNOWN');
+    expect(sends).toBe(1);
+    faultRows.push({ boundary: 'DynamoDB', fault: 'outcome write failed after the accept', finalState: final, vendorSends: sends, recoverable: 'n/a: never re-sent; history says what to check' });
+    row('faults: DynamoDB').tried++;
+  });
+
+  it('the dispatch process killed between the vendor\'s accept and the store\'s commit → UNKNOWN, sent once', async () => {
+    const t = (await create(task())).body;
+    await fault({ match: 'customer_group_msg', mode: 'accept-then-delay', delayMs: 20_000 });
+    const child = spawn(join(__dirname, '..', 'node_modules/.bin/tsx'), [join(__dirname, 'reliability/dispatch-child.ts'), t.id], { env: process.env, stdio: 'ignore' });
+    await waitFor(async () => (await vendorTasksNamed(t.name)).length === 1, 20_000, 50);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect((await get(t.id)).body.status).toBe('DISPATCHING');
+    await new Promise((r) => setTimeout(r, 1100));
+    await dispatch(t.id);
+    const final = (await get(t.id)).body.status;
+    const sends = (await vendorTasksNamed(t.name)).length;
+    expect(final).toBe('UNKNOWN');
+    expect(sends).toBe(1);
+    faultRows.push({ boundary: 'process', fault: 'SIGKILL between vendor accept and commit', finalState: final, vendorSends: sends, recoverable: 'n/a: never re-sent; history says what to check' });
+    row('faults: process killed').tried++;
+  }, 40_000);
+
+  for (const [label, make, expectCreate] of [
+    ['throttling CreateSchedule', schedulerThrottle, 503],
+    ['refusing CreateSchedule (AccessDenied)', schedulerRefusal, 500],
+  ] as const) {
+    it(`scheduler: ${label} → ${expectCreate}, no task; the retry with the same key creates it once`, async () => {
+      const faulty = new FaultyScheduler(new LocalScheduler(dynamo(), 'qunfa-test-schedules'));
+      setScheduler(faulty);
+      try {
+        const body = task();
+        faulty.createFaults.push(make);
+        const first = await create(body, { 'idempotency-key': `sch-${body.name}` });
+        expect(first.status).toBe(expectCreate);
+        expect(JSON.stringify(first.body)).not.toMatch(/not authorized|scheduler:CreateSchedule/);
+        const retry = await create(body, { 'idempotency-key': `sch-${body.name}` });
+        expect(retry.status).toBe(201);
+        await dispatch(retry.body.id);
+        expect((await vendorTasksNamed(body.name)).length).toBe(1);
+        faultRows.push({ boundary: 'scheduler', fault: label, finalState: `${first.status}, then 201 → SUBMITTED`, vendorSends: 1, recoverable: 'yes: the retry creates it, once' });
+        row('faults: scheduler').tried++;
+      } finally {
+        setScheduler(undefined);
+      }
+    });
+  }
+
+  for (const [label, make] of [['throttling DeleteSchedule', schedulerThrottle], ['refusing DeleteSchedule', schedulerRefusal]] as const) {
+    it(`scheduler: ${label} on cancel → still CANCELLED; its firing sends nothing`, async () => {
+      const faulty = new FaultyScheduler(new LocalScheduler(dynamo(), 'qunfa-test-schedules'));
+      setScheduler(faulty);
+      try {
+        const t = (await create(task())).body;
+        faulty.deleteFaults.push(make);
+        const c = await cancel(t.id);
+        expect(c.status).toBe(200);
+        await dispatch(t.id); // the schedule that could not be deleted fires
+        const final = (await get(t.id)).body.status;
+        const sends = (await vendorTasksNamed(t.name)).length;
+        expect(final).toBe('CANCELLED');
+        expect(sends).toBe(0);
+        faultRows.push({ boundary: 'scheduler', fault: label, finalState: final, vendorSends: sends, recoverable: 'n/a: the cancel held' });
+        row('faults: scheduler').tried++;
+      } finally {
+        setScheduler(undefined);
+      }
+    });
+  }
+});
+
+describe('hostile input', () => {
+  const valid = () => ({ vendor: 'weiban', name: 'x', audience: { kind: 'groups', senders: ['s'], groupIds: ['g'] }, content: { text: 't' }, sendAt: inSeconds(3600) });
+  const keys = ['vendor', 'name', 'audience', 'content', 'sendAt', 'steps', 'callbackUrl', 'vendorOptions'];
+  const weird = fc.oneof(
+    fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.constantFrom('\u202e', '\u200b', '\ud800', '\udfff', '\u0000', 'A\u030a', '👩‍👩‍👧‍👦', '𠜎', '\ufeff', 'x'.repeat(5000)),
+  );
+  const protoKeys = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty');
+
+  async function fuzz(name: string, arb: fc.Arbitrary<string>, runs: number, headers: fc.Arbitrary<Record<string, string>> = fc.constant({})) {
+    const r = row(`hostile input: ${name}`);
+    const before = await itemCount();
+    let created = 0;
+    await fc.assert(fc.asyncProperty(arb, headers, async (raw, h) => {
+      const res = await createRaw(raw, h);
+      if (res.status === 201 || res.status === 200) created++;
+      checkRefusal(res, r);
+      return res.status < 500;
+    }), { numRuns: runs });
+    // Never a write for a refusal: the only new items are the tasks that were valid by chance.
+    expect(await itemCount()).toBeLessThanOrEqual(before + 2 * created);
+    r.lost += 0;
+  }
+
+  it('arbitrary JSON values', () => fuzz('arbitrary JSON', fc.jsonValue({ maxDepth: 8 }).map((v) => JSON.stringify(v)), N.fuzzPerCategory));
+  it('a valid task with one field replaced by anything', () =>
+    fuzz('one field of a valid task replaced', fc.tuple(fc.constantFrom(...keys), fc.anything({ maxDepth: 4, withBigInt: false, withMap: false, withSet: false, withTypedArray: false })).map(([k, v]) => JSON.stringify({ ...valid(), [k]: v }) ?? '{}'), N.fuzzPerCategory));
+  it('unicode edge cases in every string', () =>
+    fuzz('unicode edge cases', fc.tuple(weird, weird, weird).map(([a, b, c]) => JSON.stringify({ ...valid(), name: a, content: { text: b }, audience: { kind: 'groups', senders: [c], groupIds: [b] } })), N.fuzzPerCategory));
+  it('__proto__, constructor and prototype keys at any depth', () =>
+    fuzz('prototype keys', fc.tuple(protoKeys, fc.constantFrom('', 'audience', 'content', 'vendorOptions', 'audience.tags'), fc.jsonValue({ maxDepth: 2 })).map(([k, at, v]) => {
+      const base = JSON.stringify(valid());
+      const inject = `"${k}":${JSON.stringify(v)},`;
+      if (!at) return base.replace('{', `{${inject}`);
+      const field = at.split('.').at(-1) as string;
+      return base.includes(`"${field}":{`) ? base.replace(`"${field}":{`, `"${field}":{${inject}`) : base.replace('{', `{"${field}":{${inject.slice(0, -1)}},`);
+    }), N.fuzzPerCategory));
+  it('numbers past 2^53, ±Infinity-sized, -0 and tiny, in every place', () =>
+    fuzz('extreme numbers', fc.tuple(fc.constantFrom(...keys, 'audience.senders', 'content.text'), fc.constantFrom('9007199254740993', '1e309', '-1e309', '-0', '1e-400', '123456789012345678901234567890', '0.1e1', '-9223372036854775809')).map(([k, n]) => {
+      const v = valid() as Record<string, any>;
+      if (k === 'audience.senders') return JSON.stringify(v).replace('"senders":["s"]', `"senders":[${n}]`);
+      if (k === 'content.text') return JSON.stringify(v).replace('"text":"t"', `"text":${n}`);
+      return JSON.stringify({ ...v, [k]: '§' }).replace('"§"', n);
+    }), N.fuzzPerCategory));
+  it('huge and deeply nested bodies, with and without an Idempotency-Key', () =>
+    fuzz('huge and deeply nested', fc.tuple(fc.integer({ min: 1, max: FULL ? 100_000 : 20_000 }), fc.constantFrom('vendorOptions', 'audience', 'content', 'steps', 'name')).map(([depth, k]) =>
+      JSON.stringify({ ...valid(), [k]: '§' }).replace('"§"', `${'['.repeat(depth)}${']'.repeat(depth)}`)), Math.max(50, N.fuzzPerCategory / 10), fc.constantFrom<Record<string, string>>({}, { 'idempotency-key': 'deep' })));
+  it('bodies past the limit, and not JSON at all', async () => {
+    const r = row('hostile input: oversized or not JSON');
+    for (const raw of ['x'.repeat(5 * 1024 * 1024 + 1), `{"name":"${'字'.repeat(2_000_000)}"}`, '', '{', '{"a":1}{"b":2}', 'null', '[]', '"str"', '\u0000', '<xml/>']) {
+      const res = await createRaw(raw);
+      checkRefusal(res, r);
+      expect(res.status).toBeGreaterThanOrEqual(400);
+    }
+  });
+
+  it('forged webhook payloads → 401/404, never 5xx, nothing written', async () => {
+    const r = row('hostile input: forged vendor callbacks');
+    const before = await itemCount();
+    await fc.assert(fc.asyncProperty(
+      fc.constantFrom('weiban', 'youmi', 'tanmarket', 'wshoto', 'nope', '__proto__'),
+      fc.constantFrom('a', 'b', 'ghost', '__proto__', '../a'),
+      fc.constantFrom('GET', 'POST'),
+      fc.dictionary(fc.constantFrom('msg_signature', 'timestamp', 'nonce', 'echostr'), fc.oneof(fc.string(), fc.constant(String(Math.floor(Date.now() / 1000))))),
+      fc.dictionary(fc.constantFrom('x-youmi-appid', 'x-youmi-nonce', 'x-youmi-timestamp', 'x-youmi-signature'), fc.oneof(fc.string(), fc.constant(env.tenants.a!.vendors.youmi!.clientId as string))),
+      fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v)), fc.string(), fc.constant('{"encrypt":"AAAA"}'), fc.constant('{"eventId":"x","messageType":"rpaTaskResult","data":{"taskId":1,"status":"finished"}}')),
+      async (vendor, tenant, method, query, headers, rawBody) => {
+        const res = await call(vendorWebhook as never, { method, path: `/v1/webhooks/${vendor}/${tenant}`, key: null, params: { vendor, tenantId: tenant }, query, headers, rawBody });
+        r.tried++;
+        if (res.status >= 500) r.fiveXX++;
+        if (leakedIn(JSON.stringify(res.body ?? '')).length) r.leaks++;
+        return [401, 404].includes(res.status);
+      },
+    ), { numRuns: N.webhookFuzz });
+    expect(await itemCount()).toBe(before);
+  });
+
+  it('list query parameters', async () => {
+    const r = row('hostile input: list query parameters');
+    await fc.assert(fc.asyncProperty(fc.dictionary(fc.constantFrom('status', 'vendor', 'limit', 'cursor', 'x'), fc.string()), async (q) => {
+      const res = await call(listTasks as never, { path: '/v1/tasks', query: q });
+      checkRefusal(res, r);
+      return res.status === 200 || res.status === 400;
+    }), { numRuns: Math.max(50, N.fuzzPerCategory / 5) });
+  });
+});
+
+describe('isolation and secrets', () => {
+  it("every endpoint with another tenant's ids → 404, and nothing of theirs changes", async () => {
+    const r = row('isolation: other tenant\'s ids');
+    for (let i = 0; i < N.isolation; i++) {
+      const theirs = (await create(task(), {}, KEY_B)).body;
+      for (const res of [await get(theirs.id), await cancel(theirs.id)]) {
+        r.tried++;
+        expect(res.status).toBe(404);
+        if (JSON.stringify(res.body).includes(theirs.name)) r.leaks++;
+      }
+      expect((await get(theirs.id, KEY_B)).body.status).toBe('SCHEDULED');
+    }
+    // A cursor carries only a position: replaying B's cursor as A lists A's tasks only.
+    const bPage = (await call(listTasks as never, { path: '/v1/tasks', query: { limit: '1' }, key: KEY_B })).body;
+    const aWithB = (await call(listTasks as never, { path: '/v1/tasks', query: { limit: '100', cursor: bPage.nextCursor } })).body;
+    r.tried++;
+    const bIds = new Set((await call(listTasks as never, { path: '/v1/tasks', query: { limit: '100' }, key: KEY_B })).body.items.map((t: any) => t.id));
+    expect(aWithB.items.filter((t: any) => bIds.has(t.id))).toEqual([]);
+  });
+
+  it('API keys are compared in constant time (figures in the table)', async () => {
+    const r = row('secrets: API key timing (samples)');
+    const dir = tenantDirectory();
+    const time = async (key: string) => {
+      const t0 = process.hrtime.bigint();
+      await authenticate(dir, `Bearer ${key}`).catch(() => undefined);
+      return Number(process.hrtime.bigint() - t0);
+    };
+    const samples = FULL ? 4000 : 400;
+    const prefix = `${KEY_A.slice(0, -1)}X`; // right but for the last character
+    const other = `qf_${'z'.repeat(KEY_A.length - 3)}`; // wrong from the first character
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < samples; i++) { a.push(await time(prefix)); b.push(await time(other)); }
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
+    const ratio = median(a) / median(b);
+    r.tried += 2 * samples;
+    faultRows.push({ boundary: 'auth', fault: 'key wrong in its last char vs its first', finalState: `median ${median(a)} ns vs ${median(b)} ns`, vendorSends: 0, recoverable: `ratio ${ratio.toFixed(2)} (1.00 = no signal)` });
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
+  });
+
+  it('no secret is in any answer: problem bodies, tasks, the OpenAPI document', async () => {
+    const r = row('secrets: answers searched');
+    const t = (await create(task())).body;
+    for (const res of [await get(t.id), await create({ vendor: 'weiban' }), await call(listTasks as never, { path: '/v1/tasks' })]) {
+      r.tried++;
+      r.leaks += leakedIn(JSON.stringify(res.body)).length;
+    }
+    expect(r.leaks).toBe(0);
+  });
+});
