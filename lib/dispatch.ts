@@ -13,12 +13,14 @@ import type { DispatchEvent, Scheduler } from './scheduler/index';
 import type { Step } from './schema';
 import { moveStep } from './states';
 import type { TaskStore } from './store';
+import type { StoredTask } from './store';
 import { stepInput } from './tasks';
 import type { Vendor } from './schema';
 import type { TenantDirectory } from './tenants';
 import { vendorContext, type Wired } from './vendors/context';
+import { splitIntoBatches } from './vendors/batches';
 import { adapterFor } from './vendors/registry';
-import { VendorCallError, type SubmitResult } from './vendors/types';
+import { VendorCallError, type StepRequestInput, type SubmitResult } from './vendors/types';
 
 export interface DispatchDeps {
   store: TaskStore;
@@ -40,16 +42,40 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
   const { tenantId, taskId, step: index } = event;
   const c = config();
   const now = Date.now();
+  const leaseOver = (s: Step) => !!s.claimedAt && now - Date.parse(s.claimedAt) > c.DISPATCH_LEASE_SECONDS * 1000;
+
+  const found = await deps.store.get(tenantId, taskId);
+  if (!found) return { outcome: 'skipped', reason: 'no such task' };
+  const before = found.steps[index];
+  // The audience is read (and split into vendor-sized batches) only when this invocation may send.
+  const maySend = !!before && (before.status === 'SCHEDULED' || (before.status === 'DISPATCHING' && !!before.batches && leaseOver(before)));
+  const parts = maySend ? await requestParts(deps, found, before as Step) : [];
 
   const claim = await deps.store.update(tenantId, taskId, (t) => {
     const s = t.steps[index];
     if (!s) return undefined;
     if (s.status === 'SCHEDULED') {
       if (Date.parse(s.sendAt) - now > EARLY_TOLERANCE_MS) return undefined;
-      moveStep(t, index, 'DISPATCHING', 'claimed by a dispatcher', { claimedAt: new Date(now).toISOString(), attempts: (s.attempts ?? 0) + 1 });
+      moveStep(t, index, 'DISPATCHING', 'claimed by a dispatcher', {
+        claimedAt: new Date(now).toISOString(),
+        attempts: (s.attempts ?? 0) + 1,
+        ...(parts.length > 1 ? { batches: parts.map((p, i) => ({ index: i, size: audienceSize(p), status: i === 0 ? 'SENDING' as const : 'PENDING' as const })) } : {}),
+      });
       return 'claimed' as const;
     }
-    if (s.status === 'DISPATCHING' && s.claimedAt && now - Date.parse(s.claimedAt) > c.DISPATCH_LEASE_SECONDS * 1000) {
+    if (s.status === 'DISPATCHING' && leaseOver(s)) {
+      if (s.batches) {
+        // Resume a fan-out whose dispatcher died: the batch it was sending may have reached the
+        // vendor (UNKNOWN, never re-sent); the batches not yet sent go out now.
+        for (const b of s.batches) {
+          if (b.status === 'SENDING') Object.assign(b, { status: 'UNKNOWN', error: { code: 'qunfa.dispatch_lost', message: 'the dispatcher died while sending this batch' } });
+        }
+        s.claimedAt = new Date(now).toISOString();
+        const next = s.batches.find((b) => b.status === 'PENDING');
+        if (next) { next.status = 'SENDING'; return 'resumed' as const; }
+        finishBatches(t, index);
+        return 'lease_expired' as const;
+      }
       // The dispatcher that claimed it died; the vendor may or may not have the step. Never re-send.
       moveStep(t, index, 'UNKNOWN', `the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, {
         error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${c.DISPATCH_LEASE_SECONDS} s of the claim` },
@@ -60,22 +86,21 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
   });
   if (!claim) return { outcome: 'skipped', reason: 'no such task' };
   if (claim.result === 'lease_expired') await notifyChange(deps.invoke, claim.task);
-  if (claim.result !== 'claimed') {
+  if (claim.result !== 'claimed' && claim.result !== 'resumed') {
     return { outcome: 'skipped', reason: claim.result ?? `step is ${claim.task.steps[index]?.status ?? 'missing'}` };
   }
+  if (claim.task.steps[index]?.batches) return sendBatches(deps, claim.task, index, parts);
 
   const task = claim.task;
   const step = task.steps[index] as Step;
-  const result = await submitWithRetries(deps, task.vendor, tenantId, stepInput(task, step), task.id);
+  const result = await submitWithRetries(deps, task.vendor, tenantId, parts[0] as StepRequestInput, task.id);
 
   const patch: Partial<Step> = result.kind === 'ok'
     ? { vendorTaskId: result.value.vendorTaskId, vendorResponse: result.value.raw, submittedAt: new Date().toISOString() }
     : { error: { code: result.error.code, message: result.error.message } };
   const to = result.kind === 'ok' ? 'SUBMITTED' : result.error.kind === 'ambiguous' ? 'UNKNOWN' : 'FAILED';
   const cause = result.kind === 'ok'
-    ? adapterFor(task.vendor)?.capabilities.status === 'none'
-      ? `accepted by ${task.vendor}; ${task.vendor} offers no way to learn results (no status endpoint, no callback), so qunfa's knowledge of this step ends here`
-      : `accepted by ${task.vendor}`
+    ? acceptedCause(task.vendor)
     : to === 'UNKNOWN'
       ? `${task.vendor} may have received the step (${result.error.message}); not re-sent. ${lookupAdvice(task.vendor, task.name, step.claimedAt)}`
       : `${task.vendor} refused: ${result.error.code} ${result.error.message}`;
@@ -89,6 +114,79 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
   if (result.kind === 'ok' && recorded?.result) await followUp(deps, task.vendor, tenantId, taskId, index, result.value.vendorTaskId);
   if (recorded?.result) await notifyChange(deps.invoke, recorded.task);
   return { outcome: to, ...(result.kind === 'ok' && result.value.vendorTaskId ? { vendorTaskId: result.value.vendorTaskId } : {}) };
+}
+
+const acceptedCause = (vendor: Vendor) => adapterFor(vendor)?.capabilities.status === 'none'
+  ? `accepted by ${vendor}; ${vendor} offers no way to learn results (no status endpoint, no callback), so qunfa's knowledge of this step ends here`
+  : `accepted by ${vendor}`;
+
+const audienceSize = (i: StepRequestInput) => (i.audience.kind === 'groups' ? i.audience.groupIds?.length : i.audience.customerIds?.length) ?? 0;
+
+/** The step's vendor requests: one, or one per vendor-sized batch of its (full) audience. */
+async function requestParts(deps: DispatchDeps, task: StoredTask, step: Step): Promise<StepRequestInput[]> {
+  const input = stepInput({ ...task, audience: await deps.store.fullAudience(task) }, step);
+  const adapter = adapterFor(task.vendor);
+  return adapter ? splitIntoBatches(input, adapter.capabilities.limits) : [input];
+}
+
+/**
+ * Sends the batches one after another. Each batch's outcome and the next batch's claim are one
+ * conditional write (which also renews the lease), so a batch is sent at most once even when the
+ * dispatcher dies half-way: a later invocation resumes with the batches never sent.
+ */
+async function sendBatches(deps: DispatchDeps, start: StoredTask, index: number, parts: StepRequestInput[]): Promise<DispatchOutcome> {
+  let task = start;
+  for (;;) {
+    const b = task.steps[index]?.batches?.find((x) => x.status === 'SENDING');
+    if (!b) break;
+    const result = await submitWithRetries(deps, task.vendor, task.tenantId, parts[b.index] as StepRequestInput, task.id);
+    const rec = await deps.store.update(task.tenantId, task.id, (t) => {
+      const s = t.steps[index];
+      const mine = s?.batches?.[b.index];
+      if (!s || s.status !== 'DISPATCHING' || mine?.status !== 'SENDING') return undefined;
+      if (result.kind === 'ok') Object.assign(mine, { status: 'SUBMITTED', ...(result.value.vendorTaskId ? { vendorTaskId: result.value.vendorTaskId } : {}) });
+      else Object.assign(mine, { status: result.error.kind === 'ambiguous' ? 'UNKNOWN' : 'FAILED', error: { code: result.error.code, message: result.error.message } });
+      s.claimedAt = new Date().toISOString();
+      const next = s.batches?.find((x) => x.status === 'PENDING');
+      if (next) { next.status = 'SENDING'; return 'more' as const; }
+      finishBatches(t, index);
+      return 'done' as const;
+    });
+    if (!rec?.result) break;
+    task = rec.task;
+    if (rec.result === 'done') {
+      const s = task.steps[index] as Step;
+      logger.info('step dispatched in batches', { taskId: task.id, step: index, vendor: task.vendor, batches: s.batches?.length, outcome: s.status });
+      if (s.status === 'SUBMITTED') await followUp(deps, task.vendor, task.tenantId, task.id, index, s.vendorTaskId);
+      await notifyChange(deps.invoke, task);
+      break;
+    }
+  }
+  const s = task.steps[index] as Step;
+  return s.status === 'SUBMITTED' || s.status === 'FAILED' || s.status === 'UNKNOWN'
+    ? { outcome: s.status, ...(s.vendorTaskId ? { vendorTaskId: s.vendorTaskId } : {}) }
+    : { outcome: 'skipped', reason: `step is ${s.status}` };
+}
+
+/** All batches have an outcome: the step's own. */
+function finishBatches(t: StoredTask, index: number): void {
+  const s = t.steps[index] as Step;
+  const bs = s.batches ?? [];
+  const sent = bs.filter((b) => b.status === 'SUBMITTED');
+  const unknown = bs.filter((b) => b.status === 'UNKNOWN');
+  const failed = bs.filter((b) => b.status === 'FAILED');
+  const first = sent[0]?.vendorTaskId ? { vendorTaskId: sent[0].vendorTaskId, submittedAt: new Date().toISOString() } : {};
+  const list = (xs: typeof bs) => xs.map((b) => b.index).join(', ');
+  if (unknown.length) {
+    moveStep(t, index, 'UNKNOWN', `batches ${list(unknown)} of ${bs.length} may have reached ${t.vendor} and are not re-sent; ${sent.length} submitted. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, { ...first, error: unknown[0]?.error });
+  } else if (!sent.length) {
+    moveStep(t, index, 'FAILED', `${t.vendor} refused every batch: ${failed[0]?.error?.code} ${failed[0]?.error?.message}`, { error: failed[0]?.error });
+  } else {
+    moveStep(t, index, 'SUBMITTED', `${acceptedCause(t.vendor)} in ${bs.length} batches`, {
+      ...first,
+      ...(failed.length ? { error: { code: 'qunfa.partial', message: `batches ${list(failed)} of ${bs.length} were refused: ${failed[0]?.error?.message}` } } : {}),
+    });
+  }
 }
 
 /**

@@ -13,6 +13,7 @@ import { isFinal } from './states';
 import type { TaskStore } from './store';
 import { stepInput } from './tasks';
 import type { TenantDirectory } from './tenants';
+import { combineStatuses } from './vendors/batches';
 import { vendorContext } from './vendors/context';
 import { VendorCallError, type VendorStatus } from './vendors/types';
 
@@ -29,13 +30,20 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
   const step = task?.steps[ev.step];
   if (!task || !step) return { outcome: 'no such step' };
   if (isFinal(step.status)) return { outcome: `already ${step.status}` };
-  if (!step.vendorTaskId) return { outcome: 'no vendor task id to ask about' };
+  // A step sent in batches is as far along as its batches together.
+  const ids = step.batches
+    ? step.batches.filter((b) => b.status === 'SUBMITTED' && b.vendorTaskId).map((b) => b.vendorTaskId as string)
+    : step.vendorTaskId ? [step.vendorTaskId] : [];
+  if (!ids.length) return { outcome: 'no vendor task id to ask about' };
 
   const { adapter, ctx } = await vendorContext(deps.tenants, ev.tenantId, task.vendor);
   if (!adapter.status) return { outcome: `${task.vendor} cannot be asked` };
   let status: VendorStatus;
   try {
-    status = await adapter.status(ctx, step.vendorTaskId, stepInput(task, step));
+    const input = stepInput(task, step);
+    const each: VendorStatus[] = [];
+    for (const id of ids) each.push(await adapter.status(ctx, id, input));
+    status = each.length === 1 ? each[0] as VendorStatus : combineStatuses(each);
   } catch (err) {
     if (!(err instanceof VendorCallError)) throw err;
     // Asking is always safe to repeat: a failed ask only means asking again later.

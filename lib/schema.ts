@@ -180,6 +180,16 @@ export const DeliveryStats = z.object({
 });
 export type DeliveryStats = z.infer<typeof DeliveryStats>;
 
+/** One vendor call of a step whose audience is over the vendor's per-call limit. */
+export const Batch = z.object({
+  index: z.number().int(),
+  size: z.number().int(),
+  status: z.enum(['PENDING', 'SENDING', 'SUBMITTED', 'FAILED', 'UNKNOWN']),
+  vendorTaskId: z.string().optional(),
+  error: VendorError.optional(),
+});
+export type Batch = z.infer<typeof Batch>;
+
 export const Step = z.object({
   index: z.number().int(),
   sendAt: z.string(),
@@ -192,6 +202,8 @@ export const Step = z.object({
   claimedAt: z.string().optional(),
   submittedAt: z.string().optional(),
   stats: DeliveryStats.optional(),
+  /** Present when the step went out as several vendor calls; each is sent at most once. */
+  batches: z.array(Batch).optional(),
   /** How many times qunfa has asked the vendor about this step. */
   polls: z.number().int().optional(),
   updatedAt: z.string(),
@@ -204,6 +216,8 @@ export const Task = z.object({
   name: z.string(),
   status: StepState,
   audience: Audience,
+  /** For audiences too large to echo (over 64 KB of ids): how many ids were given; they are kept and sent. */
+  audienceSize: z.record(z.string(), z.number().int()).optional(),
   steps: z.array(Step),
   callbackUrl: z.string().optional(),
   vendorOptions: z.record(z.string(), z.unknown()).optional(),

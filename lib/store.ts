@@ -9,9 +9,12 @@
  *   pk = T#<tenantId>   sk = EVT#<vendor>#<id>   a vendor event already taken in (dedupe)
  *   pk = T#<tenantId>   sk = VREF#<vendor>#<id>  a vendor task id → task and step (callback vendors)
  *   pk = T#<tenantId>   sk = CB#<taskId>         delivery of the task's callbacks to the caller
+ *   pk = T#<tenantId>   sk = AUD#<taskId>#<n>    a chunk of a large audience's ids (the task item
+ *                                                stays small, so every status change stays cheap)
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Audience } from './schema';
 import { badRequest, unavailable } from './errors';
 import type { StepState, Task, Vendor } from './schema';
 
@@ -20,7 +23,13 @@ export interface StoredTask extends Task {
   version: number;
   idempotencyKeyHash?: string;
   ttl?: number;
+  /** Set when the audience's ids live in AUD# chunk items rather than in the task item. */
+  audienceChunks?: { field: 'customerIds' | 'groupIds'; chunks: number; count: number };
 }
+
+/** Ids kept inline up to this many bytes; beyond, they go to chunks of at most CHUNK_BYTES. */
+const INLINE_AUDIENCE_BYTES = 64 * 1024;
+const CHUNK_BYTES = 256 * 1024;
 
 export interface IdempotencyRecord { taskId: string; bodyHash: string; createdAt: string }
 
@@ -61,8 +70,13 @@ export class TaskStore {
     return out.Item ? fromItem(out.Item) : undefined;
   }
 
-  /** Writes a new task; false if a task with that id already exists. */
-  async create(task: StoredTask): Promise<boolean> {
+  /**
+   * Writes a new task; false if a task with that id already exists. A large audience's ids are
+   * written first as chunk items (deterministic keys, so a retried create rewrites the same ones),
+   * then the task item, conditionally: the task never exists without its audience.
+   */
+  async create(input: StoredTask): Promise<StoredTask | false> {
+    const task = await this.storeLargeAudience(input);
     try {
       await this.call('write', () =>
         this.doc.send(new PutCommand({
@@ -72,7 +86,7 @@ export class TaskStore {
           ReturnConsumedCapacity: 'TOTAL',
         })),
       );
-      return true;
+      return task;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return false;
       throw err;
@@ -112,6 +126,53 @@ export class TaskStore {
       }
     }
     throw unavailable('the task is being changed by many requests at once; retry', 1);
+  }
+
+  private async storeLargeAudience(task: StoredTask): Promise<StoredTask> {
+    const field = task.audience.kind === 'groups' ? 'groupIds' : 'customerIds';
+    const ids = task.audience[field];
+    if (!ids || Buffer.byteLength(JSON.stringify(ids)) <= INLINE_AUDIENCE_BYTES) return task;
+    const chunks: string[][] = [];
+    let current: string[] = [];
+    let bytes = 2;
+    for (const id of ids) {
+      const size = Buffer.byteLength(id) + 3;
+      if (bytes + size > CHUNK_BYTES && current.length) { chunks.push(current); current = []; bytes = 2; }
+      current.push(id);
+      bytes += size;
+    }
+    if (current.length) chunks.push(current);
+    const items = chunks.map((c, n) => ({ PutRequest: { Item: { pk: pk(task.tenantId), sk: `AUD#${task.id}#${String(n).padStart(4, '0')}`, kind: 'audience', ids: c } } }));
+    for (let i = 0; i < items.length; i += 25) {
+      let pending: typeof items = items.slice(i, i + 25);
+      for (let attempt = 0; pending.length; attempt++) {
+        const out = await this.call('write', () => this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending }, ReturnConsumedCapacity: 'TOTAL' })));
+        pending = (out.UnprocessedItems?.[this.table] ?? []) as typeof items;
+        if (pending.length) await sleep(Math.min(1000, 20 * 2 ** attempt));
+      }
+    }
+    const { [field]: _moved, ...rest } = task.audience;
+    return { ...task, audience: rest as Audience, audienceChunks: { field, chunks: chunks.length, count: ids.length } };
+  }
+
+  /** The full audience of a task, its ids read back from chunks where they were moved. */
+  async fullAudience(task: StoredTask): Promise<Audience> {
+    if (!task.audienceChunks) return task.audience;
+    const ids: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.call('read', () => this.doc.send(new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': pk(task.tenantId), ':prefix': `AUD#${task.id}#` },
+        ExclusiveStartKey: start,
+        ConsistentRead: true,
+        ReturnConsumedCapacity: 'TOTAL',
+      })));
+      for (const item of out.Items ?? []) ids.push(...(item.ids as string[]));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return { ...task.audience, [task.audienceChunks.field]: ids };
   }
 
   /** Newest first. The cursor carries only a sort key: the partition always comes from the caller's tenant. */
@@ -233,10 +294,11 @@ export class TaskStore {
     }
   }
 
-  private async call<T extends { ConsumedCapacity?: { CapacityUnits?: number } }>(kind: 'read' | 'write', fn: () => Promise<T>): Promise<T> {
+  private async call<T extends { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }>(kind: 'read' | 'write', fn: () => Promise<T>): Promise<T> {
     try {
       const out = await fn();
-      const units = out.ConsumedCapacity?.CapacityUnits ?? 0;
+      const cc = out.ConsumedCapacity;
+      const units = Array.isArray(cc) ? cc.reduce((a, c) => a + (c.CapacityUnits ?? 0), 0) : cc?.CapacityUnits ?? 0;
       if (kind === 'read') { this.stats.reads++; this.stats.rcu += units; } else { this.stats.writes++; this.stats.wcu += units; }
       return out;
     } catch (err) {
@@ -271,8 +333,9 @@ function decodeCursor(cursor: string): string {
 
 /** The API's view of a task: store bookkeeping stripped. */
 export function publicTask(task: StoredTask): Task {
-  const { tenantId: _t, version: _v, idempotencyKeyHash: _i, ttl: _ttl, ...rest } = task;
-  return rest;
+  const { tenantId: _t, version: _v, idempotencyKeyHash: _i, ttl: _ttl, audienceChunks, ...rest } = task;
+  // A large audience's ids are not echoed back in every read: their count is.
+  return audienceChunks ? { ...rest, audienceSize: { [audienceChunks.field]: audienceChunks.count } } : rest;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

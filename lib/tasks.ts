@@ -79,7 +79,8 @@ export async function createTask(deps: TaskDeps, tenant: Tenant, body: unknown, 
     }
   }
 
-  if (!(await deps.store.create(task))) {
+  const created = await deps.store.create(task);
+  if (!created) {
     const stored = await deps.store.get(tenant.id, task.id);
     if (stored) return { task: publicTask(stored), created: false };
   }
@@ -87,7 +88,7 @@ export async function createTask(deps: TaskDeps, tenant: Tenant, body: unknown, 
   for (const event of dueNow) {
     await deps.invoke(event).catch((err: unknown) => logger.warn('direct dispatch invoke failed; the backstop schedule will fire it', { taskId: task.id, step: event.step, error: (err as Error).message }));
   }
-  return { task: publicTask(task), created: true };
+  return { task: publicTask(created || task), created: true };
 }
 
 async function replay(deps: TaskDeps, tenant: Tenant, record: { taskId: string; bodyHash: string }, bodyHash: string): Promise<Task | undefined> {
@@ -114,6 +115,12 @@ export function validate(tenant: Tenant, body: unknown): CreateTaskInput {
     throw unprocessable(`this tenant has not configured ${input.vendor}`, [{ path: 'vendor', message: `${input.vendor} is not configured for this tenant` }]);
   }
   const errors: FieldError[] = capabilityErrors(adapter, input);
+  // A vendor whose results come by callback is not split into batches (its events name one task).
+  const limit = input.audience.kind === 'groups' ? adapter.capabilities.limits.groupIdsPerCall : adapter.capabilities.limits.customerIdsPerCall;
+  const field = input.audience.kind === 'groups' ? 'groupIds' : 'customerIds';
+  if (adapter.capabilities.status === 'callback' && limit && (input.audience[field]?.length ?? 0) > limit) {
+    errors.push({ path: `audience.${field}`, message: `${input.vendor} takes at most ${limit} per task` });
+  }
   if (errors.length === 0) {
     for (const s of normaliseSteps(input, new Date())) errors.push(...adapter.check(stepInput({ id: '', name: input.name, audience: input.audience, vendorOptions: options.data }, s)));
   }
