@@ -27,3 +27,8 @@ export function workerDeps(context: Pick<Context, 'invokedFunctionArn'>) {
 export function resetDeps(): void {
   store = undefined;
 }
+
+/** For the benchmark: the same handlers over another store (e.g. one with no I/O). */
+export function setTaskStore(s: TaskStore | undefined): void {
+  store = s;
+}
