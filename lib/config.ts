@@ -2,58 +2,56 @@
  * Environment, read once per cold start and validated: a misconfigured function fails at its
  * first invocation with a message naming the variable, not at some later vendor call.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 const Env = z.object({
-  STAGE: z.string().default('dev'),
-  SERVICE: z.string().default('qunfa'),
-  TABLE_NAME: z.string().min(1),
-  AWS_REGION: z.string().default('us-east-1'),
+  STAGE: z._default(z.string(), 'dev'),
+  SERVICE: z._default(z.string(), 'qunfa'),
+  TABLE_NAME: z.string().check(z.minLength(1)),
+  AWS_REGION: z._default(z.string(), 'us-east-1'),
   /** `local`: the stack started by `npm start` (local scheduler, http callbacks allowed). */
-  QUNFA_MODE: z.enum(['aws', 'local']).default('aws'),
-  DYNAMODB_ENDPOINT: z.string().optional(),
-  SCHEDULER_ENDPOINT: z.string().optional(),
-  LAMBDA_ENDPOINT: z.string().optional(),
-  SECRETS_ENDPOINT: z.string().optional(),
-  SCHEDULE_GROUP: z.string().default('qunfa-dev'),
-  DISPATCH_FUNCTION_NAME: z.string().default('qunfa-dev-dispatchStep'),
-  POLL_FUNCTION_NAME: z.string().default('qunfa-dev-pollStatus'),
-  CALLBACK_FUNCTION_NAME: z.string().default('qunfa-dev-deliverCallback'),
-  SCHEDULER_ROLE_NAME: z.string().default('qunfa-dev-scheduler'),
-  SCHEDULE_DLQ_NAME: z.string().default('qunfa-dev-schedule-dlq'),
-  LOCAL_SCHEDULES_TABLE: z.string().default('qunfa-local-schedules'),
+  QUNFA_MODE: z._default(z.enum(['aws', 'local']), 'aws'),
+  DYNAMODB_ENDPOINT: z.optional(z.string()),
+  SCHEDULER_ENDPOINT: z.optional(z.string()),
+  LAMBDA_ENDPOINT: z.optional(z.string()),
+  SECRETS_ENDPOINT: z.optional(z.string()),
+  SCHEDULE_GROUP: z._default(z.string(), 'qunfa-dev'),
+  DISPATCH_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-dispatchStep'),
+  POLL_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-pollStatus'),
+  CALLBACK_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-deliverCallback'),
+  SCHEDULER_ROLE_NAME: z._default(z.string(), 'qunfa-dev-scheduler'),
+  SCHEDULE_DLQ_NAME: z._default(z.string(), 'qunfa-dev-schedule-dlq'),
+  LOCAL_SCHEDULES_TABLE: z._default(z.string(), 'qunfa-local-schedules'),
   /** Where tenants come from: a JSON file (local) or a Secrets Manager secret id (AWS). */
-  QUNFA_TENANTS_FILE: z.string().optional(),
-  TENANTS_SECRET_ID: z.string().optional(),
-  WEIBAN_BASE_URL: z.string().optional(),
-  YOUMI_BASE_URL: z.string().optional(),
-  YOUMI_TOKEN_URL: z.string().optional(),
-  TANMARKET_BASE_URL: z.string().optional(),
-  WSHOTO_BASE_URL: z.string().optional(),
+  QUNFA_TENANTS_FILE: z.optional(z.string()),
+  TENANTS_SECRET_ID: z.optional(z.string()),
+  WEIBAN_BASE_URL: z.optional(z.string()),
+  YOUMI_BASE_URL: z.optional(z.string()),
+  YOUMI_TOKEN_URL: z.optional(z.string()),
+  TANMARKET_BASE_URL: z.optional(z.string()),
+  WSHOTO_BASE_URL: z.optional(z.string()),
   /** YouMi's "删除RPA群发" path: the seed names the endpoint but not its path. */
-  YOUMI_DELETE_PATH: z.string().startsWith('/').default('/v2/BulkSend/DeleteBulkSendTask'),
-  YOUMI_SCOPE: z.string().default('Ls.Qkl.PublicApi'),
+  YOUMI_DELETE_PATH: z._default(z.string().check(z.startsWith('/')), '/v2/BulkSend/DeleteBulkSendTask'),
+  YOUMI_SCOPE: z._default(z.string(), 'Ls.Qkl.PublicApi'),
   /** Tanmarket's sign algorithm is not public: pick one of lib/vendors/tanmarket.ts SIGNERS. */
-  TANMARKET_SIGNER: z.string().default('md5(appId+timestamp+appSecret)'),
+  TANMARKET_SIGNER: z._default(z.string(), 'md5(appId+timestamp+appSecret)'),
   /** Vendor call timeout; a timed-out create is ambiguous (UNKNOWN), so keep it generous. */
-  VENDOR_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  VENDOR_TIMEOUT_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 10_000),
   /** How long a DISPATCHING claim may live before a later invocation calls the step UNKNOWN. */
-  DISPATCH_LEASE_SECONDS: z.coerce.number().int().positive().default(90),
+  DISPATCH_LEASE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 90),
   /** Seconds between status polls after submit; the last one repeats until a final state. */
-  STATUS_POLL_INTERVALS: z.string().regex(/^\d+(,\d+)*$/).default('60,300,900,1800,3600,7200,21600')
-    .transform((s) => s.split(',').map(Number)),
+  STATUS_POLL_INTERVALS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '60,300,900,1800,3600,7200,21600'), z.transform((s: string) => s.split(',').map(Number))),
   /** Pauses between attempts to deliver a callback to the caller; the last repeats until 24 h have passed. */
-  CALLBACK_RETRY_SECONDS: z.string().regex(/^\d+(,\d+)*$/).default('10,30,60,300,900,1800,3600,7200,14400')
-    .transform((s) => s.split(',').map(Number)),
-  CALLBACK_GIVE_UP_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
-  CALLBACK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  CALLBACK_RETRY_SECONDS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '10,30,60,300,900,1800,3600,7200,14400'), z.transform((s: string) => s.split(',').map(Number))),
+  CALLBACK_GIVE_UP_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 24 * 3600),
+  CALLBACK_TIMEOUT_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 5_000),
   /** Vendor callbacks older (or newer) than this are stale: refused. */
-  WEBHOOK_MAX_SKEW_SECONDS: z.coerce.number().int().positive().default(300),
+  WEBHOOK_MAX_SKEW_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 300),
   /** A send-now step also gets a schedule this far ahead, in case the direct invoke is lost. */
-  BACKSTOP_SECONDS: z.coerce.number().int().positive().default(120),
+  BACKSTOP_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 120),
   /** First pause before retrying a vendor call that provably did not land (doubles each time). */
-  DISPATCH_BACKOFF_MS: z.coerce.number().int().nonnegative().default(500),
-  DISPATCH_MAX_RETRIES: z.coerce.number().int().nonnegative().default(4),
+  DISPATCH_BACKOFF_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 500),
+  DISPATCH_MAX_RETRIES: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 4),
 });
 export type Config = z.infer<typeof Env>;
 

@@ -3,7 +3,8 @@
  * (middy's rule). Anything else becomes a bare 500 with no detail, so no stack trace, vendor
  * message or secret can leak through an unexpected error.
  */
-import type { ZodError } from 'zod';
+/** The part of a zod error that field paths are made from (zod/mini and classic alike). */
+interface ZodError { issues: readonly { code: string; path: PropertyKey[]; message: string; keys?: string[] }[] }
 
 export interface FieldError { path: string; message: string }
 
@@ -40,7 +41,7 @@ export function fieldErrors(err: ZodError, prefix: (string | number)[] = []): Fi
   for (const issue of err.issues) {
     const base = [...prefix, ...issue.path].map(seg);
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ path: [...base, seg(key)].join('.'), message: 'is not a known field' });
+      for (const key of issue.keys ?? []) out.push({ path: [...base, seg(key)].join('.'), message: 'is not a known field' });
     } else {
       out.push({ path: base.join('.') || '(body)', message: issue.message });
     }

@@ -2,11 +2,11 @@
  * The OpenAPI 3.1 document, generated from the zod schemas that validate requests (OpenAPI 3.1
  * uses JSON Schema 2020-12, which is what zod emits). Nothing here is written by hand twice.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { MAX_BODY_BYTES } from './http';
 import { CreateTaskInput, Problem, Task, TaskList, StepState, Vendor } from './schema';
 
-const schema = (s: z.ZodType, io: 'input' | 'output' = 'output') => {
+const schema = (s: z.ZodMiniType, io: 'input' | 'output' = 'output') => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
   return rest;
 };

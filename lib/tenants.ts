@@ -6,18 +6,18 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { config } from './config';
 import { sha256 } from './json';
 import { unauthorized } from './errors';
 
 export const TenantRecord = z.object({
-  apiKeySha256: z.string().regex(/^[0-9a-f]{64}$/),
-  webhookSecret: z.string().min(16),
-  vendors: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+  apiKeySha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+  webhookSecret: z.string().check(z.minLength(16)),
+  vendors: z._default(z.record(z.string(), z.record(z.string(), z.string())), {}),
 });
 export type TenantRecord = z.infer<typeof TenantRecord>;
-export const TenantsFile = z.record(z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), TenantRecord);
+export const TenantsFile = z.record(z.string().check(z.regex(/^[a-zA-Z0-9_-]{1,64}$/)), TenantRecord);
 export type TenantsFile = z.infer<typeof TenantsFile>;
 
 export interface Tenant extends TenantRecord { id: string }

@@ -7,7 +7,7 @@
  * digits (Int64), never through a JavaScript number. Times are China time, as the seed writes them.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import type { Attachment } from '../schema';
 import { vendorFetch, withQuery } from './http';
@@ -15,9 +15,9 @@ import { Int64, isInt64Text, stringifyExact } from './json';
 import { VendorCallError, type StepRequestInput, type VendorAdapter } from './types';
 
 export const TanmarketCredentials = z.object({
-  appId: z.string().min(1),
-  appKey: z.string().min(1),
-  appSecret: z.string().min(1),
+  appId: z.string().check(z.minLength(1)),
+  appKey: z.string().check(z.minLength(1)),
+  appSecret: z.string().check(z.minLength(1)),
 });
 export type TanmarketCredentials = z.infer<typeof TanmarketCredentials>;
 
@@ -44,11 +44,11 @@ export function tanmarketHeaders(c: TanmarketCredentials, signerName: string, no
 
 const TanmarketOptions = z.strictObject({
   /** Tanmarket's sendType; the seed's 2 sends at sendDate. */
-  sendType: z.number().int().default(2),
+  sendType: z._default(z.int(), 2),
   /** Group SOP: the instruction staff see; defaults to the task name. */
-  instruction: z.string().max(500).optional(),
+  instruction: z.optional(z.string().check(z.maxLength(500))),
   /** Customer SOP: Tanmarket's own audience conditions, passed through as they are. */
-  customerConditions: z.record(z.string(), z.unknown()).optional(),
+  customerConditions: z.optional(z.record(z.string(), z.unknown())),
 });
 type TanmarketOptions = z.infer<typeof TanmarketOptions>;
 

@@ -4,7 +4,7 @@
  * classifies every outcome. Credentials come in from the tenant directory; adapters never read
  * the environment or the store.
  */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { Config } from '../config';
 import type { FieldError } from '../errors';
 import type { AttachmentType, Audience, Content, DeliveryStats, Vendor } from '../schema';
@@ -116,9 +116,9 @@ export interface VendorAdapter<Cred = unknown> {
   readonly displayName: string;
   readonly capabilities: Capabilities;
   /** The shape of this vendor's credentials in the tenant directory. */
-  readonly credentials: z.ZodType<Cred>;
+  readonly credentials: z.ZodMiniType<Cred>;
   /** `vendorOptions` this vendor accepts (fields with no canonical meaning). */
-  readonly options: z.ZodType<Record<string, unknown>>;
+  readonly options: z.ZodMiniType<Record<string, unknown>>;
   /** The local sandbox's default base URL is supplied by the registry; this is production's. */
   readonly productionBaseUrl: string;
   /** Vendor rules beyond the capability matrix, as field errors (→ 422). */

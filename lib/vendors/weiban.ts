@@ -3,7 +3,7 @@
  * `{errcode, errmsg}` envelope. Groups go to `customer_group_msg/add` exactly as the seed shows;
  * customers to `group_msg/add`. Attachments travel by URL.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import { sha256 } from '../json';
 import type { Attachment, DeliveryStats } from '../schema';
@@ -14,18 +14,18 @@ import {
 } from './types';
 
 export const WeibanCredentials = z.object({
-  corpId: z.string().min(1),
-  secret: z.string().min(1),
-  callbackToken: z.string().optional(),
-  callbackAesKey: z.string().length(43).optional(),
+  corpId: z.string().check(z.minLength(1)),
+  secret: z.string().check(z.minLength(1)),
+  callbackToken: z.optional(z.string()),
+  callbackAesKey: z.optional(z.string().check(z.length(43))),
 });
 export type WeibanCredentials = z.infer<typeof WeibanCredentials>;
 
 const WeibanOptions = z.strictObject({
   /** The staff member shown as the task's creator; defaults to the first sender. */
-  create_staff_ext_id: z.string().min(1).max(128).optional(),
+  create_staff_ext_id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
   /** Customers only: let staff change the recipients before confirming. */
-  allow_select: z.boolean().optional(),
+  allow_select: z.optional(z.boolean()),
 });
 
 /** Weiban's documented global codes. */

@@ -5,24 +5,24 @@
  * library materials referenced by id — not URLs. Status is asked with `query_task_detail_info`.
  * Template and material ids are 64-bit: they stay exact digits both ways.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import { vendorFetch, withQuery } from './http';
 import { Int64, isInt64Text, stringifyExact } from './json';
 import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus } from './types';
 
-export const WshotoCredentials = z.object({ appId: z.string().min(1), appSecret: z.string().min(1) });
+export const WshotoCredentials = z.object({ appId: z.string().check(z.minLength(1)), appSecret: z.string().check(z.minLength(1)) });
 export type WshotoCredentials = z.infer<typeof WshotoCredentials>;
 
 const WshotoOptions = z.strictObject({
   /** The task's creator (user_id); defaults to the first sender. */
-  user_id: z.string().min(1).max(64).optional(),
+  user_id: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
   /** 1 low, 2 medium, 3 high, 4–7 one to four stars. */
-  priority: z.number().int().min(1).max(7).default(1),
+  priority: z._default(z.int().check(z.minimum(1), z.maximum(7)), 1),
   /** When the task stops, as unix seconds; default seven days after the step's time. */
-  end_time: z.number().int().positive().optional(),
+  end_time: z.optional(z.int().check(z.positive())),
   /** Material send form: 1 trajectory (tracked), 2 plain. */
-  send_type: z.union([z.literal(1), z.literal(2)]).default(2),
+  send_type: z._default(z.union([z.literal(1), z.literal(2)]), 2),
 });
 type WshotoOptions = z.infer<typeof WshotoOptions>;
 

@@ -7,7 +7,7 @@
  * vendor data with no canonical meaning, given in vendorOptions.machine.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import type { Attachment } from '../schema';
 import { vendorFetch, withQuery } from './http';
@@ -27,9 +27,9 @@ export function youmiEventSignature(clientSecret: string, clientId: string, nonc
 const EVENT_STATE: Record<string, VendorStatus['state']> = { accepted: 'SUBMITTED', running: 'RUNNING', finished: 'COMPLETED', failed: 'FAILED', cancelled: 'CANCELLED' };
 
 export const YoumiCredentials = z.object({
-  clientId: z.string().min(1),
-  clientSecret: z.string().min(1),
-  tenantId: z.string().optional(),
+  clientId: z.string().check(z.minLength(1)),
+  clientSecret: z.string().check(z.minLength(1)),
+  tenantId: z.optional(z.string()),
 });
 export type YoumiCredentials = z.infer<typeof YoumiCredentials>;
 
@@ -39,18 +39,18 @@ const LABEL_ID = /^(\d{1,12}):(\d{1,12})$/;
 const YoumiOptions = z.strictObject({
   /** The WeChat account ("machine") that sends: listMass machine data. */
   machine: z.strictObject({
-    ad_wechat_id: z.number().int().nonnegative(),
-    machine_key: z.string().min(1).max(64),
-    machine_name: z.string().max(64).default(''),
-    qv_company_id: z.string().max(64).default(''),
+    ad_wechat_id: z.int().check(z.nonnegative()),
+    machine_key: z.string().check(z.minLength(1), z.maxLength(64)),
+    machine_name: z._default(z.string().check(z.maxLength(64)), ''),
+    qv_company_id: z._default(z.string().check(z.maxLength(64)), ''),
   }),
   /** Display names of recipients (object_nickname), by customer id. */
-  nicknames: z.record(z.string(), z.string().max(64)).optional(),
+  nicknames: z.optional(z.record(z.string(), z.string().check(z.maxLength(64)))),
   /** Display names of labels (ad_label_info_name), by "<group>:<label>" id. */
-  labelNames: z.record(z.string(), z.string().max(64)).optional(),
+  labelNames: z.optional(z.record(z.string(), z.string().check(z.maxLength(64)))),
   /** YouMi's own enums, as the seed sends them; their other values are undocumented. */
-  task_type: z.number().int().default(1),
-  task_source: z.number().int().default(0),
+  task_type: z._default(z.int(), 1),
+  task_source: z._default(z.int(), 0),
 });
 type YoumiOptions = z.infer<typeof YoumiOptions>;
 

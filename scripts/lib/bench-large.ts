@@ -52,12 +52,12 @@ async function main() {
   sample();
 
   const sent = ((await (await fetch(`${process.env.WEIBAN_BASE_URL}/__sandbox/tasks`)).json()) as any[]).filter((t) => t.request.name === name);
-  const all = sent.flatMap((t) => t.request.eu_ext_ids as string[]);
-  const once = sent.length === 10 && all.length === 100_000 && new Set(all).size === 100_000;
+  const ids = sent.flatMap((t) => t.request.eu_ext_ids as string[]);
+  const once = sent.length === 10 && ids.length === 100_000 && new Set(ids).size === 100_000;
   console.log(JSON.stringify({
     createStatus: res.statusCode, createMs, bodyBytes: Buffer.byteLength(body),
     taskItemBytes: sizes.find((s) => s.sk.startsWith('TASK#'))?.bytes ?? 0, chunks: chunks.length, largestChunkBytes: Math.max(...chunks.map((c) => c.bytes)),
-    batches: sent.length, dispatchMs, sendsPerBatch: once ? 'exactly once' : `NOT once (${sent.length} calls, ${all.length} ids)`,
+    batches: sent.length, dispatchMs, sendsPerBatch: once ? 'exactly once' : `NOT once (${sent.length} calls, ${ids.length} ids)`,
     resumeCheck: once ? 'yes, 10 of 10 batches reached Weiban once' : 'no',
     peakRssMb: Math.round(peakRss / 2 ** 20), idleRssMb: Math.round(idleRss / 2 ** 20), peakHeapMb: Math.round(peakHeap / 2 ** 20),
   }));
