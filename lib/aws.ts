@@ -2,14 +2,18 @@
  * AWS SDK v3 clients, created on first use (a function that never schedules never loads the
  * Scheduler client) and pointed at local endpoints when configured (dynalite, moto, offline).
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { config } from './config';
 
 let doc: DynamoDBDocumentClient | undefined;
 
+/** The document-client module, loaded on first use (not at module load: a cold start pays for it only when it calls DynamoDB). */
+export const dynamoLib = () => require('@aws-sdk/lib-dynamodb') as typeof import('@aws-sdk/lib-dynamodb');
+
 export function dynamo(): DynamoDBDocumentClient {
   if (!doc) {
+    const { DynamoDBClient } = require('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb');
+    const { DynamoDBDocumentClient } = dynamoLib();
     const endpoint = config().DYNAMODB_ENDPOINT;
     const client = new DynamoDBClient({
       ...(endpoint ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
@@ -24,10 +28,3 @@ export function resetAwsClients(): void {
   doc = undefined;
 }
 
-const THROTTLES = new Set([
-  'ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded',
-  'TooManyRequestsException', 'ServiceQuotaExceededException', 'ServiceUnavailable', 'InternalServerError',
-]);
-
-/** A dependency that throttles or is briefly down: the caller gets 503 with Retry-After. */
-export const isThrottle = (err: unknown) => err instanceof Error && THROTTLES.has(err.name);

@@ -54,3 +54,14 @@ export function validationError(err: ZodError, prefix: (string | number)[] = [],
   const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
   return status === 400 ? badRequest(detail, errors) : unprocessable(detail, errors);
 }
+
+const THROTTLES = new Set([
+  'ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded',
+  'TooManyRequestsException', 'ServiceQuotaExceededException', 'ServiceUnavailable', 'InternalServerError',
+]);
+
+/** An AWS dependency that throttles or is briefly down: the caller gets 503 with Retry-After. */
+export const isThrottle = (err: unknown) => err instanceof Error && THROTTLES.has(err.name);
+
+/** A conditional write that found the condition false (by name: no SDK import needed here). */
+export const isConditionFailed = (err: unknown) => err instanceof Error && err.name === 'ConditionalCheckFailedException';

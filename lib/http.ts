@@ -6,8 +6,7 @@
 import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { isThrottle } from './aws';
-import { HttpError, badRequest, payloadTooLarge, unavailable, unsupportedMediaType } from './errors';
+import { HttpError, badRequest, isThrottle, payloadTooLarge, unavailable, unsupportedMediaType } from './errors';
 import { logger } from './log';
 import { authenticate, tenantDirectory, type Tenant } from './tenants';
 

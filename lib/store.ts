@@ -12,10 +12,10 @@
  *   pk = T#<tenantId>   sk = AUD#<taskId>#<n>    a chunk of a large audience's ids (the task item
  *                                                stays small, so every status change stays cheap)
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { dynamoLib } from './aws';
 import type { Audience } from './schema';
-import { badRequest, unavailable } from './errors';
+import { badRequest, isConditionFailed, unavailable } from './errors';
 import type { StepState, Task, Vendor } from './schema';
 
 export interface StoredTask extends Task {
@@ -65,7 +65,7 @@ export class TaskStore {
 
   async get(tenantId: string, taskId: string): Promise<StoredTask | undefined> {
     const out = await this.call('read', () =>
-      this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: pk(tenantId), sk: taskSk(taskId) }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' })),
+      this.doc.send(new (dynamoLib().GetCommand)({ TableName: this.table, Key: { pk: pk(tenantId), sk: taskSk(taskId) }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' })),
     );
     return out.Item ? fromItem(out.Item) : undefined;
   }
@@ -79,7 +79,7 @@ export class TaskStore {
     const task = await this.storeLargeAudience(input);
     try {
       await this.call('write', () =>
-        this.doc.send(new PutCommand({
+        this.doc.send(new (dynamoLib().PutCommand)({
           TableName: this.table,
           Item: toItem(task),
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -88,7 +88,7 @@ export class TaskStore {
       );
       return task;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (isConditionFailed(err)) return false;
       throw err;
     }
   }
@@ -111,7 +111,7 @@ export class TaskStore {
       }
       try {
         await this.call('write', () =>
-          this.doc.send(new PutCommand({
+          this.doc.send(new (dynamoLib().PutCommand)({
             TableName: this.table,
             Item: toItem(task),
             ConditionExpression: 'version = :v',
@@ -121,7 +121,7 @@ export class TaskStore {
         );
         return { task, result };
       } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        if (!(isConditionFailed(err))) throw err;
         await sleep(Math.random() * 5 * (attempt + 1));
       }
     }
@@ -146,7 +146,7 @@ export class TaskStore {
     for (let i = 0; i < items.length; i += 25) {
       let pending: typeof items = items.slice(i, i + 25);
       for (let attempt = 0; pending.length; attempt++) {
-        const out = await this.call('write', () => this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending }, ReturnConsumedCapacity: 'TOTAL' })));
+        const out = await this.call('write', () => this.doc.send(new (dynamoLib().BatchWriteCommand)({ RequestItems: { [this.table]: pending }, ReturnConsumedCapacity: 'TOTAL' })));
         pending = (out.UnprocessedItems?.[this.table] ?? []) as typeof items;
         if (pending.length) await sleep(Math.min(1000, 20 * 2 ** attempt));
       }
@@ -161,7 +161,7 @@ export class TaskStore {
     const ids: string[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const out = await this.call('read', () => this.doc.send(new QueryCommand({
+      const out = await this.call('read', () => this.doc.send(new (dynamoLib().QueryCommand)({
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         ExpressionAttributeValues: { ':pk': pk(task.tenantId), ':prefix': `AUD#${task.id}#` },
@@ -187,7 +187,7 @@ export class TaskStore {
     // A filtered page may come back short: keep reading until the page is full or the data ends.
     while (items.length < opts.limit) {
       const out = await this.call('read', () =>
-        this.doc.send(new QueryCommand({
+        this.doc.send(new (dynamoLib().QueryCommand)({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
           ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
@@ -210,7 +210,7 @@ export class TaskStore {
 
   async getIdempotency(tenantId: string, keyHash: string): Promise<IdempotencyRecord | undefined> {
     const out = await this.call('read', () =>
-      this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: pk(tenantId), sk: idemSk(keyHash) }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' })),
+      this.doc.send(new (dynamoLib().GetCommand)({ TableName: this.table, Key: { pk: pk(tenantId), sk: idemSk(keyHash) }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' })),
     );
     if (!out.Item) return undefined;
     return { taskId: out.Item.taskId as string, bodyHash: out.Item.bodyHash as string, createdAt: out.Item.createdAt as string };
@@ -220,7 +220,7 @@ export class TaskStore {
   async claimIdempotency(tenantId: string, keyHash: string, record: IdempotencyRecord): Promise<{ claimed: boolean; record: IdempotencyRecord }> {
     try {
       await this.call('write', () =>
-        this.doc.send(new PutCommand({
+        this.doc.send(new (dynamoLib().PutCommand)({
           TableName: this.table,
           Item: { pk: pk(tenantId), sk: idemSk(keyHash), kind: 'idempotency', ...record, ttl: Math.floor(Date.now() / 1000) + IDEMPOTENCY_TTL_SECONDS },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -229,7 +229,7 @@ export class TaskStore {
       );
       return { claimed: true, record };
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      if (!(isConditionFailed(err))) throw err;
       const existing = await this.getIdempotency(tenantId, keyHash);
       if (!existing) throw unavailable('idempotency record vanished; retry', 1);
       return { claimed: false, record: existing };
@@ -239,7 +239,7 @@ export class TaskStore {
   /** Records a vendor event; false if it was already taken in (a duplicate delivery). */
   async recordEvent(tenantId: string, vendor: string, eventId: string): Promise<boolean> {
     try {
-      await this.call('write', () => this.doc.send(new PutCommand({
+      await this.call('write', () => this.doc.send(new (dynamoLib().PutCommand)({
         TableName: this.table,
         Item: { pk: pk(tenantId), sk: `EVT#${vendor}#${eventId}`, kind: 'event', at: new Date().toISOString(), ttl: Math.floor(Date.now() / 1000) + EVENT_TTL_SECONDS },
         ConditionExpression: 'attribute_not_exists(pk)',
@@ -247,18 +247,18 @@ export class TaskStore {
       })));
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (isConditionFailed(err)) return false;
       throw err;
     }
   }
 
   /** Forgets an event record, so a vendor's retry is taken in again (used when applying it failed). */
   async forgetEvent(tenantId: string, vendor: string, eventId: string): Promise<void> {
-    await this.call('write', () => this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: pk(tenantId), sk: `EVT#${vendor}#${eventId}` }, ReturnConsumedCapacity: 'TOTAL' })));
+    await this.call('write', () => this.doc.send(new (dynamoLib().DeleteCommand)({ TableName: this.table, Key: { pk: pk(tenantId), sk: `EVT#${vendor}#${eventId}` }, ReturnConsumedCapacity: 'TOTAL' })));
   }
 
   async putVendorRef(tenantId: string, vendor: string, vendorTaskId: string, ref: { taskId: string; step: number }): Promise<void> {
-    await this.call('write', () => this.doc.send(new PutCommand({
+    await this.call('write', () => this.doc.send(new (dynamoLib().PutCommand)({
       TableName: this.table,
       Item: { pk: pk(tenantId), sk: `VREF#${vendor}#${vendorTaskId}`, kind: 'vref', ...ref, ttl: Math.floor(Date.now() / 1000) + FINAL_TASK_TTL_SECONDS },
       ReturnConsumedCapacity: 'TOTAL',
@@ -266,12 +266,12 @@ export class TaskStore {
   }
 
   async getVendorRef(tenantId: string, vendor: string, vendorTaskId: string): Promise<{ taskId: string; step: number } | undefined> {
-    const out = await this.call('read', () => this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: pk(tenantId), sk: `VREF#${vendor}#${vendorTaskId}` }, ReturnConsumedCapacity: 'TOTAL' })));
+    const out = await this.call('read', () => this.doc.send(new (dynamoLib().GetCommand)({ TableName: this.table, Key: { pk: pk(tenantId), sk: `VREF#${vendor}#${vendorTaskId}` }, ReturnConsumedCapacity: 'TOTAL' })));
     return out.Item ? { taskId: out.Item.taskId as string, step: out.Item.step as number } : undefined;
   }
 
   async getCallbackState(tenantId: string, taskId: string): Promise<CallbackState | undefined> {
-    const out = await this.call('read', () => this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: pk(tenantId), sk: `CB#${taskId}` }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' })));
+    const out = await this.call('read', () => this.doc.send(new (dynamoLib().GetCommand)({ TableName: this.table, Key: { pk: pk(tenantId), sk: `CB#${taskId}` }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' })));
     if (!out.Item) return undefined;
     const { pk: _p, sk: _s, kind: _k, ttl: _t, ...state } = out.Item;
     return state as CallbackState;
@@ -280,7 +280,7 @@ export class TaskStore {
   /** Writes the state if its version is still `expectedVersion` (0 = not yet written); false if someone else did. */
   async putCallbackState(tenantId: string, taskId: string, state: CallbackState, expectedVersion: number): Promise<boolean> {
     try {
-      await this.call('write', () => this.doc.send(new PutCommand({
+      await this.call('write', () => this.doc.send(new (dynamoLib().PutCommand)({
         TableName: this.table,
         Item: { pk: pk(tenantId), sk: `CB#${taskId}`, kind: 'callbacks', ...state, ttl: Math.floor(Date.now() / 1000) + FINAL_TASK_TTL_SECONDS },
         ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : 'version = :v',
@@ -289,7 +289,7 @@ export class TaskStore {
       })));
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (isConditionFailed(err)) return false;
       throw err;
     }
   }

@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { isConditionFailed } from '../errors';
 import { DeleteCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Scheduler, WorkEvent } from './index';
 
@@ -20,7 +20,7 @@ export class LocalScheduler implements Scheduler {
         ExpressionAttributeNames: { '#n': 'name' },
       }));
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      if (!isConditionFailed(err)) throw err;
     }
   }
 
