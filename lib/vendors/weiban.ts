@@ -9,6 +9,7 @@ import { sha256 } from '../json';
 import type { Attachment, DeliveryStats } from '../schema';
 import { decrypt, signature, signatureMatches } from '../wecom';
 import { vendorFetch, withQuery } from './http';
+import { fetchForToken, TokenCache, type Token } from './tokens';
 import {
   VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorRequest, type VendorStatus,
 } from './types';
@@ -55,41 +56,27 @@ function attachment(a: Attachment): Record<string, unknown> {
 const creator = (i: StepRequestInput) =>
   (i.vendorOptions.create_staff_ext_id as string | undefined) ?? i.audience.senders?.[0];
 
-const tokens = new Map<string, Promise<string>>();
+const tokens = new TokenCache();
 
-async function fetchToken(ctx: VendorContext<WeibanCredentials>): Promise<string> {
-  let res;
-  try {
-    res = await vendorFetch(withQuery(ctx.baseUrl, '/open-api/access_token/get'), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ corp_id: ctx.credentials.corpId, secret: ctx.credentials.secret }),
-    }, ctx.timeoutMs);
-  } catch (err) {
-    // A token request sends nothing to anyone: whatever broke, retrying it is safe.
-    if (err instanceof VendorCallError && err.kind === 'ambiguous') throw new VendorCallError('not_sent', err.code, err.message);
-    throw err;
-  }
+async function fetchToken(ctx: VendorContext<WeibanCredentials>): Promise<Token> {
+  const res = await fetchForToken(withQuery(ctx.baseUrl, '/open-api/access_token/get'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ corp_id: ctx.credentials.corpId, secret: ctx.credentials.secret }),
+  }, ctx.timeoutMs);
   const body = res.json as Envelope;
   if (body.errcode !== 0 || typeof body.access_token !== 'string') {
     const code = Number(body.errcode);
     if (WEIBAN_THROTTLE.has(code)) throw new VendorCallError('throttled', String(code), String(body.errmsg ?? 'throttled'), THROTTLE_PAUSE_MS);
     throw new VendorCallError('refused', String(body.errcode ?? 'no_token'), `access_token/get: ${body.errmsg ?? 'no access_token in the answer'}`);
   }
-  return body.access_token;
+  // Weiban documents no expiry: the token is kept until Weiban refuses it (errcode 10001).
+  return { token: body.access_token, expiresAt: Number.POSITIVE_INFINITY };
 }
 
 /** One token per corp and endpoint, shared by concurrent calls in this process. */
-function token(ctx: VendorContext<WeibanCredentials>, refresh = false): Promise<string> {
-  const key = `${ctx.baseUrl}|${ctx.credentials.corpId}`;
-  let t = tokens.get(key);
-  if (!t || refresh) {
-    t = fetchToken(ctx);
-    tokens.set(key, t);
-    t.catch(() => tokens.delete(key));
-  }
-  return t;
-}
+const token = (ctx: VendorContext<WeibanCredentials>, refresh = false) =>
+  tokens.get(`${ctx.baseUrl}|${ctx.credentials.corpId}`, () => fetchToken(ctx), refresh);
 
 /** Calls Weiban with the token; on errcode 10001 (token invalid) refreshes once and retries. */
 async function call(ctx: VendorContext<WeibanCredentials>, req: VendorRequest): Promise<Envelope> {

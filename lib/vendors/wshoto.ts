@@ -8,6 +8,7 @@
 import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import { vendorFetch, withQuery } from './http';
+import { fetchForToken, TokenCache, type Token } from './tokens';
 import { Int64, isInt64Text, stringifyExact } from './json';
 import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus } from './types';
 
@@ -49,35 +50,17 @@ const TOKEN_TTL_FALLBACK_S = 7200;
 const EARLY_REFRESH_MS = 300_000;
 const WSHOTO_TOKEN_ERRORS = new Set([40001, 40014, 42001]); // WeCom-style invalid/expired token codes
 
-const tokens = new Map<string, Promise<{ token: string; expiresAt: number }>>();
+const tokens = new TokenCache();
 
-async function fetchToken(ctx: VendorContext<WshotoCredentials>): Promise<{ token: string; expiresAt: number }> {
-  let res;
-  try {
-    res = await vendorFetch(withQuery(ctx.baseUrl, '/openapi/access_token', { appid: ctx.credentials.appId, app_secret: ctx.credentials.appSecret }), { method: 'GET' }, ctx.timeoutMs);
-  } catch (err) {
-    if (err instanceof VendorCallError && err.kind === 'ambiguous') throw new VendorCallError('not_sent', err.code, err.message);
-    throw err;
-  }
+async function fetchToken(ctx: VendorContext<WshotoCredentials>): Promise<Token> {
+  const res = await fetchForToken(withQuery(ctx.baseUrl, '/openapi/access_token', { appid: ctx.credentials.appId, app_secret: ctx.credentials.appSecret }), { method: 'GET' }, ctx.timeoutMs);
   const body = res.json as { code?: number; msg?: string; data?: { access_token?: string; expires_in?: number } };
   if (body.code !== 0 || !body.data?.access_token) throw new VendorCallError('refused', String(body.code ?? 'no_token'), `access_token: ${body.msg ?? 'no token'}`);
   return { token: body.data.access_token, expiresAt: Date.now() + (body.data.expires_in ?? TOKEN_TTL_FALLBACK_S) * 1000 - EARLY_REFRESH_MS };
 }
 
-async function token(ctx: VendorContext<WshotoCredentials>, refresh = false): Promise<string> {
-  const key = `${ctx.baseUrl}|${ctx.credentials.appId}`;
-  let t = tokens.get(key);
-  if (t && !refresh) {
-    const cached = await t.catch(() => undefined);
-    if (!cached || cached.expiresAt <= Date.now()) t = undefined;
-  }
-  if (!t || refresh) {
-    t = fetchToken(ctx);
-    tokens.set(key, t);
-    t.catch(() => tokens.delete(key));
-  }
-  return (await t).token;
-}
+const token = (ctx: VendorContext<WshotoCredentials>, refresh = false) =>
+  tokens.get(`${ctx.baseUrl}|${ctx.credentials.appId}`, () => fetchToken(ctx), refresh);
 
 async function call(ctx: VendorContext<WshotoCredentials>, path: string, body: unknown): Promise<{ code: number; msg?: string; data?: Record<string, unknown> }> {
   for (let attempt = 0; ; attempt++) {

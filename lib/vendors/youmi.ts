@@ -11,6 +11,7 @@ import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import type { Attachment } from '../schema';
 import { vendorFetch, withQuery } from './http';
+import { fetchForToken, TokenCache, type Token } from './tokens';
 import {
   VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus,
 } from './types';
@@ -85,11 +86,11 @@ function contentItem(a: Attachment): { data: Record<string, string>; type: strin
   }
 }
 
-const tokens = new Map<string, Promise<{ token: string; expiresAt: number }>>();
+const tokens = new TokenCache();
 /** Refresh this long before the token's stated expiry, so no call carries a token about to die. */
 const EARLY_REFRESH_MS = 60_000;
 
-async function fetchToken(ctx: VendorContext<YoumiCredentials>): Promise<{ token: string; expiresAt: number }> {
+async function fetchToken(ctx: VendorContext<YoumiCredentials>): Promise<Token> {
   const tokenUrl = ctx.config.YOUMI_TOKEN_URL ?? ctx.baseUrl;
   const form = new URLSearchParams({
     client_id: ctx.credentials.clientId,
@@ -97,15 +98,9 @@ async function fetchToken(ctx: VendorContext<YoumiCredentials>): Promise<{ token
     scope: ctx.config.YOUMI_SCOPE,
     grant_type: 'client_credentials',
   });
-  let res;
-  try {
-    res = await vendorFetch(withQuery(tokenUrl, '/connect/token'), {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(),
-    }, ctx.timeoutMs);
-  } catch (err) {
-    if (err instanceof VendorCallError && err.kind === 'ambiguous') throw new VendorCallError('not_sent', err.code, err.message);
-    throw err;
-  }
+  const res = await fetchForToken(withQuery(tokenUrl, '/connect/token'), {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(),
+  }, ctx.timeoutMs);
   const body = res.json as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown };
   if (res.status !== 200 || typeof body.access_token !== 'string') {
     throw new VendorCallError('refused', String(body.error ?? `http_${res.status}`), `connect/token: ${String(body.error_description ?? body.error ?? 'no access_token')}`);
@@ -114,20 +109,8 @@ async function fetchToken(ctx: VendorContext<YoumiCredentials>): Promise<{ token
   return { token: body.access_token, expiresAt: Date.now() + ttl - EARLY_REFRESH_MS };
 }
 
-async function token(ctx: VendorContext<YoumiCredentials>, refresh = false): Promise<string> {
-  const key = `${ctx.config.YOUMI_TOKEN_URL ?? ctx.baseUrl}|${ctx.credentials.clientId}`;
-  let t = tokens.get(key);
-  if (t && !refresh) {
-    const cached = await t.catch(() => undefined);
-    if (!cached || cached.expiresAt <= Date.now()) t = undefined;
-  }
-  if (!t || refresh) {
-    t = fetchToken(ctx);
-    tokens.set(key, t);
-    t.catch(() => tokens.delete(key));
-  }
-  return (await t).token;
-}
+const token = (ctx: VendorContext<YoumiCredentials>, refresh = false) =>
+  tokens.get(`${ctx.config.YOUMI_TOKEN_URL ?? ctx.baseUrl}|${ctx.credentials.clientId}`, () => fetchToken(ctx), refresh);
 
 interface YoumiEnvelope { requestId?: string; errmsg?: unknown; succeed?: boolean; msgTime?: string; values?: unknown; errdesc?: unknown }
 
