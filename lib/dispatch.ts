@@ -83,7 +83,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
       return 'lease_expired' as const;
     }
     return undefined;
-  });
+  }, found);
   if (!claim) return { outcome: 'skipped', reason: 'no such task' };
   if (claim.result === 'lease_expired') await notifyChange(deps.invoke, claim.task);
   if (claim.result !== 'claimed' && claim.result !== 'resumed') {
@@ -109,7 +109,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     if (t.steps[index]?.status !== 'DISPATCHING') return undefined; // someone (the lease sweep) got there first
     moveStep(t, index, to, cause, patch);
     return true;
-  });
+  }, task);
   logger.info('step dispatched', { taskId, step: index, vendor: task.vendor, outcome: to });
   if (result.kind === 'ok' && recorded?.result) await followUp(deps, task.vendor, tenantId, taskId, index, result.value.vendorTaskId);
   if (recorded?.result) await notifyChange(deps.invoke, recorded.task);
@@ -151,7 +151,7 @@ async function sendBatches(deps: DispatchDeps, start: StoredTask, index: number,
       if (next) { next.status = 'SENDING'; return 'more' as const; }
       finishBatches(t, index);
       return 'done' as const;
-    });
+    }, task);
     if (!rec?.result) break;
     task = rec.task;
     if (rec.result === 'done') {

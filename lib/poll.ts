@@ -63,7 +63,7 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
     cause = `${task.vendor} keeps results for ${horizonDays} days; figures are final as of now`;
   }
 
-  const changed = await applyVendorStatus(deps.store, ev.tenantId, ev.taskId, ev.step, status, cause, { polls: (step.polls ?? 0) + 1 });
+  const changed = await applyVendorStatus(deps.store, ev.tenantId, ev.taskId, ev.step, status, cause, { polls: (step.polls ?? 0) + 1 }, task);
   if (changed && changed.history.length !== task.history.length) await notifyChange(deps.invoke, changed);
   if (!isFinal(status.state)) await schedulePoll(await deps.scheduler(), ev.tenantId, ev.taskId, ev.step, ev.n + 1);
   return { outcome: status.state };

@@ -30,7 +30,7 @@ const sameStats = (a?: DeliveryStats, b?: DeliveryStats) => JSON.stringify(a ?? 
  */
 export async function applyVendorStatus(
   store: TaskStore, tenantId: string, taskId: string, index: number,
-  status: Omit<VendorStatus, 'raw'>, cause: string, extra: Partial<Step> = {},
+  status: Omit<VendorStatus, 'raw'>, cause: string, extra: Partial<Step> = {}, known?: StoredTask,
 ): Promise<StoredTask | undefined> {
   const out = await store.update(tenantId, taskId, (t) => {
     const step = t.steps[index];
@@ -50,7 +50,7 @@ export async function applyVendorStatus(
       changed = true;
     }
     return changed ? true : undefined;
-  });
+  }, known);
   return out?.result ? out.task : undefined;
 }
 

@@ -96,11 +96,13 @@ export class TaskStore {
   /**
    * Read-modify-write with optimistic concurrency. `mutate` changes the task in place and returns
    * a result, or returns undefined to write nothing. On a lost race it runs again on fresh data,
-   * so every decision it makes is made on the state it actually replaces.
+   * so every decision it makes is made on the state it actually replaces. `known`, a task the
+   * caller has just read, saves the first read: if it is stale, the version check refuses the
+   * write and the next attempt reads afresh.
    */
-  async update<R>(tenantId: string, taskId: string, mutate: (task: StoredTask) => R | undefined): Promise<{ task: StoredTask; result: R | undefined } | undefined> {
+  async update<R>(tenantId: string, taskId: string, mutate: (task: StoredTask) => R | undefined, known?: StoredTask): Promise<{ task: StoredTask; result: R | undefined } | undefined> {
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const task = await this.get(tenantId, taskId);
+      const task = attempt === 0 && known ? structuredClone(known) : await this.get(tenantId, taskId);
       if (!task) return undefined;
       const version = task.version;
       const result = mutate(task);
