@@ -77,16 +77,19 @@ export class TaskStore {
    */
   async create(input: StoredTask): Promise<StoredTask | false> {
     const task = await this.storeLargeAudience(input);
+    return (await this.putNew(toItem(task))) ? task : false;
+  }
+
+  /** Writes an item that must not exist yet; false if it already does. */
+  private async putNew(item: Record<string, unknown>): Promise<boolean> {
     try {
-      await this.call('write', () =>
-        this.doc.send(new (dynamoLib().PutCommand)({
-          TableName: this.table,
-          Item: toItem(task),
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnConsumedCapacity: 'TOTAL',
-        })),
-      );
-      return task;
+      await this.call('write', () => this.doc.send(new (dynamoLib().PutCommand)({
+        TableName: this.table,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnConsumedCapacity: 'TOTAL',
+      })));
+      return true;
     } catch (err) {
       if (isConditionFailed(err)) return false;
       throw err;
@@ -220,38 +223,16 @@ export class TaskStore {
 
   /** Claims an Idempotency-Key for a task id; returns the record that holds it (this one or the earlier one). */
   async claimIdempotency(tenantId: string, keyHash: string, record: IdempotencyRecord): Promise<{ claimed: boolean; record: IdempotencyRecord }> {
-    try {
-      await this.call('write', () =>
-        this.doc.send(new (dynamoLib().PutCommand)({
-          TableName: this.table,
-          Item: { pk: pk(tenantId), sk: idemSk(keyHash), kind: 'idempotency', ...record, ttl: Math.floor(Date.now() / 1000) + IDEMPOTENCY_TTL_SECONDS },
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnConsumedCapacity: 'TOTAL',
-        })),
-      );
-      return { claimed: true, record };
-    } catch (err) {
-      if (!(isConditionFailed(err))) throw err;
-      const existing = await this.getIdempotency(tenantId, keyHash);
-      if (!existing) throw unavailable('idempotency record vanished; retry', 1);
-      return { claimed: false, record: existing };
-    }
+    const item = { pk: pk(tenantId), sk: idemSk(keyHash), kind: 'idempotency', ...record, ttl: Math.floor(Date.now() / 1000) + IDEMPOTENCY_TTL_SECONDS };
+    if (await this.putNew(item)) return { claimed: true, record };
+    const existing = await this.getIdempotency(tenantId, keyHash);
+    if (!existing) throw unavailable('idempotency record vanished; retry', 1);
+    return { claimed: false, record: existing };
   }
 
   /** Records a vendor event; false if it was already taken in (a duplicate delivery). */
   async recordEvent(tenantId: string, vendor: string, eventId: string): Promise<boolean> {
-    try {
-      await this.call('write', () => this.doc.send(new (dynamoLib().PutCommand)({
-        TableName: this.table,
-        Item: { pk: pk(tenantId), sk: `EVT#${vendor}#${eventId}`, kind: 'event', at: new Date().toISOString(), ttl: Math.floor(Date.now() / 1000) + EVENT_TTL_SECONDS },
-        ConditionExpression: 'attribute_not_exists(pk)',
-        ReturnConsumedCapacity: 'TOTAL',
-      })));
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return this.putNew({ pk: pk(tenantId), sk: `EVT#${vendor}#${eventId}`, kind: 'event', at: new Date().toISOString(), ttl: Math.floor(Date.now() / 1000) + EVENT_TTL_SECONDS });
   }
 
   /** Forgets an event record, so a vendor's retry is taken in again (used when applying it failed). */

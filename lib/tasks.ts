@@ -197,7 +197,8 @@ export async function listTasks(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, q
  * where the vendor can. 409 when nothing could be cancelled, saying why.
  */
 export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, tenant: Tenant, taskId: string | undefined): Promise<Task> {
-  const current = await getTask(deps, tenant, taskId);
+  const current = taskId && TASK_ID.test(taskId) ? await deps.store.get(tenant.id, taskId) : undefined;
+  if (!current) throw notFound('task');
   const adapter = adapterFor(current.vendor) as VendorAdapter<unknown>;
   const outcome = await deps.store.update(tenant.id, current.id, (t) => {
     const cancelled: number[] = [];
@@ -208,7 +209,7 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
       }
     }
     return cancelled.length ? cancelled : undefined;
-  });
+  }, current);
   if (!outcome) throw notFound('task');
   let task = outcome.task;
   const cancelled = [...(outcome.result ?? [])];

@@ -70,7 +70,7 @@ async function main() {
   bundles();
 
   // In-process sections share one environment: dynalite, the sandboxes, a Lambda-invoke endpoint.
-  const { startTestEnv, call, apiEvent, lambdaContext, KEY_A } = await import('../test/helpers/env');
+  const { startTestEnv, call, apiEvent, lambdaContext } = await import('../test/helpers/env');
   const env = await startTestEnv({ LOG_LEVEL: 'ERROR', QUNFA_SANDBOX_PROGRESS_MS: '600000', STATUS_POLL_INTERVALS: '3600' });
   const { handler: createTask } = await import('../functions/createTask');
   const { handler: getTask } = await import('../functions/getTask');

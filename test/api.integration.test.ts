@@ -11,7 +11,7 @@ import { MAX_BODY_BYTES } from '../lib/http';
 import { setScheduler, type DispatchEvent, type Scheduler } from '../lib/scheduler/index';
 import { LocalScheduler, startLocalRunner } from '../lib/scheduler/local';
 import { invokeWorker } from '../lib/invoke';
-import { call, inSeconds, KEY_A, KEY_B, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
+import { call, inSeconds, KEY_B, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
 
 let env: TestEnv;
 

@@ -17,7 +17,6 @@ import { handler as getTask } from '../functions/getTask';
 import { handler as listTasks } from '../functions/listTasks';
 import { handler as vendorWebhook } from '../functions/vendorWebhook';
 import { dynamo } from '../lib/aws';
-import { resetConfig } from '../lib/config';
 import { logger } from '../lib/log';
 import { setScheduler } from '../lib/scheduler/index';
 import { LocalScheduler } from '../lib/scheduler/local';
