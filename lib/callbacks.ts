@@ -12,6 +12,7 @@ import { logger } from './log';
 import { postJson } from './net';
 import { callbackScheduleName, type CallbackEvent, type Scheduler } from './scheduler/index';
 import { publicTask, type CallbackState, type TaskStore } from './store';
+import { isStateChange } from './states';
 import { findTenant, type TenantDirectory } from './tenants';
 
 export function signCallback(secret: string, timestamp: number, rawBody: string): string {
@@ -53,7 +54,7 @@ export async function deliverCallbacks(deps: CallbackDeps, ev: CallbackEvent): P
   try {
     while (state.cursor < fresh.history.length) {
       const entry = fresh.history[state.cursor]!;
-      if (entry.from === null) { state.cursor++; continue; } // creation: the caller has the 201
+      if (!isStateChange(entry)) { state.cursor++; continue; } // creation (the caller has the 201) or a note such as a deferral
       const eventId = `${fresh.id}.${state.cursor}`;
       const body = JSON.stringify({ id: eventId, type: 'task.updated', occurredAt: entry.at, task: publicTask(fresh) });
       const t = Math.floor(Date.now() / 1000);

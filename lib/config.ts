@@ -52,6 +52,14 @@ const Env = z.object({
   /** First pause before retrying a vendor call that provably did not land (doubles each time). */
   DISPATCH_BACKOFF_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 500),
   DISPATCH_MAX_RETRIES: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 4),
+  /** A step's deadline when the task names no notAfter: its sendAt plus this (SPEC §1, 1 h). */
+  NOT_AFTER_DEFAULT_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 3600),
+  /** How long an in-flight slot of the flow limiter lives if its holder dies without releasing it. */
+  LIMITER_LEASE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 30),
+  /** How long a dispatcher waits in-process for an in-flight slot before deferring through the scheduler. */
+  IN_FLIGHT_WAIT_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 5_000),
+  /** The most a deferred step's next attempt is spread past the moment room is expected (no stampede). */
+  DEFER_JITTER_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 4_000),
 });
 export type Config = z.infer<typeof Env>;
 

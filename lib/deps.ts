@@ -4,11 +4,13 @@ import { dynamo } from './aws';
 import { config } from './config';
 import { invokeWorker } from './invoke';
 import { schedulerFor } from './scheduler/index';
+import { FlowLimiter } from './limiter';
 import { TaskStore } from './store';
 import type { TaskDeps } from './tasks';
 import { tenantDirectory, type TenantDirectory } from './tenants';
 
 let store: TaskStore | undefined;
+let limiter: FlowLimiter | undefined;
 
 export function taskStore(): TaskStore {
   store ??= new TaskStore(dynamo(), config().TABLE_NAME);
@@ -16,16 +18,23 @@ export function taskStore(): TaskStore {
 }
 
 export function taskDeps(context: Pick<Context, 'invokedFunctionArn'>): TaskDeps & { tenants: TenantDirectory } {
-  return { store: taskStore(), scheduler: () => schedulerFor(context), invoke: invokeWorker, tenants: tenantDirectory() };
+  return { store: taskStore(), scheduler: () => schedulerFor(context), invoke: invokeWorker, tenants: tenantDirectory(), limiter: flowLimiter() };
+}
+
+/** The flow limiter shares the task table (its items are keyed by tenant like every other). */
+export function flowLimiter(): FlowLimiter {
+  limiter ??= new FlowLimiter(dynamo(), config().TABLE_NAME, config().LIMITER_LEASE_SECONDS * 1000);
+  return limiter;
 }
 
 /** What the worker functions (dispatch, poll, callbacks) and the webhook need. */
 export function workerDeps(context: Pick<Context, 'invokedFunctionArn'>) {
-  return { store: taskStore(), tenants: tenantDirectory(), scheduler: () => schedulerFor(context), invoke: invokeWorker };
+  return { store: taskStore(), tenants: tenantDirectory(), scheduler: () => schedulerFor(context), invoke: invokeWorker, limiter: flowLimiter() };
 }
 
 export function resetDeps(): void {
   store = undefined;
+  limiter = undefined;
 }
 
 /** For the benchmark: the same handlers over another store (e.g. one with no I/O). */

@@ -5,13 +5,17 @@
  * that may have reached the vendor ends UNKNOWN and is never re-sent.
  */
 import { config } from './config';
+import { admit, callOutcome, deferralReason, nextAttempt, releaseQuietly } from './flow';
 import type { Invoker } from './invoke';
+import type { FlowLimiter } from './limiter';
 import { logger } from './log';
 import { schedulePoll } from './poll';
 import { notifyChange } from './progress';
-import type { DispatchEvent, Scheduler } from './scheduler/index';
-import type { Step, Vendor } from './schema';
-import { moveStep } from './states';
+import { scheduleName, type DispatchEvent, type Scheduler } from './scheduler/index';
+import type { Batch, Step, Vendor } from './schema';
+import {
+  claimNextCall, dispatchDecision, expireStep, moveStep, noteDeferral, releaseUnsent, stillClaimed, type CallClaim,
+} from './states';
 import type { StoredTask, TaskStore } from './store';
 import { stepInput } from './tasks';
 import type { TenantDirectory } from './tenants';
@@ -25,93 +29,233 @@ export interface DispatchDeps {
   tenants: TenantDirectory;
   scheduler: () => Promise<Scheduler>;
   invoke: Invoker;
+  limiter: FlowLimiter;
   /** Milliseconds this invocation may still use (Lambda's getRemainingTimeInMillis). */
   remainingMs?: () => number;
 }
 
 export type DispatchOutcome =
   | { outcome: 'skipped'; reason: string }
+  | { outcome: 'deferred'; nextAttemptAt: string }
   | { outcome: 'SUBMITTED' | 'FAILED' | 'UNKNOWN'; vendorTaskId?: string };
 
 /** A stray or early invoke more than this before the step's time is ignored. */
 const EARLY_TOLERANCE_MS = 5_000;
 
+/**
+ * One path for every step: each vendor call (the step's one call, or each of its batches) takes a
+ * permit from the flow limiter, is claimed by a conditional write, is sent, and its outcome is
+ * recorded. No room → the step waits (deferred) and its schedule fires it again; the vendor
+ * throttling → the claim is given back unsent and deferred the same way; past notAfter → FAILED.
+ */
 export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Promise<DispatchOutcome> {
   const { tenantId, taskId, step: index } = event;
   const c = config();
-  const now = Date.now();
-  const leaseOver = (s: Step) => !!s.claimedAt && now - Date.parse(s.claimedAt) > c.DISPATCH_LEASE_SECONDS * 1000;
+  const decide = decideNow;
 
   const found = await deps.store.get(tenantId, taskId);
-  if (!found) return { outcome: 'skipped', reason: 'no such task' };
-  const before = found.steps[index];
-  // The audience is read (and split into vendor-sized batches) only when this invocation may send.
-  const maySend = !!before && (before.status === 'SCHEDULED' || (before.status === 'DISPATCHING' && !!before.batches && leaseOver(before)));
-  const parts = maySend ? await requestParts(deps, found, before as Step) : [];
-
-  const claim = await deps.store.update(tenantId, taskId, (t) => {
-    const s = t.steps[index];
-    if (!s) return undefined;
-    if (s.status === 'SCHEDULED') {
-      if (Date.parse(s.sendAt) - now > EARLY_TOLERANCE_MS) return undefined;
-      moveStep(t, index, 'DISPATCHING', 'claimed by a dispatcher', {
-        claimedAt: new Date(now).toISOString(),
-        attempts: (s.attempts ?? 0) + 1,
-        ...(parts.length > 1 ? { batches: parts.map((p, i) => ({ index: i, size: audienceSize(p), status: i === 0 ? 'SENDING' as const : 'PENDING' as const })) } : {}),
-      });
-      return 'claimed' as const;
-    }
-    if (s.status === 'DISPATCHING' && leaseOver(s)) {
-      if (s.batches) {
-        // Resume a fan-out whose dispatcher died: the batch it was sending may have reached the
-        // vendor (UNKNOWN, never re-sent); the batches not yet sent go out now.
-        for (const b of s.batches) {
-          if (b.status === 'SENDING') Object.assign(b, { status: 'UNKNOWN', error: { code: 'qunfa.dispatch_lost', message: 'the dispatcher died while sending this batch' } });
-        }
-        s.claimedAt = new Date(now).toISOString();
-        const next = s.batches.find((b) => b.status === 'PENDING');
-        if (next) { next.status = 'SENDING'; return 'resumed' as const; }
-        finishBatches(t, index);
-        return 'lease_expired' as const;
-      }
-      // The dispatcher that claimed it died; the vendor may or may not have the step. Never re-send.
-      moveStep(t, index, 'UNKNOWN', `the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, {
-        error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${c.DISPATCH_LEASE_SECONDS} s of the claim` },
-      });
-      return 'lease_expired' as const;
-    }
-    return undefined;
-  }, found);
-  if (!claim) return { outcome: 'skipped', reason: 'no such task' };
-  if (claim.result === 'lease_expired') await notifyChange(deps.invoke, claim.task);
-  if (claim.result !== 'claimed' && claim.result !== 'resumed') {
-    return { outcome: 'skipped', reason: claim.result ?? `step is ${claim.task.steps[index]?.status ?? 'missing'}` };
+  const decision = decide(found?.steps[index]);
+  if (!found || !decision) return { outcome: 'skipped', reason: 'no such task' };
+  let task: StoredTask = found;
+  if (decision.kind === 'wait') return { outcome: 'skipped', reason: decision.reason };
+  if (decision.kind === 'expire') return expire(deps, task, index);
+  if (decision.kind === 'lost') {
+    const lost = await declareLost(deps, task, index);
+    if (!lost) return { outcome: 'skipped', reason: 'the step changed meanwhile' };
+    if (!lost.steps[index]?.batches) return { outcome: 'UNKNOWN' };
+    task = lost;
   }
-  if (claim.task.steps[index]?.batches) return sendBatches(deps, claim.task, index, parts);
 
-  const task = claim.task;
-  const step = task.steps[index] as Step;
-  const result = await submitWithRetries(deps, task.vendor, tenantId, parts[0] as StepRequestInput, task.id);
+  let wired: Wired;
+  try {
+    wired = await vendorContext(deps.tenants, tenantId, task.vendor);
+  } catch (err) {
+    if (!(err instanceof VendorCallError)) throw err;
+    return fail(deps, task, index, err);
+  }
+  // The audience never changes after create: it is read and split once. The content is taken
+  // from the version each claim holds (a PATCH may have changed it a moment ago).
+  const parts = splitIntoBatches(stepInput({ ...task, audience: await deps.store.fullAudience(task) }, task.steps[index] as Step), wired.adapter.capabilities.limits);
+  const sizes = parts.map(audienceSize);
 
-  const patch: Partial<Step> = result.kind === 'ok'
-    ? { vendorTaskId: result.value.vendorTaskId, vendorResponse: result.value.raw, submittedAt: new Date().toISOString() }
-    : { error: { code: result.error.code, message: result.error.message } };
-  const to = result.kind === 'ok' ? 'SUBMITTED' : result.error.kind === 'ambiguous' ? 'UNKNOWN' : 'FAILED';
-  const cause = result.kind === 'ok'
-    ? acceptedCause(task.vendor)
-    : to === 'UNKNOWN'
-      ? `${task.vendor} may have received the step (${result.error.message}); not re-sent. ${lookupAdvice(task.vendor, task.name, step.claimedAt)}`
-      : `${task.vendor} refused: ${result.error.code} ${result.error.message}`;
+  for (;;) {
+    const budget = Math.min(c.IN_FLIGHT_WAIT_MS, (deps.remainingMs?.() ?? Number.POSITIVE_INFINITY) - c.VENDOR_TIMEOUT_MS * 2 - 2_000);
+    const admission = await admit(deps.limiter, tenantId, task.vendor, 'write', wired.limits, budget);
+    if (!admission.granted) return defer(deps, task, index, deferralReason(admission, wired.limits, task.vendor), admission.retryAt);
+    const { permit } = admission;
 
-  const recorded = await deps.store.update(tenantId, taskId, (t) => {
-    if (t.steps[index]?.status !== 'DISPATCHING') return undefined; // someone (the lease sweep) got there first
-    moveStep(t, index, to, cause, patch);
+    const claimedAt = new Date();
+    const claim = await deps.store.update(tenantId, taskId, (t) => (decide(t.steps[index])?.kind === 'send' ? claimNextCall(t, index, sizes, claimedAt) : undefined), task);
+    if (!claim?.result) {
+      await releaseQuietly(deps.limiter, permit, { reachedVendor: false });
+      if (claim && decide(claim.task.steps[index])?.kind === 'expire') return expire(deps, claim.task, index);
+      return { outcome: 'skipped', reason: claim ? `step is ${claim.task.steps[index]?.status}` : 'no such task' };
+    }
+    task = claim.task;
+    const call = claim.result;
+    const step = task.steps[index] as Step;
+    const input: StepRequestInput = { ...(parts[call.batch ?? 0] as StepRequestInput), content: step.content, sendAt: step.sendAt };
+
+    const result = await submitWithRetries(deps, wired, input, taskId);
+    await releaseQuietly(deps.limiter, permit, callOutcome(result.kind === 'error' ? result.error : undefined));
+
+    if (result.kind === 'error' && result.error.kind === 'throttled') {
+      return giveBack(deps, task, index, call, claimedAt.toISOString(), `${task.vendor} throttled the call (${result.error.code} ${result.error.message})`, Date.now() + (result.error.retryAfterMs ?? 1_000));
+    }
+    const recorded = await deps.store.update(tenantId, taskId, (t) => (stillClaimed(t, index, call, claimedAt.toISOString()) ? recordCall(t, index, call, result) : undefined), task);
+    if (!recorded?.result) return { outcome: 'skipped', reason: 'the claim was declared lost before the outcome arrived' };
+    task = recorded.task;
+    const s = task.steps[index] as Step;
+    if (s.status === 'DISPATCHING') continue; // the next batch
+    logger.info('step dispatched', { taskId, step: index, vendor: task.vendor, outcome: s.status, ...(s.batches ? { batches: s.batches.length } : {}) });
+    if (s.status === 'SUBMITTED') await followUp(deps, task.vendor, tenantId, taskId, index, s.vendorTaskId);
+    await notifyChange(deps.invoke, task);
+    return s.status === 'SUBMITTED' || s.status === 'FAILED' || s.status === 'UNKNOWN'
+      ? { outcome: s.status, ...(s.vendorTaskId ? { vendorTaskId: s.vendorTaskId } : {}) }
+      : { outcome: 'skipped', reason: `step is ${s.status}` };
+  }
+}
+
+type Attempt = { kind: 'ok'; value: SubmitResult } | { kind: 'error'; error: VendorCallError };
+
+/** A call's outcome on the claimed step (or batch); the last batch's gives the step its own. */
+function recordCall(t: StoredTask, index: number, call: CallClaim, result: Attempt): true {
+  // (a step of one call: its own outcome; a batch: the batch's, and the step's after the last)
+  const now = new Date().toISOString();
+  if (call.batch === undefined) {
+    if (result.kind === 'ok') {
+      moveStep(t, index, 'SUBMITTED', acceptedCause(t.vendor), { vendorTaskId: result.value.vendorTaskId, vendorResponse: result.value.raw, submittedAt: now });
+    } else if (result.error.kind === 'ambiguous') {
+      const s = t.steps[index] as Step;
+      moveStep(t, index, 'UNKNOWN', `${t.vendor} may have received the step (${result.error.message}); not re-sent. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, { error: { code: result.error.code, message: result.error.message } });
+    } else {
+      moveStep(t, index, 'FAILED', `${t.vendor} refused: ${result.error.code} ${result.error.message}`, { error: { code: result.error.code, message: result.error.message } });
+    }
     return true;
-  }, task);
-  logger.info('step dispatched', { taskId, step: index, vendor: task.vendor, outcome: to });
-  if (result.kind === 'ok' && recorded?.result) await followUp(deps, task.vendor, tenantId, taskId, index, result.value.vendorTaskId);
-  if (recorded?.result) await notifyChange(deps.invoke, recorded.task);
-  return { outcome: to, ...(result.kind === 'ok' && result.value.vendorTaskId ? { vendorTaskId: result.value.vendorTaskId } : {}) };
+  }
+  const s = t.steps[index] as Step;
+  const b = s.batches?.[call.batch] as Batch;
+  if (result.kind === 'ok') Object.assign(b, { status: 'SUBMITTED', ...(result.value.vendorTaskId ? { vendorTaskId: result.value.vendorTaskId } : {}) });
+  else Object.assign(b, { status: result.error.kind === 'ambiguous' ? 'UNKNOWN' : 'FAILED', error: { code: result.error.code, message: result.error.message } });
+  if (!s.batches?.some((x) => x.status === 'PENDING' || x.status === 'SENDING')) finishBatches(t, index);
+  else s.nextAttemptAt = now; // the rest may go now (this dispatcher goes on with them)
+  return true;
+}
+
+/** The deadline passed before the step (or its remaining batches) reached the vendor. */
+async function expire(deps: DispatchDeps, known: StoredTask, index: number): Promise<DispatchOutcome> {
+  const out = await deps.store.update(known.tenantId, known.id, (t) => {
+    const s = t.steps[index];
+    if (decideNow(s)?.kind !== 'expire') return undefined;
+    expireStep(t, index);
+    if ((s as Step).status === 'DISPATCHING') finishBatches(t, index);
+    return true;
+  }, known);
+  if (!out?.result) return { outcome: 'skipped', reason: 'the step changed meanwhile' };
+  logger.info('step expired', { taskId: known.id, step: index, vendor: known.vendor });
+  await notifyChange(deps.invoke, out.task);
+  const s = out.task.steps[index] as Step;
+  return { outcome: s.status === 'SUBMITTED' ? 'SUBMITTED' : 'FAILED' };
+}
+
+const decideNow = (s: Step | undefined) => s && dispatchDecision(s, Date.now(), { leaseMs: config().DISPATCH_LEASE_SECONDS * 1000, earlyMs: EARLY_TOLERANCE_MS });
+
+/**
+ * No room now: the step waits. Its next schedule is made first (a record without a schedule
+ * would wait forever; a schedule without a record just finds the step as it is), then the note.
+ * If room is expected only after the step's notAfter, it ends now instead.
+ */
+async function defer(deps: DispatchDeps, known: StoredTask, index: number, reason: string, retryAt: number): Promise<DispatchOutcome> {
+  const s = known.steps[index] as Step;
+  const at = nextAttempt(retryAt);
+  if (s.notAfter && at.getTime() > Date.parse(s.notAfter)) return expireEarly(deps, known, index, `${reason}; room is expected only at ${at.toISOString()}`);
+  const rev = (s.rev ?? 0) + 1;
+  await (await deps.scheduler()).schedule(scheduleName(known.id, index, rev), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index });
+  const out = await deps.store.update(known.tenantId, known.id, (t) => {
+    if (decideNow(t.steps[index])?.kind !== 'send') return undefined;
+    noteDeferral(t, index, reason, at);
+    return true;
+  }, known);
+  if (!out?.result) return { outcome: 'skipped', reason: 'the step changed meanwhile' };
+  logger.info('step deferred', { taskId: known.id, step: index, vendor: known.vendor, reason, nextAttemptAt: at.toISOString() });
+  return { outcome: 'deferred', nextAttemptAt: at.toISOString() };
+}
+
+/** The vendor throttled a claimed call: it provably has nothing, so the claim is given back and the step waits. */
+async function giveBack(deps: DispatchDeps, known: StoredTask, index: number, call: CallClaim, claimedAt: string, reason: string, retryAt: number): Promise<DispatchOutcome> {
+  const s = known.steps[index] as Step;
+  const at = nextAttempt(retryAt);
+  const late = !!s.notAfter && at.getTime() > Date.parse(s.notAfter);
+  const rev = (s.rev ?? 0) + 1;
+  if (!late) await (await deps.scheduler()).schedule(scheduleName(known.id, index, rev), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index });
+  const out = await deps.store.update(known.tenantId, known.id, (t) => {
+    if (!stillClaimed(t, index, call, claimedAt)) return undefined;
+    releaseUnsent(t, index, call, reason, at);
+    if (late) {
+      expireStep(t, index);
+      if (t.steps[index]?.status === 'DISPATCHING') finishBatches(t, index);
+    }
+    return true;
+  }, known);
+  if (!out?.result) return { outcome: 'skipped', reason: 'the claim was declared lost meanwhile' };
+  logger.info('vendor throttled; step deferred', { taskId: known.id, step: index, vendor: known.vendor, nextAttemptAt: at.toISOString() });
+  await notifyChange(deps.invoke, out.task);
+  return late ? { outcome: 'FAILED' } : { outcome: 'deferred', nextAttemptAt: at.toISOString() };
+}
+
+/** Room is expected only after the deadline: end now rather than wait for nothing. */
+async function expireEarly(deps: DispatchDeps, known: StoredTask, index: number, why: string): Promise<DispatchOutcome> {
+  const out = await deps.store.update(known.tenantId, known.id, (t) => {
+    const s = t.steps[index] as Step | undefined;
+    if (decideNow(s)?.kind !== 'send') return undefined;
+    expireStep(t, index);
+    const h = t.history.at(-1);
+    if (h) h.cause = `${h.cause} (${why})`;
+    if (t.steps[index]?.status === 'DISPATCHING') finishBatches(t, index);
+    return true;
+  }, known);
+  if (!out?.result) return { outcome: 'skipped', reason: 'the step changed meanwhile' };
+  await notifyChange(deps.invoke, out.task);
+  return { outcome: out.task.steps[index]?.status === 'SUBMITTED' ? 'SUBMITTED' : 'FAILED' };
+}
+
+/** No usable credentials: nothing can be sent. */
+async function fail(deps: DispatchDeps, known: StoredTask, index: number, err: VendorCallError): Promise<DispatchOutcome> {
+  const out = await deps.store.update(known.tenantId, known.id, (t) => {
+    if (t.steps[index]?.status !== 'SCHEDULED') return undefined;
+    moveStep(t, index, 'FAILED', `${t.vendor} refused: ${err.code} ${err.message}`, { error: { code: err.code, message: err.message } });
+    return true;
+  }, known);
+  if (out?.result) await notifyChange(deps.invoke, out.task);
+  return out?.result ? { outcome: 'FAILED' } : { outcome: 'skipped', reason: 'the step changed meanwhile' };
+}
+
+/**
+ * A claimed call whose dispatcher died (lease over) may have reached the vendor: UNKNOWN, never
+ * re-sent. A step of one call becomes UNKNOWN; in a step of batches that batch does, and the
+ * batches never sent go out after it.
+ */
+async function declareLost(deps: DispatchDeps, known: StoredTask, index: number): Promise<StoredTask | undefined> {
+  const out = await deps.store.update(known.tenantId, known.id, (t) => {
+    const s = t.steps[index];
+    if (!s || decideNow(s)?.kind !== 'lost') return undefined;
+    if (!s.batches) {
+      moveStep(t, index, 'UNKNOWN', `the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, {
+        error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${config().DISPATCH_LEASE_SECONDS} s of the claim` },
+      });
+      return true;
+    }
+    for (const b of s.batches) {
+      if (b.status === 'SENDING') Object.assign(b, { status: 'UNKNOWN', error: { code: 'qunfa.dispatch_lost', message: 'the dispatcher died while sending this batch' } });
+    }
+    // Nobody is sending now: the batches left go out at once.
+    s.nextAttemptAt = new Date().toISOString();
+    if (!s.batches.some((b) => b.status === 'PENDING')) finishBatches(t, index);
+    return true;
+  }, known);
+  if (!out?.result) return undefined;
+  if (out.task.steps[index]?.status !== 'DISPATCHING') await notifyChange(deps.invoke, out.task);
+  return out.task;
 }
 
 const acceptedCause = (vendor: Vendor) => adapterFor(vendor)?.capabilities.status === 'none'
@@ -119,52 +263,6 @@ const acceptedCause = (vendor: Vendor) => adapterFor(vendor)?.capabilities.statu
   : `accepted by ${vendor}`;
 
 const audienceSize = (i: StepRequestInput) => (i.audience.kind === 'groups' ? i.audience.groupIds?.length : i.audience.customerIds?.length) ?? 0;
-
-/** The step's vendor requests: one, or one per vendor-sized batch of its (full) audience. */
-async function requestParts(deps: DispatchDeps, task: StoredTask, step: Step): Promise<StepRequestInput[]> {
-  const input = stepInput({ ...task, audience: await deps.store.fullAudience(task) }, step);
-  const adapter = adapterFor(task.vendor);
-  return adapter ? splitIntoBatches(input, adapter.capabilities.limits) : [input];
-}
-
-/**
- * Sends the batches one after another. Each batch's outcome and the next batch's claim are one
- * conditional write (which also renews the lease), so a batch is sent at most once even when the
- * dispatcher dies half-way: a later invocation resumes with the batches never sent.
- */
-async function sendBatches(deps: DispatchDeps, start: StoredTask, index: number, parts: StepRequestInput[]): Promise<DispatchOutcome> {
-  let task = start;
-  for (;;) {
-    const b = task.steps[index]?.batches?.find((x) => x.status === 'SENDING');
-    if (!b) break;
-    const result = await submitWithRetries(deps, task.vendor, task.tenantId, parts[b.index] as StepRequestInput, task.id);
-    const rec = await deps.store.update(task.tenantId, task.id, (t) => {
-      const s = t.steps[index];
-      const mine = s?.batches?.[b.index];
-      if (!s || s.status !== 'DISPATCHING' || mine?.status !== 'SENDING') return undefined;
-      if (result.kind === 'ok') Object.assign(mine, { status: 'SUBMITTED', ...(result.value.vendorTaskId ? { vendorTaskId: result.value.vendorTaskId } : {}) });
-      else Object.assign(mine, { status: result.error.kind === 'ambiguous' ? 'UNKNOWN' : 'FAILED', error: { code: result.error.code, message: result.error.message } });
-      s.claimedAt = new Date().toISOString();
-      const next = s.batches?.find((x) => x.status === 'PENDING');
-      if (next) { next.status = 'SENDING'; return 'more' as const; }
-      finishBatches(t, index);
-      return 'done' as const;
-    }, task);
-    if (!rec?.result) break;
-    task = rec.task;
-    if (rec.result === 'done') {
-      const s = task.steps[index] as Step;
-      logger.info('step dispatched in batches', { taskId: task.id, step: index, vendor: task.vendor, batches: s.batches?.length, outcome: s.status });
-      if (s.status === 'SUBMITTED') await followUp(deps, task.vendor, task.tenantId, task.id, index, s.vendorTaskId);
-      await notifyChange(deps.invoke, task);
-      break;
-    }
-  }
-  const s = task.steps[index] as Step;
-  return s.status === 'SUBMITTED' || s.status === 'FAILED' || s.status === 'UNKNOWN'
-    ? { outcome: s.status, ...(s.vendorTaskId ? { vendorTaskId: s.vendorTaskId } : {}) }
-    : { outcome: 'skipped', reason: `step is ${s.status}` };
-}
 
 /** All batches have an outcome: the step's own. */
 function finishBatches(t: StoredTask, index: number): void {
@@ -206,17 +304,13 @@ function lookupAdvice(vendor: Vendor, name: string, claimedAt?: string): string 
   return `${vendor} offers no lookup except by the task id it returns, which never arrived: look in ${vendor}'s console for a task named "${name}" created around ${claimedAt ?? 'the claim time'}`;
 }
 
-type Attempt = { kind: 'ok'; value: SubmitResult } | { kind: 'error'; error: VendorCallError };
-
-async function submitWithRetries(deps: DispatchDeps, vendor: Vendor, tenantId: string, input: ReturnType<typeof stepInput>, taskId: string): Promise<Attempt> {
+/**
+ * One vendor call. A failure to connect (the vendor provably has nothing) is retried in-process
+ * with backoff, within the permit; a throttle answer returns at once (the caller defers); anything
+ * that may have reached the vendor is never retried.
+ */
+async function submitWithRetries(deps: DispatchDeps, wired: Wired, input: StepRequestInput, taskId: string): Promise<Attempt> {
   const c = config();
-  let wired: Wired;
-  try {
-    wired = await vendorContext(deps.tenants, tenantId, vendor);
-  } catch (err) {
-    if (err instanceof VendorCallError) return { kind: 'error', error: err };
-    throw err;
-  }
   const { adapter, ctx } = wired;
   for (let retry = 0; ; retry++) {
     try {
@@ -227,16 +321,13 @@ async function submitWithRetries(deps: DispatchDeps, vendor: Vendor, tenantId: s
         // A bug in our own code mid-call: we cannot know whether the request left.
         : new VendorCallError('ambiguous', 'qunfa.internal', 'the dispatch failed unexpectedly mid-call');
       if (!(err instanceof VendorCallError)) logger.error('adapter threw', { taskId, error: err as Error });
-      const retryable = error.kind === 'throttled' || error.kind === 'not_sent';
-      const pause = Math.max(error.retryAfterMs ?? 0, c.DISPATCH_BACKOFF_MS * 2 ** retry * (0.5 + Math.random() / 2));
+      if (error.kind !== 'not_sent') return { kind: 'error', error };
+      const pause = c.DISPATCH_BACKOFF_MS * 2 ** retry * (0.5 + Math.random() / 2);
       const timeLeft = deps.remainingMs?.() ?? Number.POSITIVE_INFINITY;
-      if (!retryable || retry >= c.DISPATCH_MAX_RETRIES || pause + c.VENDOR_TIMEOUT_MS + 2_000 > timeLeft) {
-        if (retryable) {
-          return { kind: 'error', error: new VendorCallError('refused', error.code, `${error.message} (gave up after ${retry + 1} attempts)`) };
-        }
-        return { kind: 'error', error };
+      if (retry >= c.DISPATCH_MAX_RETRIES || pause + c.VENDOR_TIMEOUT_MS + 2_000 > timeLeft) {
+        return { kind: 'error', error: new VendorCallError('refused', error.code, `${error.message} (gave up after ${retry + 1} attempts)`) };
       }
-      logger.warn('vendor call not accepted; retrying', { taskId, vendor, code: error.code, retry: retry + 1, pauseMs: Math.round(pause) });
+      logger.warn('vendor not reachable; retrying', { taskId, vendor: adapter.id, code: error.code, retry: retry + 1, pauseMs: Math.round(pause) });
       await new Promise((r) => setTimeout(r, pause));
     }
   }

@@ -5,6 +5,8 @@
  * horizon ends clearly: COMPLETED with the last figures if anything was sent, else FAILED.
  */
 import { config } from './config';
+import { NoRoom, nextAttempt, withPermit } from './flow';
+import type { FlowLimiter } from './limiter';
 import { logger } from './log';
 import type { Invoker } from './invoke';
 import { applyVendorStatus, notifyChange } from './progress';
@@ -17,12 +19,12 @@ import { combineStatuses } from './vendors/batches';
 import { vendorContext } from './vendors/context';
 import { VendorCallError, type VendorStatus } from './vendors/types';
 
-export interface PollDeps { store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler>; invoke: Invoker }
+export interface PollDeps { store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler>; invoke: Invoker; limiter: FlowLimiter }
 
-export async function schedulePoll(scheduler: Scheduler, tenantId: string, taskId: string, step: number, n: number): Promise<void> {
+export async function schedulePoll(scheduler: Scheduler, tenantId: string, taskId: string, step: number, n: number, at?: Date): Promise<void> {
   const intervals = config().STATUS_POLL_INTERVALS;
   const seconds = intervals[Math.min(n, intervals.length - 1)] as number;
-  await scheduler.schedule(pollScheduleName(taskId, step, n), new Date(Date.now() + seconds * 1000), { kind: 'poll', tenantId, taskId, step, n });
+  await scheduler.schedule(pollScheduleName(taskId, step, n), at ?? new Date(Date.now() + seconds * 1000), { kind: 'poll', tenantId, taskId, step, n });
 }
 
 export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome: string }> {
@@ -36,15 +38,22 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
     : step.vendorTaskId ? [step.vendorTaskId] : [];
   if (!ids.length) return { outcome: 'no vendor task id to ask about' };
 
-  const { adapter, ctx } = await vendorContext(deps.tenants, ev.tenantId, task.vendor);
-  if (!adapter.status) return { outcome: `${task.vendor} cannot be asked` };
+  const { adapter, ctx, limits } = await vendorContext(deps.tenants, ev.tenantId, task.vendor);
+  const ask = adapter.status?.bind(adapter);
+  if (!ask) return { outcome: `${task.vendor} cannot be asked` };
   let status: VendorStatus;
   try {
     const input = stepInput(task, step);
     const each: VendorStatus[] = [];
-    for (const id of ids) each.push(await adapter.status(ctx, id, input));
+    // Each question is a vendor call like any other: it takes an in-flight slot (not a write's window).
+    for (const id of ids) each.push(await withPermit(deps.limiter, ev.tenantId, task.vendor, 'read', limits, () => ask(ctx, id, input)));
     status = each.length === 1 ? each[0] as VendorStatus : combineStatuses(each);
   } catch (err) {
+    if (err instanceof NoRoom) {
+      // No room to ask now: ask when there is, without counting it as a poll.
+      await schedulePoll(await deps.scheduler(), ev.tenantId, ev.taskId, ev.step, ev.n + 1, nextAttempt(err.retryAt));
+      return { outcome: `no room to ask: ${err.message}` };
+    }
     if (!(err instanceof VendorCallError)) throw err;
     // Asking is always safe to repeat: a failed ask only means asking again later.
     logger.warn('status poll failed; asking again later', { taskId: task.id, step: ev.step, code: err.code });

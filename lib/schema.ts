@@ -122,6 +122,12 @@ export type Audience = z.infer<typeof Audience>;
 
 export const StepInput = z.strictObject({ sendAt: SendAt, content: Content });
 
+/** The latest moment a step may reach the vendor: an instant with an offset, like sendAt. */
+export const NotAfter = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with an offset, e.g. 2026-12-01T11:00:00+08:00' }).check(
+  z.refine((v) => Date.parse(v) > Date.now(), 'must be in the future'),
+  z.refine((v) => Date.parse(v) <= Date.now() + MAX_HORIZON_MS + 7 * 24 * 3600 * 1000, 'must be within one year and a week'),
+);
+
 export const CreateTaskInput = z
   .strictObject({
     vendor: Vendor,
@@ -130,6 +136,7 @@ export const CreateTaskInput = z
     content: z.optional(Content),
     sendAt: z.optional(SendAt),
     steps: z.optional(z.array(StepInput).check(z.minLength(1, 'at least one step'), z.maxLength(MAX_STEPS, `at most ${MAX_STEPS} steps`))),
+    notAfter: z.optional(NotAfter),
     callbackUrl: z.optional(HttpUrl),
     vendorOptions: z.optional(z.record(z.string(), z.unknown())),
   })
@@ -146,8 +153,40 @@ export const CreateTaskInput = z
         ctx.addIssue({ code: 'custom', path: ['steps', i, 'sendAt'], message: 'steps must have strictly increasing sendAt' });
       }
     });
+    const last = t.steps?.at(-1)?.sendAt ?? t.sendAt;
+    if (t.notAfter && last && Date.parse(t.notAfter) <= Date.parse(last)) {
+      ctx.addIssue({ code: 'custom', path: ['notAfter'], message: 'must be after the sendAt of every step' });
+    }
   }));
 export type CreateTaskInput = z.infer<typeof CreateTaskInput>;
+
+/**
+ * PATCH /v1/tasks/{id}: what has not been sent may change. `steps` name steps by index;
+ * `sendAt`/`content` at the top are the shorthand for a task of one step (as at create).
+ */
+export const PatchStepInput = z.strictObject({
+  index: z.int({ error: 'must be a whole number' }).check(z.nonnegative('must not be negative'), z.maximum(MAX_STEPS - 1, `must be below ${MAX_STEPS}`)),
+  sendAt: z.optional(SendAt),
+  content: z.optional(Content),
+});
+export const PatchTaskInput = z
+  .strictObject({
+    sendAt: z.optional(SendAt),
+    content: z.optional(Content),
+    steps: z.optional(z.array(PatchStepInput).check(z.minLength(1, 'at least one step'), z.maxLength(MAX_STEPS, `at most ${MAX_STEPS} steps`))),
+    notAfter: z.optional(NotAfter),
+  })
+  .check(z.superRefine((p, ctx) => {
+    if (p.steps && (p.sendAt || p.content)) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'give either sendAt/content (a task of one step) or steps, not both' });
+    if (!p.steps && !p.sendAt && !p.content && !p.notAfter) ctx.addIssue({ code: 'custom', path: [], message: 'changes nothing: give sendAt, content, steps or notAfter' });
+    const seen = new Set<number>();
+    p.steps?.forEach((s, i) => {
+      if (seen.has(s.index)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'index'], message: 'names a step twice' });
+      seen.add(s.index);
+      if (!s.sendAt && !s.content) ctx.addIssue({ code: 'custom', path: ['steps', i], message: 'changes nothing: give sendAt or content' });
+    });
+  }));
+export type PatchTaskInput = z.infer<typeof PatchTaskInput>;
 
 export const ListQuery = z.strictObject({
   status: z.optional(StepState),
@@ -207,6 +246,14 @@ export const Step = z.object({
   batches: z.optional(z.array(Batch)),
   /** How many times qunfa has asked the vendor about this step. */
   polls: z.optional(z.int()),
+  /** The latest moment this step may reach the vendor; past it, it ends FAILED qunfa.expired. */
+  notAfter: z.optional(z.string()),
+  /** Set while the step waits for room at the vendor: when it will be tried next. */
+  nextAttemptAt: z.optional(z.string()),
+  /** How many times the step was deferred (no room, or the vendor throttled). */
+  deferrals: z.optional(z.int()),
+  /** Bumped when the step's schedule is replaced (moved by PATCH, or deferred): names the schedule. */
+  rev: z.optional(z.int()),
   updatedAt: z.string(),
 });
 export type Step = z.infer<typeof Step>;
@@ -222,6 +269,8 @@ export const Task = z.object({
   steps: z.array(Step),
   callbackUrl: z.optional(z.string()),
   vendorOptions: z.optional(z.record(z.string(), z.unknown())),
+  /** As given at create or by PATCH; each step's effective deadline is in steps[].notAfter. */
+  notAfter: z.optional(z.string()),
   /** The steps' figures added up. */
   stats: z.optional(DeliveryStats),
   /** Delivery of this task's callbacks to callbackUrl: every attempt, newest last. */

@@ -3,16 +3,18 @@
  * Handlers call these; these call the store, the scheduler and the adapters' pure parts.
  */
 import { config } from './config';
-import { badRequest, conflict, notFound, unprocessable, validationError, type FieldError } from './errors';
+import { badRequest, conflict, notFound, unavailable, unprocessable, validationError, type FieldError } from './errors';
 import { newTaskId, TASK_ID } from './ids';
+import { NoRoom, withPermit } from './flow';
 import type { Invoker } from './invoke';
+import type { FlowLimiter } from './limiter';
 import { canonicalJson, sha256 } from './json';
 import { logger } from './log';
 import { callbackUrlProblem } from './net';
 import { notifyChange } from './progress';
 import { scheduleName, type DispatchEvent, type Scheduler } from './scheduler/index';
-import { CreateTaskInput, ListQuery, type Step, type Task } from './schema';
-import { canMove, isFinal, moveStep } from './states';
+import { CreateTaskInput, ListQuery, PatchTaskInput, type Step, type Task } from './schema';
+import { canMove, canPatch, isFinal, isStateChange, moveStep, stepDeadline } from './states';
 import { publicTask, type StoredTask, type TaskStore } from './store';
 import type { Tenant, TenantDirectory } from './tenants';
 import { capabilityErrors } from './vendors/capabilities';
@@ -24,6 +26,7 @@ export interface TaskDeps {
   store: TaskStore;
   scheduler: () => Promise<Scheduler>;
   invoke: Invoker;
+  limiter: FlowLimiter;
 }
 
 /** A step due within this is fired directly rather than through the scheduler. */
@@ -141,7 +144,9 @@ function normaliseSteps(input: CreateTaskInput, now: Date): { index: number; sen
 
 function buildTask(id: string, tenantId: string, input: CreateTaskInput, now: Date, keyHash?: string): StoredTask {
   const at = now.toISOString();
-  const steps: Step[] = normaliseSteps(input, now).map((s) => ({ ...s, status: 'SCHEDULED', updatedAt: at }));
+  const notAfter = input.notAfter ? new Date(input.notAfter).toISOString() : undefined;
+  const window = config().NOT_AFTER_DEFAULT_SECONDS;
+  const steps: Step[] = normaliseSteps(input, now).map((s) => ({ ...s, status: 'SCHEDULED', notAfter: stepDeadline(s.sendAt, notAfter, window), updatedAt: at }));
   return {
     id,
     tenantId,
@@ -153,6 +158,7 @@ function buildTask(id: string, tenantId: string, input: CreateTaskInput, now: Da
     steps,
     ...(input.callbackUrl ? { callbackUrl: input.callbackUrl } : {}),
     ...(input.vendorOptions && Object.keys(input.vendorOptions).length ? { vendorOptions: input.vendorOptions } : {}),
+    ...(notAfter ? { notAfter } : {}),
     createdAt: at,
     updatedAt: at,
     history: steps.map((s) => ({ at, step: s.index, from: null, to: 'SCHEDULED' as const, cause: 'created' })),
@@ -179,8 +185,8 @@ export async function getTask(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, tas
   const task = publicTask(stored);
   if (!stored.callbackUrl) return task;
   const cb = await deps.store.getCallbackState(tenant.id, taskId);
-  const changes = stored.history.filter((h) => h.from !== null).length;
-  const delivered = cb ? stored.history.slice(0, cb.cursor).filter((h) => h.from !== null).length - cb.abandoned.length : 0;
+  const changes = stored.history.filter(isStateChange).length;
+  const delivered = cb ? stored.history.slice(0, cb.cursor).filter(isStateChange).length - cb.abandoned.length : 0;
   return { ...task, callbacks: { delivered, pending: changes - delivered - (cb?.abandoned.length ?? 0), abandoned: cb?.abandoned ?? [], attempts: cb?.attempts ?? [] } };
 }
 
@@ -216,8 +222,11 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
 
   const scheduler = await deps.scheduler();
   for (const index of cancelled) {
-    await scheduler.cancel(scheduleName(task.id, index)).catch((err: unknown) =>
-      logger.warn('schedule delete failed; the step is CANCELLED so its firing will send nothing', { taskId: task.id, step: index, error: (err as Error).message }));
+    const rev = task.steps[index]?.rev ?? 0;
+    for (const name of new Set([scheduleName(task.id, index), scheduleName(task.id, index, rev)])) {
+      await scheduler.cancel(name).catch((err: unknown) =>
+        logger.warn('schedule delete failed; the step is CANCELLED so its firing will send nothing', { taskId: task.id, step: index, error: (err as Error).message }));
+    }
   }
 
   // Steps the vendor already holds: cancelled there, where the vendor has a way to.
@@ -231,9 +240,11 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
     }
     if (!s.vendorTaskId) { reasons.push(`step ${s.index} is ${s.status} with no ${task.vendor} task id to cancel`); continue; }
     try {
-      const { ctx } = await vendorContext(deps.tenants, tenant.id, task.vendor);
-      await adapter.cancel(ctx, s.vendorTaskId);
+      const { ctx, limits } = await vendorContext(deps.tenants, tenant.id, task.vendor);
+      const vendorTaskId = s.vendorTaskId;
+      await withPermit(deps.limiter, tenant.id, task.vendor, 'write', limits, () => (adapter.cancel as NonNullable<typeof adapter.cancel>)(ctx, vendorTaskId));
     } catch (err) {
+      if (err instanceof NoRoom) throw unavailable(`${task.vendor} has no room for this tenant's calls right now (${err.message}); retry`, Math.max(1, Math.ceil((err.retryAt - Date.now()) / 1000)));
       if (!(err instanceof VendorCallError)) throw err;
       reasons.push(`${task.vendor} did not cancel step ${s.index}: ${err.code} ${err.message}`);
       continue;
@@ -254,4 +265,137 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
   }
   await notifyChange(deps.invoke, task);
   return publicTask(task);
+}
+
+/**
+ * PATCH: change what has not been sent — a waiting step's sendAt and content, the task's notAfter —
+ * validated like a create (400 schema, 422 what the vendor cannot carry), race-safe against a
+ * dispatch firing at that moment: the change and the dispatcher's claim are conditional writes on
+ * the same task version, so either the change lands first (the new version is sent, once, at its
+ * time) or the claim does (409: that version was already claimed). The new schedule is made
+ * before the change is written (a change never exists without its schedule); the old one is
+ * deleted after (if it fires meanwhile it finds the step not yet due and does nothing).
+ */
+export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string | undefined, body: unknown): Promise<Task> {
+  const parsed = PatchTaskInput.safeParse(body);
+  if (!parsed.success) throw validationError(parsed.error);
+  const patch = parsed.data;
+  const now = new Date();
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const current = taskId && TASK_ID.test(taskId) ? await deps.store.get(tenant.id, taskId) : undefined;
+    if (!current) throw notFound('task');
+    const changes = patchedSteps(current, patch);
+    checkPatch(current, patch, changes, now);
+
+    // Steps that move get a schedule under a new name, made before the change is written.
+    const scheduler = await deps.scheduler();
+    const moved = changes.filter((c) => c.sendAt !== undefined).map((c) => {
+      const step = current.steps[c.index] as Step;
+      const at = new Date(Math.max(Date.parse(c.sendAt as string), now.getTime()));
+      return { index: c.index, at, fromRev: step.rev ?? 0, toRev: (step.rev ?? 0) + 1, dueNow: at.getTime() - now.getTime() <= DUE_NOW_MS };
+    });
+    for (const m of moved) {
+      const event: DispatchEvent = { kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index };
+      await scheduler.schedule(scheduleName(current.id, m.index, m.toRev), m.dueNow ? new Date(now.getTime() + config().BACKSTOP_SECONDS * 1000) : m.at, event);
+    }
+
+    const window = config().NOT_AFTER_DEFAULT_SECONDS;
+    const out = await deps.store.update(tenant.id, current.id, (t) => {
+      for (const c of changes) {
+        const s = t.steps[c.index] as Step;
+        if (!canPatch(s)) return { conflict: `step ${c.index} is already ${s.status}: the version that was claimed is the one sent` } as const;
+        if ((s.rev ?? 0) !== (current.steps[c.index]?.rev ?? 0)) return { retry: true } as const;
+      }
+      if (patch.notAfter && t.steps.every((s) => isFinal(s.status))) return { conflict: `the task is already ${t.status}` } as const;
+      const at = new Date().toISOString();
+      if (patch.notAfter) t.notAfter = new Date(patch.notAfter).toISOString();
+      for (const c of changes) {
+        const s = t.steps[c.index] as Step;
+        const what: string[] = [];
+        if (c.content) { s.content = c.content; what.push('content changed'); }
+        const m = moved.find((x) => x.index === c.index);
+        if (m) {
+          s.sendAt = m.at.toISOString();
+          s.rev = m.toRev;
+          delete s.nextAttemptAt;
+          what.push(`moved to ${s.sendAt}`);
+        }
+        s.updatedAt = at;
+        t.history.push({ at, step: c.index, from: s.status, to: s.status, cause: `${what.join(', ')} by the caller` });
+      }
+      // Every step not yet sent gets its deadline again: the task's notAfter, else its sendAt + the window.
+      for (const s of t.steps) if (s.status === 'SCHEDULED') s.notAfter = stepDeadline(s.sendAt, t.notAfter, window);
+      if (patch.notAfter) t.history.push({ at, from: t.status, to: t.status, cause: `notAfter set to ${t.notAfter} by the caller` });
+      t.updatedAt = at;
+      return { ok: true } as const;
+    }, current);
+    if (!out) throw notFound('task');
+    const result = out.result;
+    if (result && 'retry' in result) continue;
+    if (!result || 'conflict' in result) {
+      for (const m of moved) await scheduler.cancel(scheduleName(current.id, m.index, m.toRev)).catch(() => undefined);
+      throw conflict(result && 'conflict' in result ? String(result.conflict) : 'nothing could be changed');
+    }
+    for (const m of moved) {
+      await scheduler.cancel(scheduleName(current.id, m.index, m.fromRev)).catch((err: unknown) =>
+        logger.warn('old schedule not deleted; when it fires it finds the step not yet due', { taskId: current.id, step: m.index, error: (err as Error).message }));
+      if (m.dueNow) {
+        await deps.invoke({ kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index }).catch((err: unknown) =>
+          logger.warn('direct dispatch invoke failed; the backstop schedule will fire it', { taskId: current.id, step: m.index, error: (err as Error).message }));
+      }
+    }
+    return publicTask(out.task);
+  }
+  throw unavailable('the task is being changed by many requests at once; retry', 1);
+}
+
+interface StepChange { index: number; sendAt?: string; content?: Step['content']; path: string }
+
+/** The patch as changes per step index, with the body path each came from (for field errors). */
+function patchedSteps(task: StoredTask, patch: PatchTaskInput): StepChange[] {
+  if (patch.steps) {
+    return patch.steps.map((s, i) => ({ index: s.index, path: `steps.${i}`, ...(s.sendAt ? { sendAt: s.sendAt } : {}), ...(s.content ? { content: s.content } : {}) }));
+  }
+  if (patch.sendAt === undefined && patch.content === undefined) return [];
+  if (task.steps.length !== 1) {
+    const field = patch.sendAt !== undefined ? 'sendAt' : 'content';
+    throw badRequest(`${field}: this task has ${task.steps.length} steps: name them in steps[]`, [{ path: field, message: `this task has ${task.steps.length} steps: name them in steps[] with their index` }]);
+  }
+  return [{ index: 0, path: '', ...(patch.sendAt ? { sendAt: patch.sendAt } : {}), ...(patch.content ? { content: patch.content } : {}) }];
+}
+
+/** What the schema cannot see: steps that exist, order kept, deadlines after sends, content the vendor can carry. */
+function checkPatch(task: StoredTask, patch: PatchTaskInput, changes: StepChange[], now: Date): void {
+  const errors: FieldError[] = [];
+  const at = (p: string, f: string) => (p ? `${p}.${f}` : f);
+  for (const c of changes) if (!task.steps[c.index]) errors.push({ path: at(c.path, 'index'), message: `this task has no step ${c.index}` });
+  if (errors.length) throw badRequest(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+
+  const sendAts = task.steps.map((s) => Date.parse(s.sendAt));
+  for (const c of changes) if (c.sendAt) sendAts[c.index] = Math.max(Date.parse(c.sendAt), now.getTime());
+  for (const c of changes) {
+    const i = c.index;
+    if (c.sendAt && ((i > 0 && sendAts[i] as number <= (sendAts[i - 1] as number)) || (i < sendAts.length - 1 && (sendAts[i] as number) >= (sendAts[i + 1] as number)))) {
+      errors.push({ path: at(c.path, 'sendAt'), message: 'steps must keep strictly increasing sendAt' });
+    }
+  }
+  const deadline = patch.notAfter ? Date.parse(patch.notAfter) : task.notAfter ? Date.parse(task.notAfter) : undefined;
+  if (deadline !== undefined) {
+    const late = task.steps.some((s, i) => s.status === 'SCHEDULED' && (sendAts[i] as number) >= deadline);
+    if (late) errors.push(patch.notAfter ? { path: 'notAfter', message: 'must be after the sendAt of every step not yet sent' } : { path: changes.find((c) => c.sendAt)?.path ? at(changes.find((c) => c.sendAt)?.path as string, 'sendAt') : 'sendAt', message: `must be before the task's notAfter (${task.notAfter})` });
+  }
+  if (errors.length) throw badRequest(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+
+  // New content is held to the vendor's capabilities exactly as at create (422).
+  const adapter = adapterFor(task.vendor) as VendorAdapter<unknown>;
+  for (const c of changes) {
+    if (!c.content) continue;
+    const base = at(c.path, 'content');
+    for (const e of capabilityErrors(adapter, { vendor: task.vendor, name: task.name, audience: task.audience, content: c.content } as CreateTaskInput)) {
+      errors.push({ path: e.path.replace(/^content/, base), message: e.message });
+    }
+    const step = task.steps[c.index] as Step;
+    for (const e of adapter.check(stepInput(task, { ...step, content: c.content }))) errors.push({ path: e.path.replace(/^content/, base), message: e.message });
+  }
+  if (errors.length) throw unprocessable(`${task.vendor} cannot carry this change: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
 }

@@ -15,6 +15,12 @@ export const TenantRecord = z.object({
   apiKeySha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
   webhookSecret: z.string().check(z.minLength(16)),
   vendors: z._default(z.record(z.string(), z.record(z.string(), z.string())), {}),
+  /** Per-vendor overrides of the flow-control defaults (SPEC §3), e.g. a quota the vendor raised. */
+  limits: z.optional(z.record(z.string(), z.strictObject({
+    inFlight: z.optional(z.int().check(z.positive(), z.maximum(1000))),
+    perMinute: z.optional(z.int().check(z.positive())),
+    perHour: z.optional(z.int().check(z.positive())),
+  }))),
 });
 export type TenantRecord = z.infer<typeof TenantRecord>;
 export const TenantsFile = z.record(z.string().check(z.regex(/^[a-zA-Z0-9_-]{1,64}$/)), TenantRecord);

@@ -4,6 +4,7 @@
  *
  *   GET  /__sandbox/requests        what the vendor endpoints received (token calls included)
  *   GET  /__sandbox/tasks           the tasks the vendor "created"
+ *   GET  /__sandbox/limits          the vendor's limits and what each caller met (in flight, writes, throttles)
  *   POST /__sandbox/tasks/<id>      merge fields into one of them (e.g. {"status": 3})
  *   POST /__sandbox/faults          {match?, mode, count?, status?, delayMs?, code?}
  *   POST /__sandbox/revoke-tokens   every issued token becomes invalid
@@ -30,6 +31,8 @@ export interface Fault {
 
 export interface RecordedRequest {
   at: string;
+  /** Set when the sandbox's rate limits refused the call: 'in-flight', 'per-minute', 'per-hour' or 'banned'. */
+  throttled?: string;
   method: string;
   path: string;
   query: Record<string, string>;
@@ -58,24 +61,86 @@ export interface SandboxSpec {
   /** Forget vendor-specific state other than issued tokens. */
   reset(): void;
   revokeTokens(): void;
+  rateLimits?: SandboxRateLimits;
 }
 
 export interface SandboxState {
   tasks: Record<string, unknown>[];
 }
 
+/**
+ * A vendor's published limits, enforced per caller (the corp or app a token belongs to) the way
+ * the vendor does: requests in flight over every API; writes per minute and per hour over its
+ * bulk-write APIs, with a ban after a window is exceeded where the vendor has one.
+ */
+export interface SandboxRateLimits {
+  limits: { inFlight: number; perMinute: number; perHour: number };
+  /** Calls that count against the windows (the vendor's bulk-write APIs). */
+  isWrite(req: VendorRequest): boolean;
+  /** Whose quota a call uses; undefined for calls the vendor does not count (token requests, bad tokens). */
+  caller(req: VendorRequest): string | undefined;
+  /** The vendor's answer over the in-flight limit (default: its throttle answer). */
+  inFlightReply?: () => VendorReply;
+  /** How long the vendor refuses a caller's writes after a window was exceeded. */
+  banMs?: number;
+}
+
+/** What the limits saw, per caller (GET /__sandbox/limits). */
+export interface CallerLimitState {
+  inFlight: number;
+  maxInFlight: number;
+  /** Accepted writes (epoch ms), the last hour. */
+  writes: number[];
+  bannedUntil: number;
+  throttled: Record<string, number>;
+}
+
 export interface RunningSandbox {
   url: string;
   port: number;
   server: Server;
-  state: SandboxState & { requests: RecordedRequest[]; faults: Fault[] };
+  state: SandboxState & { requests: RecordedRequest[]; faults: Fault[]; limits: Record<string, CallerLimitState> };
   close(): Promise<void>;
+}
+
+export interface SandboxOptions {
+  /** How long the vendor takes to answer each call (so calls overlap, as they do at a real vendor). */
+  latencyMs?: number;
 }
 
 const MAX_BODY = 16 * 1024 * 1024;
 
-export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.1'): Promise<RunningSandbox> {
-  const state = { tasks: [] as Record<string, unknown>[], requests: [] as RecordedRequest[], faults: [] as Fault[] };
+export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.1', o: SandboxOptions = {}): Promise<RunningSandbox> {
+  const state = { tasks: [] as Record<string, unknown>[], requests: [] as RecordedRequest[], faults: [] as Fault[], limits: {} as Record<string, CallerLimitState> };
+  const latencyMs = o.latencyMs ?? 0;
+
+  /** The vendor's limits: why the call is refused, or what to call when it ends (it counts in flight until then). */
+  const overLimit = (req: VendorRequest, recorded: RecordedRequest): { why: string } | { end: () => void } => {
+    const rl = spec.rateLimits;
+    const who = rl?.caller(req);
+    if (!rl || who === undefined) return { end: () => undefined };
+    const st = (state.limits[who] ??= { inFlight: 0, maxInFlight: 0, writes: [], bannedUntil: 0, throttled: {} });
+    const now = Date.now();
+    let why: string | undefined;
+    if (st.inFlight >= rl.limits.inFlight) why = 'in-flight';
+    else if (rl.isWrite(req)) {
+      while (st.writes.length && (st.writes[0] as number) <= now - 3_600_000) st.writes.shift();
+      const lastMinute = st.writes.filter((t) => t > now - 60_000).length;
+      if (st.bannedUntil > now) why = 'banned';
+      else if (lastMinute >= rl.limits.perMinute) why = 'per-minute';
+      else if (st.writes.length >= rl.limits.perHour) why = 'per-hour';
+      if (why === 'per-minute' || why === 'per-hour') st.bannedUntil = now + (rl.banMs ?? 0);
+      if (!why) st.writes.push(now);
+    }
+    if (why) {
+      st.throttled[why] = (st.throttled[why] ?? 0) + 1;
+      recorded.throttled = why;
+      return { why };
+    }
+    st.inFlight++;
+    st.maxInFlight = Math.max(st.maxInFlight, st.inFlight);
+    return { end: () => { st.inFlight--; } };
+  };
 
   const send = (res: ServerResponse, reply: VendorReply) => {
     if (res.destroyed) return;
@@ -98,6 +163,7 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
     const path = req.path.slice('/__sandbox'.length);
     if (req.method === 'GET' && path === '/requests') return send(res, { body: state.requests });
     if (req.method === 'GET' && path === '/tasks') return send(res, { body: state.tasks });
+    if (req.method === 'GET' && path === '/limits') return send(res, { body: { limits: spec.rateLimits?.limits ?? null, callers: state.limits } });
     if (req.method === 'POST' && path === '/faults') {
       const list = Array.isArray(req.body) ? req.body : [req.body];
       for (const f of list as Fault[]) state.faults.push({ count: 1, ...f });
@@ -113,6 +179,7 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
     if (req.method === 'POST' && path === '/revoke-tokens') { spec.revokeTokens(); return send(res, { body: { ok: true } }); }
     if (req.method === 'POST' && path === '/reset') {
       state.tasks.length = 0; state.requests.length = 0; state.faults.length = 0; spec.reset();
+      for (const k of Object.keys(state.limits)) delete state.limits[k];
       return send(res, { body: { ok: true } });
     }
     return send(res, { status: 404, body: { error: 'no such control endpoint' } });
@@ -141,31 +208,44 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
         const vreq: VendorRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, rawBody };
         if (url.pathname.startsWith('/__sandbox')) return control(vreq, res);
 
-        state.requests.push({
+        const recorded: RecordedRequest = {
           at: new Date().toISOString(),
           method: vreq.method,
           path: vreq.path,
           query: Object.fromEntries(url.searchParams),
           headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
           body,
-        });
-        const fault = takeFault(url.pathname);
-        if (fault?.mode === 'reset') { req.socket.destroy(); return; }
-        if (fault?.mode === 'delay') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
-        if (fault?.mode === 'http') return send(res, { status: fault.status ?? 500, body: { error: 'injected' } });
-        if (fault?.mode === 'throttle') return send(res, spec.throttleReply());
-        if (fault?.mode === 'vendor-error') return send(res, { body: spec.errorBody(fault.code ?? 'injected', fault.message ?? 'injected failure') });
+        };
+        state.requests.push(recorded);
+        const admitted = overLimit(vreq, recorded);
+        if ('why' in admitted) return send(res, admitted.why === 'in-flight' && spec.rateLimits?.inFlightReply ? spec.rateLimits.inFlightReply() : spec.throttleReply());
         try {
-          const reply = await spec.handle(vreq, state);
-          if (fault?.mode === 'accept-then-reset') { req.socket.destroy(); return; }
-          if (fault?.mode === 'accept-then-delay') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
-          send(res, reply);
-        } catch (err) {
-          send(res, { status: 500, body: { error: (err as Error).message } });
+          await handleCall(vreq, res, req);
+        } finally {
+          admitted.end();
         }
       })();
     });
   });
+
+  /** One vendor call, once the limits let it in: latency, injected faults, then the vendor's own handling. */
+  const handleCall = async (vreq: VendorRequest, res: ServerResponse, req: IncomingMessage) => {
+    if (latencyMs) await new Promise((r) => setTimeout(r, latencyMs));
+    const fault = takeFault(vreq.path);
+    if (fault?.mode === 'reset') { req.socket.destroy(); return; }
+    if (fault?.mode === 'delay') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
+    if (fault?.mode === 'http') return send(res, { status: fault.status ?? 500, body: { error: 'injected' } });
+    if (fault?.mode === 'throttle') return send(res, spec.throttleReply());
+    if (fault?.mode === 'vendor-error') return send(res, { body: spec.errorBody(fault.code ?? 'injected', fault.message ?? 'injected failure') });
+    try {
+      const reply = await spec.handle(vreq, state);
+      if (fault?.mode === 'accept-then-reset') { req.socket.destroy(); return; }
+      if (fault?.mode === 'accept-then-delay') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
+      send(res, reply);
+    } catch (err) {
+      send(res, { status: 500, body: { error: (err as Error).message } });
+    }
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

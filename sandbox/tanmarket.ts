@@ -5,7 +5,7 @@
  * id is caught), China-time dates in the seed's formats, type 4 for the 群发助手 SOP.
  */
 import { parseExact } from '../lib/vendors/json';
-import { signer } from '../lib/vendors/tanmarket';
+import { signer, tanmarketAdapter } from '../lib/vendors/tanmarket';
 import type { SandboxSpec, VendorReply } from './base';
 
 export interface TanmarketSandboxOptions {
@@ -40,6 +40,15 @@ export function tanmarketSandbox(opts: TanmarketSandboxOptions): SandboxSpec {
     throttleReply: () => ({ status: 429, body: { code: 429, message: '请求过于频繁', data: null } }),
     reset: () => undefined,
     revokeTokens: () => undefined,
+    // Tanmarket publishes no limits: the sandbox enforces what qunfa's adapter declares, per app.
+    rateLimits: {
+      limits: tanmarketAdapter.capabilities.rateLimits,
+      isWrite: (req) => req.method === 'POST',
+      caller: (req) => {
+        const c = opts.credentials().find((x) => x.appId === req.headers.appid);
+        return c && c.appKey === req.headers.appkey ? c.appId : undefined;
+      },
+    },
 
     async handle(req, state) {
       const h = req.headers;

@@ -1,12 +1,17 @@
 /**
  * Weiban sandbox: the endpoints of seed 002 and vendors.md, checked the way Weiban would
- * (token, required fields and their types, ≤ 5 requests in flight), with the same envelope.
+ * (token, required fields and their types), with the same envelope, and its published limits per
+ * corp: ≤ 5 requests in flight (10052); bulk-write APIs ≤ 300 a minute and 15,000 an hour (10053,
+ * then a 60 s ban).
  * Codes Weiban documents are used as documented (10001 token invalid, 10052 concurrency,
  * 10053 quota); for a bad parameter or secret, which it does not list publicly, the sandbox
  * answers 40001/40003 (its own choice, named here so nobody mistakes it for Weiban's).
  */
 import { randomBytes } from 'node:crypto';
 import { missing, type SandboxSpec, type VendorReply } from './base';
+
+/** Weiban's bulk-write APIs: the ones its 300/min and 15,000/h quota counts. */
+const BULK_WRITE = new Set(['/open-api/customer_group_msg/add', '/open-api/group_msg/add']);
 
 export interface WeibanSandboxOptions {
   /** The corps it knows and their secrets; read on every token request. */
@@ -45,7 +50,6 @@ const ATTACHMENT_FIELDS: Record<string, Record<string, 'string'>> = {
 
 export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
   const tokens = new Map<string, string>(); // token → corp
-  let inFlight = 0;
   let nextId = 1000;
   const err = (errcode: number, errmsg: string): VendorReply => ({ body: { errcode, errmsg } });
 
@@ -69,6 +73,13 @@ export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
     // Issued tokens stay valid across a reset, as a vendor's would; revoke-tokens ends them.
     reset: () => { nextId = 1000 + Math.floor(Math.random() * 1e6); },
     revokeTokens: () => { tokens.clear(); },
+    rateLimits: {
+      limits: { inFlight: 5, perMinute: 300, perHour: 15_000 },
+      isWrite: (req) => req.method === 'POST' && BULK_WRITE.has(req.path),
+      caller: (req) => tokens.get(req.query.get('access_token') ?? ''),
+      inFlightReply: () => err(10052, 'too many concurrent requests'),
+      banMs: 60_000,
+    },
 
     async handle(req, state) {
       if (req.method === 'POST' && req.path === '/open-api/access_token/get') {
@@ -84,9 +95,7 @@ export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
       const corp = tokens.get(req.query.get('access_token') ?? '');
       if (!corp) return err(10001, 'access_token invalid or expired');
 
-      if (inFlight >= 5) return err(10052, 'too many concurrent requests');
-      inFlight++;
-      try {
+      {
         if (req.method === 'POST' && req.path === '/open-api/customer_group_msg/add') {
           const bad = missing(req.body, {
             name: 'string', staff_ext_id_list: 'array', group_ext_id_list: 'array', create_staff_ext_id: 'string', text: 'string', attachments: 'array',
@@ -123,8 +132,6 @@ export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
           return { body: resultOf(task, opts.progressMs ?? 2000) };
         }
         return { status: 404, body: { errcode: 404, errmsg: `no such endpoint ${req.method} ${req.path}` } };
-      } finally {
-        inFlight--;
       }
     },
   };

@@ -4,6 +4,7 @@
  * (materials by integer id, ≤ 10,000 send_ids per staff), and query_task_detail_info answering
  * in seed 003's shape. Template ids are past 2^53, written as exact digits, as WShoto's are.
  */
+import { wshotoAdapter } from '../lib/vendors/wshoto';
 import { randomBytes } from 'node:crypto';
 import { Int64, parseExact, stringifyExact } from '../lib/vendors/json';
 import type { SandboxSpec, VendorReply } from './base';
@@ -15,7 +16,7 @@ export interface WshotoSandboxOptions {
 }
 
 export function wshotoSandbox(opts: WshotoSandboxOptions): SandboxSpec {
-  const tokens = new Set<string>();
+  const tokens = new Map<string, string>(); // token → app
   let next = 1254676189925432389n;
   const ok = (data: unknown): VendorReply => ({ body: stringifyExact({ code: 0, msg: '请求成功', data }) });
   const fail = (code: number, msg: string): VendorReply => ({ body: { code, msg, data: null } });
@@ -45,13 +46,19 @@ export function wshotoSandbox(opts: WshotoSandboxOptions): SandboxSpec {
     throttleReply: () => fail(45009, 'api freq out of limit'),
     reset: () => undefined,
     revokeTokens: () => tokens.clear(),
+    // WShoto publishes no limits: the sandbox enforces what qunfa's adapter declares.
+    rateLimits: {
+      limits: wshotoAdapter.capabilities.rateLimits,
+      isWrite: (req) => req.method === 'POST' && /async_create/.test(req.path),
+      caller: (req) => tokens.get(req.query.get('access_token') ?? ''),
+    },
 
     async handle(req, state) {
       if (req.method === 'GET' && req.path === '/openapi/access_token') {
         const c = opts.credentials().find((x) => x.appId === req.query.get('appid'));
         if (!c || c.appSecret !== req.query.get('app_secret')) return fail(40013, 'invalid appid or app_secret');
         const token = randomBytes(24).toString('hex');
-        tokens.add(token);
+        tokens.set(token, c.appId);
         return ok({ access_token: token, expires_in: 7200 });
       }
       if (!tokens.has(req.query.get('access_token') ?? '')) return fail(42001, 'access_token expired');

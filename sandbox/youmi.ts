@@ -4,6 +4,7 @@
  * start_time unix seconds in a string, listMass rows, chooseLabel a JSON string or ""), and the
  * delete endpoint. Answers in YouMi's envelope {requestId, errmsg, succeed, msgTime, values, errdesc}.
  */
+import { youmiAdapter } from '../lib/vendors/youmi';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { youmiEventSignature } from '../lib/vendors/youmi';
 import type { SandboxSpec, VendorReply } from './base';
@@ -92,6 +93,15 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
     throttleReply: () => ({ status: 429, body: { error: 'too_many_requests' }, headers: { 'retry-after': '1' } }),
     reset: () => undefined,
     revokeTokens: () => tokens.clear(),
+    // YouMi publishes no limits: the sandbox enforces what qunfa's adapter declares.
+    rateLimits: {
+      limits: youmiAdapter.capabilities.rateLimits,
+      isWrite: (req) => req.method === 'POST' && req.path.startsWith('/v2/BulkSend/'),
+      caller: (req) => {
+        const bearer = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
+        return bearer && tokens.has(bearer) ? tokenOwners.get(bearer) : undefined;
+      },
+    },
 
     async handle(req, state) {
       if (req.method === 'POST' && req.path === '/connect/token') {

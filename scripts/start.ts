@@ -17,6 +17,8 @@ const root = resolve(__dirname, '..');
 const dataDir = resolve(root, process.env.QUNFA_DATA_DIR || '.data');
 const port = Number(process.env.PORT ?? 3000);
 const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
+/** serverless-offline's own Lambda API, behind the async-invoke queue on lambdaPort. */
+const offlineLambdaPort = lambdaPort + 1;
 const dynamoPort = Number(process.env.QUNFA_DYNAMO_PORT ?? 4569);
 const sandboxBase = Number(process.env.QUNFA_SANDBOX_PORT_BASE ?? 4601);
 const receiverPort = Number(process.env.QUNFA_RECEIVER_PORT ?? 4700);
@@ -54,7 +56,9 @@ async function main() {
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     PORT: String(port),
-    LAMBDA_PORT: String(lambdaPort),
+    LAMBDA_PORT: String(offlineLambdaPort),
+    // Each vendor sandbox takes this long to answer, so calls overlap as at a real vendor.
+    QUNFA_SANDBOX_LATENCY_MS: process.env.QUNFA_SANDBOX_LATENCY_MS || '20',
     // A demo wants to see a task finish in seconds, not hours (both can be overridden).
     STATUS_POLL_INTERVALS: process.env.STATUS_POLL_INTERVALS || '2,3,5,10,30',
     CALLBACK_RETRY_SECONDS: process.env.CALLBACK_RETRY_SECONDS || '1,2,5,10,30',
@@ -70,6 +74,8 @@ async function main() {
     const name = `${s.vendor.toUpperCase()}_BASE_URL`;
     if (!process.env[name]) process.env[name] = s.url;
   }
+
+  const invokeQueue = await startInvokeQueue(lambdaPort, offlineLambdaPort, stage);
 
   const offline = spawn(process.execPath, [resolve(root, 'node_modules/osls/bin/serverless.js'), 'offline', 'start', '--stage', stage], {
     cwd: root,
@@ -109,6 +115,7 @@ Create a task (sent now; add "sendAt":"2026-12-01T10:00:00+08:00" to schedule it
     if (stopping) return;
     stopping = true;
     await runner.stop();
+    invokeQueue.close();
     offline.kill('SIGTERM');
     await Promise.all(sandboxes.map((s) => s.close()));
     await receiver.close();
@@ -123,6 +130,47 @@ Create a task (sent now; add "sendAt":"2026-12-01T10:00:00+08:00" to schedule it
       void stop();
     }
   });
+}
+
+/**
+ * Lambda's Invoke API in front of serverless-offline's: asynchronous invokes (what the scheduler
+ * and the functions make) are answered 202 and run through AsyncInvokeQueue within each function's
+ * reservedConcurrency, as Lambda would; anything else passes straight through.
+ */
+async function startInvokeQueue(listenPort: number, offlinePort: number, stageName: string) {
+  const { createServer } = await import('node:http');
+  const { AsyncInvokeQueue, reservedConcurrency } = await import('./lib/lambda-queue');
+  const prefix = `qunfa-${stageName}-`;
+  const forward = async (path: string, body: Buffer, type: string) => fetch(`http://127.0.0.1:${offlinePort}${path}`, {
+    method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'application/json', 'x-amz-invocation-type': type },
+  });
+  const queue = new AsyncInvokeQueue(
+    async (fn, payload) => {
+      const res = await forward(`/2015-03-31/functions/${prefix}${fn}/invocations`, payload as Buffer, 'RequestResponse');
+      await res.arrayBuffer();
+    },
+    reservedConcurrency(),
+    (fn, err) => console.error(`[lambda] ${fn} invocation failed: ${(err as Error).message}`),
+  );
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const name = /\/functions\/([^/]+)\/invocations/.exec(req.url ?? '')?.[1] ?? '';
+      const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
+      if (type === 'Event' && name.startsWith(prefix)) {
+        queue.enqueue(name.slice(prefix.length), body);
+        res.writeHead(202, { 'content-type': 'application/json' }).end('');
+        return;
+      }
+      void forward(req.url ?? '/', body, type).then(async (r) => {
+        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await r.arrayBuffer()));
+      }).catch((err: unknown) => res.writeHead(502).end(String((err as Error).message)));
+    });
+  });
+  await new Promise<void>((r) => server.listen(listenPort, '127.0.0.1', () => r()));
+  return { close: () => { server.closeAllConnections(); server.close(); } };
 }
 
 function pipeOutput(child: ChildProcess) {

@@ -30,7 +30,8 @@ export interface Scheduler {
   cancel(name: string): Promise<void>;
 }
 
-export const scheduleName = (taskId: string, step: number) => `${taskId}-s${step}`;
+/** A step's schedule; `rev` > 0 names the schedule that replaced it (moved by PATCH, or deferred). */
+export const scheduleName = (taskId: string, step: number, rev = 0) => (rev ? `${taskId}-s${step}-r${rev}` : `${taskId}-s${step}`);
 export const pollScheduleName = (taskId: string, step: number, n: number) => `${taskId}-s${step}-p${n}`;
 export const callbackScheduleName = (taskId: string, cursor: number, attempt: number) => `${taskId}-c${cursor}-${attempt}`;
 

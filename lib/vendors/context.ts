@@ -4,11 +4,18 @@
  */
 import { config } from '../config';
 import type { Vendor } from '../schema';
-import { findTenant, type TenantDirectory } from '../tenants';
+import type { RateLimits } from '../limiter';
+import { findTenant, type Tenant, type TenantDirectory } from '../tenants';
 import { adapterFor, baseUrlFor } from './registry';
 import { VendorCallError, type VendorAdapter, type VendorContext } from './types';
 
-export interface Wired { adapter: VendorAdapter<unknown>; ctx: VendorContext<unknown> }
+export interface Wired { adapter: VendorAdapter<unknown>; ctx: VendorContext<unknown>; limits: RateLimits }
+
+/** The adapter's published limits with the tenant's overrides (SPEC §3 `limits`) on top. */
+export function limitsFor(adapter: VendorAdapter<unknown>, tenant: Pick<Tenant, 'limits'> | undefined): RateLimits {
+  const own = tenant?.limits && Object.hasOwn(tenant.limits, adapter.id) ? tenant.limits[adapter.id] : undefined;
+  return { ...adapter.capabilities.rateLimits, ...own };
+}
 
 export async function vendorContext(tenants: TenantDirectory, tenantId: string, vendor: Vendor): Promise<Wired> {
   const adapter = adapterFor(vendor);
@@ -18,5 +25,5 @@ export async function vendorContext(tenants: TenantDirectory, tenantId: string, 
     throw new VendorCallError('refused', 'qunfa.no_credentials', `the tenant has no usable ${vendor} credentials`);
   }
   const c = config();
-  return { adapter, ctx: { credentials: creds.data, baseUrl: baseUrlFor(vendor), timeoutMs: c.VENDOR_TIMEOUT_MS, config: c } };
+  return { adapter, ctx: { credentials: creds.data, baseUrl: baseUrlFor(vendor), timeoutMs: c.VENDOR_TIMEOUT_MS, config: c }, limits: limitsFor(adapter, tenant) };
 }

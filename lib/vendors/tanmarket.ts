@@ -12,7 +12,7 @@ import type { FieldError } from '../errors';
 import type { Attachment } from '../schema';
 import { vendorFetch, withQuery } from './http';
 import { Int64, isInt64Text, stringifyExact } from './json';
-import { VendorCallError, type StepRequestInput, type VendorAdapter } from './types';
+import { VendorCallError, type StepRequestInput, type VendorAdapter, CONSERVATIVE_LIMITS } from './types';
 
 export const TanmarketCredentials = z.object({
   appId: z.string().check(z.minLength(1)),
@@ -93,6 +93,7 @@ export const tanmarketAdapter: VendorAdapter<TanmarketCredentials> = {
     cancelAfterSubmit: false,
     status: 'none',
     limits: { sendersPerCall: 100, groupIdsPerCall: 2_000 },
+    rateLimits: CONSERVATIVE_LIMITS,
   },
   credentials: TanmarketCredentials,
   options: TanmarketOptions,

@@ -6,6 +6,7 @@
  */
 import type * as z from 'zod/mini';
 import type { Config } from '../config';
+import type { RateLimits } from '../limiter';
 import type { FieldError } from '../errors';
 import type { AttachmentType, Audience, Content, DeliveryStats, Vendor } from '../schema';
 
@@ -22,7 +23,15 @@ export interface Capabilities {
   limits: { customerIdsPerCall?: number; groupIdsPerCall?: number; sendersPerCall?: number };
   /** How long after submit the vendor keeps results changing (polling stops there). */
   resultHorizonDays?: number;
+  /**
+   * Flow control defaults (SPEC §1): requests in flight, vendor writes per minute and per hour;
+   * what the vendor publishes, else qunfa's conservative default. A tenant may override them.
+   */
+  rateLimits: RateLimits;
 }
+
+/** qunfa's default where a vendor publishes no limits (named in the README). */
+export const CONSERVATIVE_LIMITS: RateLimits = { inFlight: 5, perMinute: 120, perHour: 6_000 };
 
 /** What the adapter needs to build a request: the canonical task, one of its steps. */
 export interface StepRequestInput {

@@ -31,9 +31,11 @@ const WeibanOptions = z.strictObject({
 
 /** Weiban's documented global codes. */
 export const WEIBAN_TOKEN_INVALID = 10001;
-const WEIBAN_THROTTLE = new Set([10052, 10053]); // ≤5 in flight; per-minute/hour API quota
-/** A minute ban lasts 60 s; a throttled call waits at least this long before its retry. */
-const THROTTLE_PAUSE_MS = 1_000;
+/**
+ * Throttle codes and how long Weiban wants us away: 10052 (over 5 in flight) passes as soon as a
+ * call ends; 10053 (over the minute or hour quota) bans the corp's calls for 60 s.
+ */
+const WEIBAN_THROTTLE: ReadonlyMap<number, number> = new Map([[10052, 1_000], [10053, 60_000]]);
 
 interface Envelope { errcode?: number; errmsg?: string; [k: string]: unknown }
 
@@ -67,7 +69,7 @@ async function fetchToken(ctx: VendorContext<WeibanCredentials>): Promise<Token>
   const body = res.json as Envelope;
   if (body.errcode !== 0 || typeof body.access_token !== 'string') {
     const code = Number(body.errcode);
-    if (WEIBAN_THROTTLE.has(code)) throw new VendorCallError('throttled', String(code), String(body.errmsg ?? 'throttled'), THROTTLE_PAUSE_MS);
+    if (WEIBAN_THROTTLE.has(code)) throw new VendorCallError('throttled', String(code), String(body.errmsg ?? 'throttled'), WEIBAN_THROTTLE.get(code));
     throw new VendorCallError('refused', String(body.errcode ?? 'no_token'), `access_token/get: ${body.errmsg ?? 'no access_token in the answer'}`);
   }
   // Weiban documents no expiry: the token is kept until Weiban refuses it (errcode 10001).
@@ -92,7 +94,7 @@ async function call(ctx: VendorContext<WeibanCredentials>, req: VendorRequest): 
     if (code === 0) return body;
     // The token was refused before anything was created: a retry with a fresh one is safe.
     if (code === WEIBAN_TOKEN_INVALID && attempt === 0) continue;
-    if (WEIBAN_THROTTLE.has(code)) throw new VendorCallError('throttled', String(code), String(body.errmsg ?? 'throttled'), THROTTLE_PAUSE_MS);
+    if (WEIBAN_THROTTLE.has(code)) throw new VendorCallError('throttled', String(code), String(body.errmsg ?? 'throttled'), WEIBAN_THROTTLE.get(code));
     throw new VendorCallError('refused', String(code), String(body.errmsg ?? 'refused'));
   }
 }
@@ -146,6 +148,7 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
     cancelAfterSubmit: false,
     status: 'poll',
     limits: { customerIdsPerCall: 10_000, groupIdsPerCall: 2_000, sendersPerCall: 100 },
+    rateLimits: { inFlight: 5, perMinute: 300, perHour: 15_000 },
     resultHorizonDays: 15,
   },
   credentials: WeibanCredentials,

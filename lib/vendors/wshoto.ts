@@ -10,7 +10,7 @@ import type { FieldError } from '../errors';
 import { vendorFetch, withQuery } from './http';
 import { fetchForToken, TokenCache, type Token } from './tokens';
 import { Int64, isInt64Text, stringifyExact } from './json';
-import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus } from './types';
+import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus, CONSERVATIVE_LIMITS } from './types';
 
 export const WshotoCredentials = z.object({ appId: z.string().check(z.minLength(1)), appSecret: z.string().check(z.minLength(1)) });
 export type WshotoCredentials = z.infer<typeof WshotoCredentials>;
@@ -49,6 +49,7 @@ const DEFAULT_RUN_SECONDS = 7 * 24 * 3600;
 const TOKEN_TTL_FALLBACK_S = 7200;
 const EARLY_REFRESH_MS = 300_000;
 const WSHOTO_TOKEN_ERRORS = new Set([40001, 40014, 42001]); // WeCom-style invalid/expired token codes
+const WSHOTO_THROTTLE = new Set([45009, 45033]);
 
 const tokens = new TokenCache();
 
@@ -70,6 +71,8 @@ async function call(ctx: VendorContext<WshotoCredentials>, path: string, body: u
     const env = (res.json ?? {}) as { code?: number; msg?: string; data?: Record<string, unknown> };
     if (env.code === 0) return env as { code: number };
     if (WSHOTO_TOKEN_ERRORS.has(Number(env.code)) && attempt === 0) continue;
+    // WeCom's frequency (45009) and concurrency (45033) codes, passed through: nothing was created.
+    if (WSHOTO_THROTTLE.has(Number(env.code))) throw new VendorCallError('throttled', String(env.code), String(env.msg ?? 'throttled'), 60_000);
     throw new VendorCallError('refused', String(env.code ?? `http_${res.status}`), String(env.msg ?? `HTTP ${res.status}`));
   }
 }
@@ -98,6 +101,7 @@ export const wshotoAdapter: VendorAdapter<WshotoCredentials> = {
     cancelAfterSubmit: false,
     status: 'poll',
     limits: { customerIdsPerCall: 10_000, groupIdsPerCall: 2_000 },
+    rateLimits: CONSERVATIVE_LIMITS,
   },
   credentials: WshotoCredentials,
   options: WshotoOptions,

@@ -13,7 +13,7 @@ import type { Attachment } from '../schema';
 import { vendorFetch, withQuery } from './http';
 import { fetchForToken, TokenCache, type Token } from './tokens';
 import {
-  VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus,
+  VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus, CONSERVATIVE_LIMITS,
 } from './types';
 
 /**
@@ -148,6 +148,7 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
     cancelAfterSubmit: true,
     status: 'callback',
     limits: { customerIdsPerCall: 10_000, sendersPerCall: 1 },
+    rateLimits: CONSERVATIVE_LIMITS,
   },
   credentials: YoumiCredentials,
   options: YoumiOptions,

@@ -14,12 +14,15 @@ export interface SandboxOptions {
   /** Where qunfa's API listens, for vendors that push callbacks (YouMi). */
   callbackBase?: () => string | undefined;
   progressMs?: number;
+  /** How long each vendor call takes to answer (default QUNFA_SANDBOX_LATENCY_MS, else 0). */
+  latencyMs?: number;
 }
 
 export async function startSandboxes(portBase: number, tenants: Tenants, o: SandboxOptions = {}): Promise<NamedSandbox[]> {
   // Each vendor credential, with the qunfa tenant it belongs to (where that vendor calls back).
   const creds = (vendor: Vendor): Record<string, string>[] => Object.entries(tenants()).flatMap(([qunfaTenant, t]) => (t.vendors[vendor] ? [{ ...t.vendors[vendor], qunfaTenant }] : []));
   const progressMs = o.progressMs ?? (Number(process.env.QUNFA_SANDBOX_PROGRESS_MS) || 2000);
+  const latencyMs = o.latencyMs ?? (Number(process.env.QUNFA_SANDBOX_LATENCY_MS) || 0);
   const s = (c: Record<string, string>, k: string) => c[k] ?? '';
   const specs: [Vendor, SandboxSpec][] = [
     ['weiban', weibanSandbox({ credentials: () => creds('weiban').map((c) => ({ corpId: s(c, 'corpId'), secret: s(c, 'secret') })), progressMs })],
@@ -32,7 +35,7 @@ export async function startSandboxes(portBase: number, tenants: Tenants, o: Sand
   ];
   const out: NamedSandbox[] = [];
   for (const [i, [vendor, spec]] of specs.entries()) {
-    out.push({ ...(await startSandbox(spec, portBase === 0 ? 0 : portBase + i)), vendor });
+    out.push({ ...(await startSandbox(spec, portBase === 0 ? 0 : portBase + i, '127.0.0.1', { latencyMs })), vendor });
   }
   return out;
 }

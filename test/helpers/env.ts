@@ -17,6 +17,7 @@ import { setScheduler } from '../../lib/scheduler/index';
 import { setTenantDirectory } from '../../lib/tenants';
 import { clearVendorTokens } from '../../lib/vendors/registry';
 import { ensureTables, startDynalite, type RunningDynamo } from '../../scripts/lib/dynalite';
+import { AsyncInvokeQueue, reservedConcurrency } from '../../scripts/lib/lambda-queue';
 import { startSandboxes, type NamedSandbox } from '../../scripts/lib/sandboxes';
 import { newTenant } from '../../scripts/lib/tenant';
 
@@ -43,7 +44,9 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}): Promi
   const tenantsFile = join(dir, 'tenants.json');
   writeFileSync(tenantsFile, JSON.stringify(tenants));
   let apiUrl = '';
-  const sandboxes = await startSandboxes(0, () => tenants, { callbackBase: () => apiUrl, progressMs: Number(extraEnv.QUNFA_SANDBOX_PROGRESS_MS ?? 1000) });
+  const sandboxes = await startSandboxes(0, () => tenants, {
+    callbackBase: () => apiUrl, progressMs: Number(extraEnv.QUNFA_SANDBOX_PROGRESS_MS ?? 1000), latencyMs: Number(extraEnv.QUNFA_SANDBOX_LATENCY_MS ?? 0),
+  });
   const weiban = sandboxes.find((s) => s.vendor === 'weiban') as NamedSandbox;
 
   // Lambda's Invoke API, as serverless-offline serves it: run the named worker with the payload.
@@ -52,15 +55,20 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}): Promi
     pollStatus: () => import('../../functions/pollStatus'),
     deliverCallback: () => import('../../functions/deliverCallback'),
   };
+  // Async invokes queue per function within its reservedConcurrency, as Lambda runs them.
+  const queue = new AsyncInvokeQueue(
+    async (fn, event) => { await (await (workers[fn] as () => Promise<{ handler: (e: any, c: Context) => Promise<unknown> }>)()).handler(event, lambdaContext(fn)); },
+    reservedConcurrency(),
+    (fn, err) => console.error(`worker ${fn} failed`, err),
+  );
   const lambda = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const event = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
       const fn = /functions\/qunfa-test-(\w+)\/invocations/.exec(req.url ?? '')?.[1] ?? '';
-      const load = workers[fn];
-      if (!load) { res.writeHead(404).end(); return; }
-      void load().then(({ handler }) => handler(event, lambdaContext(fn))).catch((err) => console.error(`worker ${fn} failed`, err));
+      if (!workers[fn]) { res.writeHead(404).end(); return; }
+      queue.enqueue(fn, event);
       res.writeHead(202).end();
     });
   });
