@@ -57,9 +57,9 @@ const Env = z.object({
   /** How long an in-flight slot of the flow limiter lives if its holder dies without releasing it. */
   LIMITER_LEASE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 30),
   /** How long a dispatcher waits in-process for an in-flight slot before deferring through the scheduler. */
-  IN_FLIGHT_WAIT_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 5_000),
+  IN_FLIGHT_WAIT_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 2_000),
   /** The most a deferred step's next attempt is spread past the moment room is expected (no stampede). */
-  DEFER_JITTER_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 4_000),
+  DEFER_JITTER_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 3_000),
 });
 export type Config = z.infer<typeof Env>;
 

@@ -81,7 +81,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
   for (;;) {
     const budget = Math.min(c.IN_FLIGHT_WAIT_MS, (deps.remainingMs?.() ?? Number.POSITIVE_INFINITY) - c.VENDOR_TIMEOUT_MS * 2 - 2_000);
     const admission = await admit(deps.limiter, tenantId, task.vendor, 'write', wired.limits, budget);
-    if (!admission.granted) return defer(deps, task, index, deferralReason(admission, wired.limits, task.vendor), admission.retryAt);
+    if (!admission.granted) return defer(deps, task, index, deferralReason(admission, wired.limits, task.vendor), admission.retryAt, admission.reserved);
     const { permit } = admission;
 
     const claimedAt = new Date();
@@ -165,9 +165,10 @@ const decideNow = (s: Step | undefined) => s && dispatchDecision(s, Date.now(), 
  * would wait forever; a schedule without a record just finds the step as it is), then the note.
  * If room is expected only after the step's notAfter, it ends now instead.
  */
-async function defer(deps: DispatchDeps, known: StoredTask, index: number, reason: string, retryAt: number): Promise<DispatchOutcome> {
+async function defer(deps: DispatchDeps, known: StoredTask, index: number, reason: string, retryAt: number, reserved = false): Promise<DispatchOutcome> {
   const s = known.steps[index] as Step;
-  const at = nextAttempt(retryAt);
+  // A second the limiter chose for this step is kept (spread within it); otherwise jitter spreads.
+  const at = reserved ? new Date(retryAt + Math.random() * 800) : nextAttempt(retryAt);
   if (s.notAfter && at.getTime() > Date.parse(s.notAfter)) return expireEarly(deps, known, index, `${reason}; room is expected only at ${at.toISOString()}`);
   const rev = (s.rev ?? 0) + 1;
   await (await deps.scheduler()).schedule(scheduleName(known.id, index, rev), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index });

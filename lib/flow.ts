@@ -28,7 +28,7 @@ export async function admit(limiter: FlowLimiter, tenantId: string, vendor: stri
 /** When deferred work should try again: when room is expected, plus jitter that grows with the wait. */
 export function nextAttempt(retryAt: number, now = Date.now()): Date {
   const wait = Math.max(0, retryAt - now);
-  const spread = Math.min(config().DEFER_JITTER_MS, Math.max(500, wait / 10));
+  const spread = Math.min(config().DEFER_JITTER_MS, Math.max(500, wait / 20));
   return new Date(Math.max(retryAt, now) + Math.random() * spread);
 }
 

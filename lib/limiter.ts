@@ -14,6 +14,9 @@
  *     m<min>  vendor writes started in that epoch minute; the hour window is the current minute
  *             and the 60 before it.
  *     ban     epoch ms until which the vendor asked us to stop (its throttle answer).
+ *     r<sec>  deferred writes that chose that future second to try again: a hint, so that the
+ *             steps waiting for a full minute's room are spread over the seconds where room
+ *             comes back, each told its own second, instead of all retrying at the first one.
  *
  * A write is admitted when the buckets of the window, as read, leave room in the current one; the
  * condition `s<now> < cap` is exact because past buckets no longer change (the one just before is
@@ -39,7 +42,7 @@ export interface Permit { tenantId: string; vendor: string; slot: number; lease:
 
 export type Admission =
   | { granted: true; permit: Permit }
-  | { granted: false; reason: 'in-flight' | 'per-minute' | 'per-hour' | 'vendor-ban' | 'contention'; retryAt: number };
+  | { granted: false; reason: 'in-flight' | 'per-minute' | 'per-hour' | 'vendor-ban' | 'contention'; retryAt: number; reserved?: boolean };
 
 /** What happened to the call a permit was for. */
 export interface CallOutcome {
@@ -104,7 +107,7 @@ export class FlowLimiter {
       if (kind === 'write') {
         const capS = limits.perMinute - past('s', sec - MINUTE_BUCKETS + 1, sec - 1);
         const capM = limits.perHour - past('m', min - HOUR_BUCKETS + 1, min - 1);
-        if ((item[`s${sec}`] ?? 0) >= capS) return { granted: false, reason: 'per-minute', retryAt: roomAt(item, 's', sec, MINUTE_BUCKETS, limits.perMinute) * 1000 };
+        if ((item[`s${sec}`] ?? 0) >= capS) return { granted: false, reason: 'per-minute', retryAt: (await this.reserve(tenantId, vendor, item, sec, limits.perMinute)) * 1000, reserved: true };
         if ((item[`m${min}`] ?? 0) >= capM) return { granted: false, reason: 'per-hour', retryAt: roomAt(item, 'm', min, HOUR_BUCKETS, limits.perHour) * 60_000 };
         Object.assign(names, { '#s': `s${sec}`, '#m': `m${min}`, '#sp': `s${sec - 1}`, '#mp': `m${min - 1}` });
         Object.assign(values, { ':one': 1, ':capS': capS, ':capM': capM });
@@ -118,7 +121,7 @@ export class FlowLimiter {
         add = ' ADD #s :one, #m :one';
       }
       // Buckets that left both windows go with this write (the item stays small).
-      const stale = Object.keys(item).filter((a) => (a[0] === 's' && /^s\d+$/.test(a) && Number(a.slice(1)) < sec - MINUTE_BUCKETS - 1)
+      const stale = Object.keys(item).filter((a) => (/^[sr]\d+$/.test(a) && Number(a.slice(1)) < sec - MINUTE_BUCKETS - 1)
         || (a[0] === 'm' && /^m\d+$/.test(a) && Number(a.slice(1)) < min - HOUR_BUCKETS - 1));
       stale.slice(0, 50).forEach((a, i) => { names[`#x${i}`] = a; });
       const remove = stale.length ? ` REMOVE ${stale.slice(0, 50).map((_, i) => `#x${i}`).join(', ')}` : '';
@@ -140,6 +143,29 @@ export class FlowLimiter {
       }
     }
     return { granted: false, reason: 'contention', retryAt: Date.now() + 50 };
+  }
+
+  /**
+   * The first second from now on whose minute window has room once the writes already sent and
+   * the retries already told to come then are counted; that retry is counted there too (a hint:
+   * admission still counts only what was sent). Returns the epoch second.
+   */
+  private async reserve(tenantId: string, vendor: string, item: Record<string, number>, sec: number, limit: number): Promise<number> {
+    // Past seconds: what was sent. This second and later: what was sent or told to come, the larger.
+    const load = (x: number) => (x < sec ? item[`s${x}`] ?? 0 : Math.max(item[`s${x}`] ?? 0, item[`r${x}`] ?? 0));
+    let window = 0;
+    for (let x = sec + 1 - MINUTE_BUCKETS + 1; x <= sec + 1; x++) window += load(x);
+    let t = sec + 1;
+    for (; t < sec + 4 * MINUTE_BUCKETS && window >= limit; t++) window += load(t + 1) - load(t + 1 - MINUTE_BUCKETS);
+    this.stats.writes++;
+    await this.doc.send(new (dynamoLib().UpdateCommand)({
+      TableName: this.table,
+      Key: this.key(tenantId, vendor),
+      UpdateExpression: 'ADD #r :one',
+      ExpressionAttributeNames: { '#r': `r${t}` },
+      ExpressionAttributeValues: { ':one': 1 },
+    }));
+    return t;
   }
 
   /** Gives the slot back; a call that never reached the vendor gives back its window count too. */

@@ -69,6 +69,9 @@ export const isStateChange = (h: HistoryEntry) => h.from !== null && h.from !== 
 /** What PATCH may change: only a step nothing of which has been claimed. */
 export const canPatch = (s: Pick<Step, 'status'>) => s.status === 'SCHEDULED';
 
+/** How early a deferred step's firing may come (clock skew between hosts; schedulers fire at or after). */
+const RETRY_EARLY_MS = 250;
+
 export type DispatchDecision =
   | { kind: 'wait'; reason: string }
   | { kind: 'expire' }
@@ -86,19 +89,21 @@ export type DispatchDecision =
  */
 export function dispatchDecision(step: Step, now: number, o: { leaseMs: number; earlyMs: number }): DispatchDecision {
   const due = (iso: string | undefined) => !iso || Date.parse(iso) - now <= o.earlyMs;
+  // A deferral's time is when room is expected: a firing before it would only be deferred again.
+  const retryDue = (iso: string | undefined) => !iso || Date.parse(iso) - now <= RETRY_EARLY_MS;
   const expired = !!step.notAfter && now > Date.parse(step.notAfter);
   const leaseOver = !!step.claimedAt && now - Date.parse(step.claimedAt) > o.leaseMs;
   if (step.status === 'SCHEDULED') {
     if (!due(step.sendAt)) return { kind: 'wait', reason: 'not yet due' };
     if (expired) return { kind: 'expire' };
-    if (!due(step.nextAttemptAt)) return { kind: 'wait', reason: `deferred until ${step.nextAttemptAt}` };
+    if (!retryDue(step.nextAttemptAt)) return { kind: 'wait', reason: `deferred until ${step.nextAttemptAt}` };
     return { kind: 'send' };
   }
   if (step.status !== 'DISPATCHING') return { kind: 'wait', reason: `step is ${step.status}` };
   const sending = step.batches?.some((b) => b.status === 'SENDING') ?? true;
   if (sending) return leaseOver ? { kind: 'lost' } : { kind: 'wait', reason: 'being sent' };
   // Between two batches: deferred (nextAttemptAt), or its dispatcher died between two calls.
-  if (step.nextAttemptAt ? !due(step.nextAttemptAt) : !leaseOver) return { kind: 'wait', reason: step.nextAttemptAt ? `deferred until ${step.nextAttemptAt}` : 'being sent' };
+  if (step.nextAttemptAt ? !retryDue(step.nextAttemptAt) : !leaseOver) return { kind: 'wait', reason: step.nextAttemptAt ? `deferred until ${step.nextAttemptAt}` : 'being sent' };
   return expired ? { kind: 'expire' } : { kind: 'send' };
 }
 

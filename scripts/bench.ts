@@ -7,7 +7,9 @@
  *   3. per task lifecycle: DynamoDB requests and consumed capacity (the SDK's ConsumedCapacity),
  *      scheduler calls;
  *   4. a 100,000-customer task: accepted, stored, fanned out, time and peak memory;
- *   5. through the local stack over HTTP: creates/s, dispatches/s through the scheduler, callbacks/s.
+ *   5. through the local stack over HTTP: creates/s, dispatches/s through the scheduler, callbacks/s;
+ *   6. a campaign: 1,000 tasks of one tenant due the same second against Weiban's limits (time to
+ *      drain, throttles, the flow limiter's reads and writes per send, another tenant's latency).
  * Budgets are checked at the end: met, or reported with the reason.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -193,8 +195,29 @@ async function main() {
   await throughput(say);
   say();
 
+  await campaign(say);
+  say();
+
   say('Budgets');
   for (const b of budgets) say(`${b.ok ? 'met ' : 'OVER'}  ${b.what.padEnd(46)}${b.budget.padEnd(11)}${b.measured}${b.ok ? '' : `  ${b.why ?? reasonFor(b.what)}`}`);
+}
+
+/** Section 6: the flow-control scenario of test/flow-control.integration.test.ts, with its figures printed. */
+async function campaign(say: (l?: string) => void) {
+  const n = Number(process.env.QUNFA_BENCH_CAMPAIGN ?? 1000);
+  say(`6. A campaign: ${n} tasks of one tenant due the same second, Weiban sandbox enforcing 5 in flight / 300 a minute (60 s ban) / 15,000 an hour, 20 ms a call`);
+  const { runCampaign } = await import('../test/helpers/campaign');
+  const f = await runCampaign(n);
+  const duplicates = [...f.createdPerTask.values()].filter((c) => c > 1).length;
+  say(`reached Weiban: ${f.createdPerTask.size} of ${n} (sent twice: ${duplicates}); final states ${JSON.stringify(f.finalStates)}`);
+  say(`time to drain: ${f.drainSeconds.toFixed(1)} s from the first send to the last (ideal ${f.idealSeconds} s = (⌈N/300⌉ − 1) min)`);
+  say(`vendor's view: at most ${f.maxInFlight} in flight, at most ${f.maxPerMinute} in any 60 s, ${f.throttled} throttle answers (${((100 * f.throttled) / n).toFixed(1)}% of sends)`);
+  say(`deferrals: ${f.deferrals} (${(f.deferrals / n).toFixed(2)} per task)`);
+  say(`flow limiter per send: ${(f.limiter.reads / n).toFixed(2)} reads, ${(f.limiter.writes / n).toFixed(2)} writes (${(f.limiter.conflicts / n).toFixed(2)} of them lost races and were retried)`);
+  say(`another tenant's send-now task reached Weiban ${f.otherTenantMs} ms after its create, during the burst`);
+  budgets.push({ what: 'campaign: last send after the first', budget: `≤ ${f.idealSeconds + 15} s`, measured: `${f.drainSeconds.toFixed(1)} s`, ok: f.drainSeconds <= f.idealSeconds + 15, why: 'see README "Flow control"' });
+  budgets.push({ what: 'campaign: vendor throttle answers', budget: '≤ 2%', measured: `${((100 * f.throttled) / n).toFixed(1)}%`, ok: f.throttled <= n * 0.02 });
+  budgets.push({ what: "campaign: another tenant's send-now", budget: '≤ 5 s', measured: `${f.otherTenantMs} ms`, ok: f.otherTenantMs <= 5000 });
 }
 
 /** Why a budget is over, where it is. */

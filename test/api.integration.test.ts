@@ -11,7 +11,7 @@ import { MAX_BODY_BYTES } from '../lib/http';
 import { setScheduler, type DispatchEvent, type Scheduler } from '../lib/scheduler/index';
 import { LocalScheduler, startLocalRunner } from '../lib/scheduler/local';
 import { invokeWorker } from '../lib/invoke';
-import { call, inSeconds, KEY_B, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
+import { call, clearLimits, inSeconds, KEY_B, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
 
 let env: TestEnv;
 
@@ -44,6 +44,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await fetch(`${env.weiban.url}/__sandbox/reset`, { method: 'POST' });
+  await clearLimits();
 });
 
 describe('create, get, list', () => {
@@ -310,24 +311,45 @@ describe('dispatch', () => {
     expect(await vendorTasks()).toHaveLength(0);
   });
 
-  it('throttling (10053 twice) is retried with backoff and then accepted', async () => {
+  it('a throttled send is deferred, not failed: given back unsent, scheduled again, then SUBMITTED once', async () => {
     const id = await due();
-    await fault({ match: 'customer_group_msg', mode: 'throttle', count: 2 });
+    await fault({ match: 'customer_group_msg', mode: 'vendor-error', code: 10052, message: 'too many concurrent requests' });
+    const first = await dispatch(ev(id));
+    expect(first).toMatchObject({ outcome: 'deferred' });
+    const waiting = (await get(id)).body;
+    expect(waiting.status).toBe('SCHEDULED');
+    expect(waiting.steps[0]).toMatchObject({ status: 'SCHEDULED', deferrals: 1, nextAttemptAt: first.nextAttemptAt });
+    expect(waiting.history.at(-1)).toMatchObject({ from: 'DISPATCHING', to: 'SCHEDULED' });
+    expect(waiting.history.at(-1).cause).toMatch(/deferred \(1\): not sent: weiban throttled the call \(10052 .*\); next try at /);
+    // The scheduler holds the next attempt, at the time the history names.
+    const next = (await schedules()).find((s: any) => s.name === `${id}-s0-r1`);
+    expect(next?.at).toBe(Date.parse(first.nextAttemptAt));
+    expect(await vendorTasks()).toHaveLength(0);
+    // Fired early, it waits; fired at its time, it goes.
+    expect(await dispatch(ev(id))).toMatchObject({ outcome: 'skipped' });
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(first.nextAttemptAt) - Date.now())));
     expect(await dispatch(ev(id))).toMatchObject({ outcome: 'SUBMITTED' });
-    expect(await vendorCalls('/open-api/customer_group_msg/add')).toHaveLength(3);
+    expect(await vendorCalls('/open-api/customer_group_msg/add')).toHaveLength(2);
     expect(await vendorTasks()).toHaveLength(1);
+    expect((await get(id)).body.history.map((h: any) => h.to)).toEqual(['SCHEDULED', 'DISPATCHING', 'SCHEDULED', 'DISPATCHING', 'SUBMITTED']);
   });
 
-  it('HTTP 429 is retried; a throttle that never ends is FAILED with the vendor code after bounded retries', async () => {
-    const id = await due();
-    await fault([{ match: 'customer_group_msg', mode: 'http', status: 429, count: 1 }, { match: 'customer_group_msg', mode: 'throttle', count: -1 }]);
-    const out = await dispatch(ev(id));
-    expect(await vendorCalls('/open-api/customer_group_msg/add')).toHaveLength(5); // 1 + DISPATCH_MAX_RETRIES
+  it('a throttle that never ends: deferred until notAfter, then FAILED qunfa.expired, never at the vendor', async () => {
+    const id = await due({ notAfter: inSeconds(7) });
+    await fault([{ match: 'customer_group_msg', mode: 'http', status: 429, count: -1 }]);
+    let out: any;
+    for (let i = 0; i < 20; i++) {
+      out = await dispatch(ev(id));
+      if (out.outcome !== 'deferred') break;
+      await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(out.nextAttemptAt) - Date.now())));
+    }
     await fetch(`${env.weiban.url}/__sandbox/reset`, { method: 'POST' });
     expect(out.outcome).toBe('FAILED');
-    const step = (await get(id)).body.steps[0];
-    expect(step.error.code).toBe('10053');
-    expect(step.error.message).toMatch(/gave up after 5 attempts/);
+    const t = (await get(id)).body;
+    expect(t.steps[0].error.code).toBe('qunfa.expired');
+    expect(t.steps[0].deferrals).toBeGreaterThan(1);
+    expect(t.history.filter((h: any) => /deferred/.test(h.cause)).length).toBe(t.steps[0].deferrals);
+    expect(await vendorTasks()).toHaveLength(0);
   });
 
   it('a vendor refusal → FAILED with the vendor code and message, no retry', async () => {
@@ -457,7 +479,7 @@ describe('a dispatch that died mid-call', () => {
       moveStep(t, 0, 'DISPATCHING', 'claimed by a dispatcher', { claimedAt: new Date(Date.now() - 3600_000).toISOString() });
       return true;
     });
-    expect(await dispatch({ kind: 'dispatch', tenantId: 'a', taskId: res.body.id, step: 0 })).toMatchObject({ outcome: 'skipped', reason: 'lease_expired' });
+    expect(await dispatch({ kind: 'dispatch', tenantId: 'a', taskId: res.body.id, step: 0 })).toEqual({ outcome: 'UNKNOWN' });
     const t = (await get(res.body.id)).body;
     expect(t.status).toBe('UNKNOWN');
     expect(t.steps[0].error.code).toBe('qunfa.dispatch_lost');

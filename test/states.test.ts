@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { STEP_STATES, type StepState, type Task } from '../lib/schema';
-import { aggregate, canMove, IllegalTransition, isFinal, moveStep } from '../lib/states';
+import { STEP_STATES, type HistoryEntry, type Step, type StepState, type Task } from '../lib/schema';
+import {
+  aggregate, canMove, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
+  releaseUnsent, stepDeadline, stillClaimed, type CallClaim,
+} from '../lib/states';
 
 const task = (...states: StepState[]): Task => ({
   id: 'tsk_1', vendor: 'weiban', name: 'n', status: 'SCHEDULED', audience: { kind: 'groups', senders: ['s'] },
@@ -55,5 +58,75 @@ describe('step state machine', () => {
 
   it('isFinal', () => {
     expect(STEP_STATES.filter(isFinal)).toEqual(['COMPLETED', 'FAILED', 'CANCELLED']);
+  });
+});
+
+describe('flow-control rules (pure: no store, no clock but the one given)', () => {
+  const T = Date.parse('2026-12-01T02:00:00.000Z');
+  const iso = (ms: number) => new Date(T + ms).toISOString();
+  const o = { leaseMs: 90_000, earlyMs: 5_000 };
+  const step = (over: Partial<Step> = {}): Step => ({ index: 0, sendAt: iso(0), content: { text: 't' }, status: 'SCHEDULED', notAfter: iso(3_600_000), updatedAt: iso(0), ...over });
+
+  it('a SCHEDULED step: early → wait; due → send; deferred → wait until its next attempt; past notAfter → expire', () => {
+    expect(dispatchDecision(step(), T - 10_000, o)).toEqual({ kind: 'wait', reason: 'not yet due' });
+    expect(dispatchDecision(step(), T - 4_000, o)).toEqual({ kind: 'send' });
+    expect(dispatchDecision(step({ nextAttemptAt: iso(60_000) }), T + 59_000, o).kind).toBe('wait');
+    expect(dispatchDecision(step({ nextAttemptAt: iso(60_000) }), T + 60_000, o).kind).toBe('send');
+    expect(dispatchDecision(step({ notAfter: iso(1_000) }), T + 1_001, o)).toEqual({ kind: 'expire' });
+    // A schedule that fires long after notAfter (an outage) still only expires it.
+    expect(dispatchDecision(step({ notAfter: iso(1_000), nextAttemptAt: iso(500) }), T + 86_400_000, o)).toEqual({ kind: 'expire' });
+  });
+
+  it('a claimed step: being sent → wait; lease over → lost; between batches → send only when deferred time came or its dispatcher is gone', () => {
+    const claimed = step({ status: 'DISPATCHING', claimedAt: iso(0) });
+    expect(dispatchDecision(claimed, T + 10_000, o).kind).toBe('wait');
+    expect(dispatchDecision(claimed, T + 91_000, o)).toEqual({ kind: 'lost' });
+    const between = step({ status: 'DISPATCHING', claimedAt: iso(0), batches: [{ index: 0, size: 1, status: 'SUBMITTED' }, { index: 1, size: 1, status: 'PENDING' }] });
+    expect(dispatchDecision(between, T + 10_000, o).kind).toBe('wait');
+    expect(dispatchDecision(between, T + 91_000, o)).toEqual({ kind: 'send' });
+    expect(dispatchDecision({ ...between, nextAttemptAt: iso(20_000) }, T + 20_000, o)).toEqual({ kind: 'send' });
+    expect(dispatchDecision({ ...between, nextAttemptAt: iso(20_000), notAfter: iso(15_000) }, T + 20_000, o)).toEqual({ kind: 'expire' });
+    for (const status of ['SUBMITTED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'UNKNOWN'] as const) {
+      expect(dispatchDecision(step({ status }), T + 10_000_000, o).kind).toBe('wait');
+    }
+  });
+
+  it('a claim given back unsent returns the step to SCHEDULED with its next attempt; events can never do that', () => {
+    const t = task('SCHEDULED');
+    const claim = claimNextCall(t, 0, [1], new Date(T));
+    expect(claim).toEqual({});
+    expect(stillClaimed(t, 0, claim as CallClaim, iso(0))).toBe(true);
+    releaseUnsent(t, 0, claim as CallClaim, 'weiban throttled the call', new Date(T + 60_000), new Date(T + 100));
+    expect(t.steps[0]).toMatchObject({ status: 'SCHEDULED', nextAttemptAt: iso(60_000), deferrals: 1, rev: 1 });
+    expect(t.history.at(-1)).toMatchObject({ from: 'DISPATCHING', to: 'SCHEDULED' });
+    expect(isStateChange(t.history.at(-1) as HistoryEntry)).toBe(true);
+    expect(canMove('DISPATCHING', 'SCHEDULED')).toBe(false);
+  });
+
+  it('deferral notes stay bounded however long a step waits', () => {
+    const t = task('SCHEDULED');
+    for (let i = 0; i < 500; i++) noteDeferral(t, 0, 'no room', new Date(T + i * 60_000), new Date(T + i));
+    expect(t.steps[0]?.deferrals).toBe(500);
+    expect(t.history.length).toBeLessThanOrEqual(10);
+    expect(t.history.at(-1)?.cause).toMatch(/^deferred \(500\): no room; next try at /);
+    expect(t.history.every((h) => !isStateChange(h))).toBe(true);
+  });
+
+  it('batches: the first claim takes batch 0, the next the next PENDING; expiry fails what was never sent', () => {
+    const t = task('SCHEDULED');
+    expect(claimNextCall(t, 0, [10, 10, 5], new Date(T))).toEqual({ batch: 0 });
+    expect(t.steps[0]?.batches?.map((b) => b.status)).toEqual(['SENDING', 'PENDING', 'PENDING']);
+    (t.steps[0]?.batches?.[0] as { status: string }).status = 'SUBMITTED';
+    expect(claimNextCall(t, 0, [10, 10, 5], new Date(T + 1))).toEqual({ batch: 1 });
+    (t.steps[0]?.batches?.[1] as { status: string }).status = 'SUBMITTED';
+    expireStep(t, 0);
+    expect(t.steps[0]?.batches?.map((b) => b.status)).toEqual(['SUBMITTED', 'SUBMITTED', 'FAILED']);
+    expect(t.steps[0]?.batches?.[2]?.error?.code).toBe('qunfa.expired');
+  });
+
+  it('deadlines: the task notAfter if given, else sendAt + the window; only SCHEDULED steps can be changed', () => {
+    expect(stepDeadline(iso(0), undefined, 3600)).toBe(iso(3_600_000));
+    expect(stepDeadline(iso(0), iso(90_000), 3600)).toBe(iso(90_000));
+    expect(STEP_STATES.filter((status) => canPatch({ status }))).toEqual(['SCHEDULED']);
   });
 });

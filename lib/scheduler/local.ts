@@ -50,6 +50,8 @@ export class LocalScheduler implements Scheduler {
   }
 }
 
+const FIRE_AT_ONCE = 32;
+
 export interface RunnerOptions {
   scheduler: LocalScheduler;
   invoke: (event: WorkEvent) => Promise<void>;
@@ -66,25 +68,31 @@ export interface RunnerOptions {
 export function startLocalRunner(opts: RunnerOptions): { stop: () => Promise<void> } {
   const { scheduler, invoke, intervalMs = 250, maxAttempts = 10 } = opts;
   let stopped = false;
+  let busy = false;
   let running: Promise<void> = Promise.resolve();
-  const tick = async () => {
-    for (const s of await scheduler.due()) {
-      if (stopped) return;
-      try {
-        await invoke(s.event);
+  // Due schedules fire together, as EventBridge Scheduler fires them (a few at a time here).
+  const fire = async (s: LocalSchedule) => {
+    try {
+      await invoke(s.event);
+      await scheduler.cancel(s.name);
+    } catch (err) {
+      if ((s.attempts ?? 0) + 1 >= maxAttempts) {
+        opts.onDeadLetter?.(s, err);
         await scheduler.cancel(s.name);
-      } catch (err) {
-        if ((s.attempts ?? 0) + 1 >= maxAttempts) {
-          opts.onDeadLetter?.(s, err);
-          await scheduler.cancel(s.name);
-        } else {
-          await scheduler.recordFailure(s);
-        }
+      } else {
+        await scheduler.recordFailure(s);
       }
     }
   };
+  const tick = async () => {
+    const due = await scheduler.due();
+    for (let i = 0; i < due.length && !stopped; i += FIRE_AT_ONCE) await Promise.all(due.slice(i, i + FIRE_AT_ONCE).map(fire));
+  };
+  // One tick at a time: a tick that fires hundreds of due schedules is not queued behind by more.
   const timer = setInterval(() => {
-    running = running.then(tick).catch(() => undefined);
+    if (busy) return;
+    busy = true;
+    running = running.then(tick).catch(() => undefined).finally(() => { busy = false; });
   }, intervalMs);
   return {
     stop: async () => {

@@ -200,3 +200,14 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeo
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * Forgets qunfa's flow-limiter items (what it knows of each vendor's windows and bans), for tests
+ * that also reset the sandbox's own counters: each test starts with a vendor that owes nothing.
+ */
+export async function clearLimits(table = 'qunfa-test-tasks'): Promise<void> {
+  const { dynamo } = await import('../../lib/aws');
+  const { ScanCommand, DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
+  const out = await dynamo().send(new ScanCommand({ TableName: table, FilterExpression: 'begins_with(sk, :p)', ExpressionAttributeValues: { ':p': 'LIMIT#' } }));
+  for (const item of out.Items ?? []) await dynamo().send(new DeleteCommand({ TableName: table, Key: { pk: item.pk, sk: item.sk } }));
+}
