@@ -21,7 +21,7 @@ export async function admit(limiter: FlowLimiter, tenantId: string, vendor: stri
     // Slots free as calls end (milliseconds); a lease's own end is only the worst case.
     if (Date.now() + pause > until) return { ...a, retryAt: Date.now() + 1_000 };
     await sleep(pause * (0.5 + Math.random()));
-    pause = Math.min(pause * 2, 400);
+    pause = Math.min(pause * 2, 100);
   }
 }
 

@@ -6,8 +6,9 @@
  * concurrent dispatchers rarely collide:
  *
  *   pk = T#<tenantId>  sk = LIMIT#<vendor>
- *     f<k>    in-flight slot k (k < inFlight): the epoch ms its lease ends. A holder that dies
- *             gives its slot back by expiry.
+ *     fl      the calls in flight: holder id → the epoch ms its lease ends. Taking one is
+ *             `size(fl) < inFlight` as the condition (atomic, no two callers race for one slot);
+ *             a holder that dies gives its place back by expiry (the next caller removes it).
  *     s<sec>  vendor writes started in that epoch second. The minute window counts the current
  *             second and the 61 before it: one second more than the vendor's 60, so a call
  *             started late in its second still leaves the window only when the vendor's has.
@@ -22,6 +23,7 @@
  * condition `s<now> < cap` is exact because past buckets no longer change (the one just before is
  * guarded too, for callers straddling a second). Old buckets are removed by the writes themselves.
  */
+import { randomBytes } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { dynamoLib } from './aws';
 import { isConditionFailed } from './errors';
@@ -38,7 +40,7 @@ export interface RateLimits {
 /** A write counts against the minute and hour windows; a read (a status query) only takes a slot. */
 export type CallKind = 'write' | 'read';
 
-export interface Permit { tenantId: string; vendor: string; slot: number; lease: number; second?: number; minute?: number }
+export interface Permit { tenantId: string; vendor: string; holder: string; lease: number; second?: number; minute?: number }
 
 export type Admission =
   | { granted: true; permit: Permit }
@@ -86,23 +88,23 @@ export class FlowLimiter {
       const min = Math.floor(now / 60_000);
       if ((item.ban ?? 0) > now) return { granted: false, reason: 'vendor-ban', retryAt: item.ban as number };
 
-      const free: number[] = [];
-      let soonest = Number.POSITIVE_INFINITY;
-      for (let k = 0; k < limits.inFlight; k++) {
-        const lease = item[`f${k}`] ?? 0;
-        if (lease <= now) free.push(k);
-        else soonest = Math.min(soonest, lease);
-      }
-      if (!free.length) return { granted: false, reason: 'in-flight', retryAt: soonest };
+      const fl = item.fl as unknown as Record<string, number> | undefined;
+      if (!fl) { await this.init(tenantId, vendor); continue; }
+      const live = Object.values(fl).filter((lease) => lease > now);
+      if (live.length >= limits.inFlight) return { granted: false, reason: 'in-flight', retryAt: Math.min(...live) };
+      const expired = Object.entries(fl).filter(([, lease]) => lease <= now).map(([id]) => id).slice(0, 10);
 
       const past = (prefix: 's' | 'm', from: number, to: number) => {
         let n = 0;
         for (let x = from; x <= to; x++) n += item[`${prefix}${x}`] ?? 0;
         return n;
       };
-      const names: Record<string, string> = { '#f': `f${free[Math.floor(Math.random() * free.length)]}`, '#ban': 'ban' };
-      const values: Record<string, number> = { ':now': now, ':lease': now + this.leaseMs };
-      const conditions = ['(attribute_not_exists(#f) OR #f <= :now)', '(attribute_not_exists(#ban) OR #ban <= :now)'];
+      const holder = randomBytes(6).toString('hex');
+      const names: Record<string, string> = { '#fl': 'fl', '#me': holder, '#ban': 'ban' };
+      // Expired holders are removed by this write; that they are still there is part of its condition.
+      const values: Record<string, number> = { ':now': now, ':lease': now + this.leaseMs, ':cap': limits.inFlight + expired.length };
+      const conditions = ['size(#fl) < :cap', '(attribute_not_exists(#ban) OR #ban <= :now)'];
+      expired.forEach((id, i) => { names[`#e${i}`] = id; conditions.push(`attribute_exists(#fl.#e${i})`); });
       let add = '';
       if (kind === 'write') {
         const capS = limits.perMinute - past('s', sec - MINUTE_BUCKETS + 1, sec - 1);
@@ -124,19 +126,19 @@ export class FlowLimiter {
       const stale = Object.keys(item).filter((a) => (/^[sr]\d+$/.test(a) && Number(a.slice(1)) < sec - MINUTE_BUCKETS - 1)
         || (a[0] === 'm' && /^m\d+$/.test(a) && Number(a.slice(1)) < min - HOUR_BUCKETS - 1));
       stale.slice(0, 50).forEach((a, i) => { names[`#x${i}`] = a; });
-      const remove = stale.length ? ` REMOVE ${stale.slice(0, 50).map((_, i) => `#x${i}`).join(', ')}` : '';
+      const removals = [...stale.slice(0, 50).map((_, i) => `#x${i}`), ...expired.map((_, i) => `#fl.#e${i}`)];
+      const remove = removals.length ? ` REMOVE ${removals.join(', ')}` : '';
       try {
         this.stats.writes++;
         await this.doc.send(new (dynamoLib().UpdateCommand)({
           TableName: this.table,
           Key: this.key(tenantId, vendor),
-          UpdateExpression: `SET #f = :lease${add}${remove}`,
+          UpdateExpression: `SET #fl.#me = :lease${add}${remove}`,
           ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }));
-        const slot = Number((names['#f'] as string).slice(1));
-        return { granted: true, permit: { tenantId, vendor, slot, lease: values[':lease'] as number, ...(kind === 'write' ? { second: sec, minute: min } : {}) } };
+        return { granted: true, permit: { tenantId, vendor, holder, lease: values[':lease'] as number, ...(kind === 'write' ? { second: sec, minute: min } : {}) } };
       } catch (err) {
         if (!isConditionFailed(err)) throw err;
         this.stats.conflicts++;
@@ -168,48 +170,42 @@ export class FlowLimiter {
     return t;
   }
 
-  /** Gives the slot back; a call that never reached the vendor gives back its window count too. */
+  /** The in-flight map, made once per (tenant, vendor); a map must exist before its entries can be set. */
+  private async init(tenantId: string, vendor: string): Promise<void> {
+    this.stats.writes++;
+    await this.doc.send(new (dynamoLib().UpdateCommand)({
+      TableName: this.table,
+      Key: this.key(tenantId, vendor),
+      UpdateExpression: 'SET #fl = if_not_exists(#fl, :empty)',
+      ExpressionAttributeNames: { '#fl': 'fl' },
+      ExpressionAttributeValues: { ':empty': {} },
+    }));
+  }
+
+  /** Gives the place in flight back; a call that never reached the vendor gives back its window count too. */
   async release(permit: Permit, outcome: CallOutcome): Promise<void> {
-    const names: Record<string, string> = { '#f': `f${permit.slot}` };
-    const values: Record<string, number> = { ':lease': permit.lease };
-    const sets: string[] = [];
-    const adds: string[] = [];
+    const names: Record<string, string> = { '#fl': 'fl', '#me': permit.holder };
+    const values: Record<string, number> = {};
+    const parts = ['REMOVE #fl.#me'];
     // A bucket is only refunded while it is surely still in the item (removal starts at 62 s).
     if (!outcome.reachedVendor && permit.second !== undefined && Date.now() - permit.second * 1000 < 55_000) {
       Object.assign(names, { '#s': `s${permit.second}`, '#m': `m${permit.minute}` });
       values[':minus'] = -1;
-      adds.push('#s :minus', '#m :minus');
+      parts.push('ADD #s :minus, #m :minus');
     }
     if (outcome.banUntil) {
       names['#ban'] = 'ban';
       values[':ban'] = outcome.banUntil;
-      sets.push('#ban = :ban');
+      parts.push('SET #ban = :ban');
     }
-    const expression = (withSlot: boolean) => [
-      sets.length ? `SET ${sets.join(', ')}` : '',
-      adds.length ? `ADD ${adds.join(', ')}` : '',
-      withSlot ? 'REMOVE #f' : '',
-    ].filter(Boolean).join(' ');
-    const send = (withSlot: boolean) => {
-      this.stats.writes++;
-      const used = withSlot ? names : Object.fromEntries(Object.entries(names).filter(([k]) => k !== '#f'));
-      const vals = withSlot ? values : Object.fromEntries(Object.entries(values).filter(([k]) => k !== ':lease'));
-      return this.doc.send(new (dynamoLib().UpdateCommand)({
-        TableName: this.table,
-        Key: this.key(permit.tenantId, permit.vendor),
-        UpdateExpression: expression(withSlot),
-        ...(withSlot ? { ConditionExpression: '#f = :lease' } : {}),
-        ExpressionAttributeNames: used,
-        ...(Object.keys(vals).length ? { ExpressionAttributeValues: vals } : {}),
-      }));
-    };
-    try {
-      await send(true);
-    } catch (err) {
-      if (!isConditionFailed(err)) throw err;
-      // The lease ran out and the slot went to someone else: leave theirs, keep the rest.
-      if (sets.length || adds.length) await send(false);
-    }
+    this.stats.writes++;
+    await this.doc.send(new (dynamoLib().UpdateCommand)({
+      TableName: this.table,
+      Key: this.key(permit.tenantId, permit.vendor),
+      UpdateExpression: parts.join(' '),
+      ExpressionAttributeNames: names,
+      ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+    }));
   }
 }
 

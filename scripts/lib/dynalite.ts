@@ -41,3 +41,25 @@ export async function ensureTables(endpoint: string, tasksTable: string, schedul
   }
   client.destroy();
 }
+
+/**
+ * dynalite in a process of its own, as DynamoDB is a service of its own: for runs where the
+ * functions' CPU and the database's must not share one thread (the flow-control campaign).
+ */
+export async function startDynaliteProcess(path?: string): Promise<RunningDynamo> {
+  const { spawn } = await import('node:child_process');
+  const { createServer } = await import('node:net');
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const child = spawn(process.execPath, [require.resolve('dynalite/cli.js'), '--port', String(port), '--host', '127.0.0.1', '--createTableMs', '0', '--deleteTableMs', '0', '--updateTableMs', '0', ...(path ? ['--path', path] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`dynalite exited (${code})`)));
+    child.stdout?.on('data', (d: Buffer) => { if (/listening/.test(d.toString())) resolve(); });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((r) => { child.removeAllListeners('exit'); child.once('exit', () => r()); child.kill('SIGTERM'); }),
+  };
+}

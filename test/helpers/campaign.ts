@@ -45,7 +45,7 @@ export async function runCampaign(n: number, log: (s: string) => void = () => un
     // The campaign is about sends: the first status poll comes after it.
     STATUS_POLL_INTERVALS: '3600',
     LOG_LEVEL: 'ERROR',
-  });
+  }, { dynamoProcess: true });
   const runner = startLocalRunner({ scheduler: new LocalScheduler(dynamo(), 'qunfa-test-schedules'), invoke: invokeWorker, intervalMs: 250 });
   try {
     const corpA = env.tenants.a?.vendors.weiban?.corpId as string;

@@ -16,7 +16,7 @@ import { resetDeps } from '../../lib/deps';
 import { setScheduler } from '../../lib/scheduler/index';
 import { setTenantDirectory } from '../../lib/tenants';
 import { clearVendorTokens } from '../../lib/vendors/registry';
-import { ensureTables, startDynalite, type RunningDynamo } from '../../scripts/lib/dynalite';
+import { ensureTables, startDynalite, startDynaliteProcess, type RunningDynamo } from '../../scripts/lib/dynalite';
 import { AsyncInvokeQueue, reservedConcurrency } from '../../scripts/lib/lambda-queue';
 import { startSandboxes, type NamedSandbox } from '../../scripts/lib/sandboxes';
 import { newTenant } from '../../scripts/lib/tenant';
@@ -37,9 +37,9 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
-export async function startTestEnv(extraEnv: Record<string, string> = {}): Promise<TestEnv> {
+export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { dynamoProcess?: boolean } = {}): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'qunfa-test-'));
-  const dynamo = await startDynalite(undefined, 0);
+  const dynamo = o.dynamoProcess ? await startDynaliteProcess() : await startDynalite(undefined, 0);
   const tenants = { a: newTenant(KEY_A), b: newTenant(KEY_B) };
   const tenantsFile = join(dir, 'tenants.json');
   writeFileSync(tenantsFile, JSON.stringify(tenants));
