@@ -4,7 +4,7 @@
  */
 import * as z from 'zod/mini';
 import { MAX_BODY_BYTES } from './http';
-import { CreateTaskInput, Problem, Task, TaskList, StepState, Vendor } from './schema';
+import { CreateTaskInput, PatchTaskInput, Problem, Task, TaskList, StepState, Vendor } from './schema';
 
 const schema = (s: z.ZodMiniType, io: 'input' | 'output' = 'output') => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
@@ -74,6 +74,19 @@ export function openApiDocument(): Record<string, unknown> {
             409: problem('Nothing could be cancelled (already final, or at a vendor that cannot cancel)'),
           },
         },
+        patch: {
+          summary: "Change what has not been sent: a waiting step's sendAt and content, the task's notAfter",
+          parameters: [taskId],
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/PatchTask' } } } },
+          responses: {
+            200: taskResponse('The task after the change; a moved step has a new schedule'),
+            400: problem('A schema violation, a step that does not exist, an order or deadline broken; `errors[].path` names the field'),
+            401: problem('No or bad API key'),
+            404: problem('No such task for this tenant'),
+            409: problem('A step named is already claimed or sent: the version that was claimed is the one sent'),
+            422: problem('Content the vendor cannot carry'),
+          },
+        },
       },
       '/v1/vendors': {
         get: {
@@ -88,6 +101,7 @@ export function openApiDocument(): Record<string, unknown> {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
         CreateTask: schema(CreateTaskInput, 'input'),
+        PatchTask: schema(PatchTaskInput, 'input'),
         Task: schema(Task),
         TaskList: schema(TaskList),
         Problem: schema(Problem),

@@ -201,6 +201,16 @@ describe('notAfter', () => {
   });
 });
 
+describe('the contract is published', () => {
+  it('the OpenAPI document has PATCH with its body schema, generated from the one that validates', async () => {
+    const { handler: openapi } = await import('../functions/openapi');
+    const doc = (await call(openapi as never, { path: '/v1/openapi.json', key: null })).body;
+    expect(doc.paths['/v1/tasks/{taskId}'].patch.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/PatchTask' });
+    expect(Object.keys(doc.components.schemas.PatchTask.properties).sort()).toEqual(['content', 'notAfter', 'sendAt', 'steps']);
+    expect(Object.keys(doc.components.schemas.CreateTask.properties)).toContain('notAfter');
+  });
+});
+
 describe('limits are published', () => {
   it('GET /v1/vendors gives each vendor its flow-control defaults', async () => {
     const res = await call(listVendors as never, { path: '/v1/vendors', key: null });
