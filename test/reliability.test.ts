@@ -6,10 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as createTask } from '../functions/createTask';
 import { handler as deleteTask } from '../functions/deleteTask';
 import { handler as dispatchStepFn } from '../functions/dispatchStep';
@@ -21,6 +22,8 @@ import { logger } from '../lib/log';
 import { setScheduler } from '../lib/scheduler/index';
 import { LocalScheduler } from '../lib/scheduler/local';
 import { authenticate, tenantDirectory } from '../lib/tenants';
+import { weibanAdapter } from '../lib/vendors/weiban';
+import { stepInput } from '../lib/tasks';
 import { VALID } from './helpers/bodies';
 import { call, inSeconds, KEY_A, KEY_B, lambdaContext, startTestEnv, waitFor, type Res, type TestEnv } from './helpers/env';
 import { dynamoFaults, FaultyScheduler, schedulerRefusal, schedulerThrottle, throttling } from './reliability/faults';
@@ -61,6 +64,8 @@ const get = (id: string, key?: string) => call(getTask as never, { path: `/v1/ta
 const cancel = (id: string, key?: string) => call(deleteTask as never, { method: 'DELETE', path: `/v1/tasks/${id}`, params: { taskId: id }, key });
 const dispatch = (taskId: string) => (dispatchStepFn as any)({ kind: 'dispatch', tenantId: 'a', taskId, step: 0 }, lambdaContext('dispatchStep'));
 const sandbox = () => env.sandbox('weiban');
+const vendorTasksNamedAt = async (vendor: string, name: string) => ((await (await fetch(`${env.sandbox(vendor).url}/__sandbox/tasks`)).json()) as any[])
+  .filter((t) => (t.request?.name ?? t.request?.template_name ?? t.request?.bulksend?.task_theme ?? t.request?.title) === name);
 const vendorTasksNamed = async (name: string) => ((await (await fetch(`${sandbox().url}/__sandbox/tasks`)).json()) as any[]).filter((t) => t.request?.name === name);
 const fault = (f: unknown) => fetch(`${sandbox().url}/__sandbox/faults`, { method: 'POST', body: JSON.stringify(f) });
 const itemCount = async () => {
@@ -478,5 +483,85 @@ describe('isolation and secrets', () => {
       r.leaks += leakedIn(JSON.stringify(res.body)).length;
     }
     expect(r.leaks).toBe(0);
+  });
+});
+
+describe('hardening (issue 10)', () => {
+  const dispatchAs = (tenantId: string, taskId: string) => (dispatchStepFn as any)({ kind: 'dispatch', tenantId, taskId, step: 0 }, lambdaContext('dispatchStep'));
+  const vtask = (vendor: 'weiban' | 'youmi' | 'wshoto') => ({ vendor, name: unique(), sendAt: inSeconds(4), ...VALID[vendor] });
+  /** Rewrites the tenants file for the length of `fn` (the directory re-reads it when it changes). */
+  async function withTenants(edit: (t: any) => void, fn: () => Promise<void>) {
+    const original = readFileSync(env.tenantsFile, 'utf8');
+    const t = JSON.parse(original);
+    edit(t);
+    writeFileSync(env.tenantsFile, JSON.stringify(t));
+    try { await fn(); } finally { writeFileSync(env.tenantsFile, original); }
+  }
+  const tokenRequests = async (vendor: string) => ((await (await fetch(`${env.sandbox(vendor).url}/__sandbox/requests`)).json()) as any[])
+    .filter((q) => /access_token|connect\/token/.test(q.path)).length;
+
+  it("1. a tenant configured with another tenant's vendor id and a wrong secret never gets the other's token", async () => {
+    const r = row('isolation: vendor tokens across tenants');
+    const ids = { weiban: ['corpId', 'secret'], youmi: ['clientId', 'clientSecret'], wshoto: ['appId', 'appSecret'] } as const;
+    for (const vendor of ['weiban', 'youmi', 'wshoto'] as const) {
+      const a = (await create(vtask(vendor))).body;
+      await dispatchAs('a', a.id); // A's token is now in the warm function's cache
+      expect((await get(a.id)).body.status).toBe('SUBMITTED');
+      await withTenants((t) => {
+        const [id, secret] = ids[vendor];
+        t.b.vendors[vendor] = { ...t.b.vendors[vendor], [id]: t.a.vendors[vendor][id], [secret]: 'not-the-secret' };
+      }, async () => {
+        const b = (await create(vtask(vendor), {}, KEY_B)).body;
+        await dispatchAs('b', b.id);
+        const final = (await get(b.id, KEY_B)).body;
+        r.tried++;
+        if (final.status !== 'FAILED') r.leaks++;
+        expect(final.status, `${vendor}: ${JSON.stringify(final.steps[0].error ?? final.steps[0].vendorResponse)}`).toBe('FAILED');
+        expect((await vendorTasksNamedAt(vendor, b.name)).length).toBe(0);
+      });
+    }
+  });
+
+  it('1. a rotated vendor secret takes effect at once (a new token is fetched with it)', async () => {
+    const r = row('isolation: vendor tokens across tenants');
+    const a = (await create(task())).body;
+    await dispatchAs('a', a.id);
+    const before = await tokenRequests('weiban');
+    const rotated = `${env.tenants.a!.vendors.weiban!.secret}-rotated`;
+    const old = env.tenants.a!.vendors.weiban!.secret as string;
+    env.tenants.a!.vendors.weiban!.secret = rotated; // Weiban knows the new secret only
+    try {
+      await withTenants((t) => { t.a.vendors.weiban.secret = rotated; }, async () => {
+        const second = (await create(task())).body;
+        await dispatchAs('a', second.id);
+        r.tried++;
+        expect((await get(second.id)).body.status).toBe('SUBMITTED');
+        expect(await tokenRequests('weiban')).toBe(before + 1);
+      });
+    } finally {
+      env.tenants.a!.vendors.weiban!.secret = old;
+    }
+  });
+
+  it('1. a Weiban token (no documented expiry) is fetched again after its finite life', async () => {
+    const r = row('isolation: vendor tokens across tenants');
+    const t = (await create(task())).body;
+    const stored = (await get(t.id)).body;
+    const { vendorContext } = await import('../lib/vendors/context');
+    const { ctx } = await vendorContext(tenantDirectory(), 'a', 'weiban');
+    const input = stepInput(stored, stored.steps[0]);
+    await weibanAdapter.submit(ctx as never, input);
+    const before = await tokenRequests('weiban');
+    await weibanAdapter.submit(ctx as never, input);
+    expect(await tokenRequests('weiban')).toBe(before); // cached
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 2 * 3600_000);
+      await weibanAdapter.submit(ctx as never, input);
+    } finally {
+      vi.useRealTimers();
+    }
+    r.tried++;
+    expect(await tokenRequests('weiban')).toBe(before + 1);
   });
 });

@@ -70,6 +70,8 @@ export class VendorCallError extends Error {
 }
 
 export interface VendorContext<Cred> {
+  /** The qunfa tenant the call is made for (token caches are keyed by it). */
+  tenantId: string;
   credentials: Cred;
   /** The vendor's API base: its *_BASE_URL, or its local sandbox. */
   baseUrl: string;

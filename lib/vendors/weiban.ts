@@ -9,7 +9,7 @@ import { sha256 } from '../json';
 import type { Attachment, DeliveryStats } from '../schema';
 import { decrypt, signature, signatureMatches } from '../wecom';
 import { vendorFetch, withQuery } from './http';
-import { fetchForToken, TokenCache, type Token } from './tokens';
+import { fetchForToken, TokenCache, tokenKey, type Token } from './tokens';
 import {
   VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorRequest, type VendorStatus,
 } from './types';
@@ -57,6 +57,8 @@ const creator = (i: StepRequestInput) =>
   (i.vendorOptions.create_staff_ext_id as string | undefined) ?? i.audience.senders?.[0];
 
 const tokens = new TokenCache();
+/** Weiban documents no token expiry; qunfa assumes WeCom's 7,200 s and refreshes 5 min early. */
+const WEIBAN_TOKEN_LIFE_MS = 7200_000 - 300_000;
 
 async function fetchToken(ctx: VendorContext<WeibanCredentials>): Promise<Token> {
   const res = await fetchForToken(withQuery(ctx.baseUrl, '/open-api/access_token/get'), {
@@ -70,13 +72,14 @@ async function fetchToken(ctx: VendorContext<WeibanCredentials>): Promise<Token>
     if (WEIBAN_THROTTLE.has(code)) throw new VendorCallError('throttled', String(code), String(body.errmsg ?? 'throttled'), THROTTLE_PAUSE_MS);
     throw new VendorCallError('refused', String(body.errcode ?? 'no_token'), `access_token/get: ${body.errmsg ?? 'no access_token in the answer'}`);
   }
-  // Weiban documents no expiry: the token is kept until Weiban refuses it (errcode 10001).
-  return { token: body.access_token, expiresAt: Number.POSITIVE_INFINITY };
+  // Weiban documents no expiry: the token is kept WEIBAN_TOKEN_LIFE_MS (WeCom's 2 h less a
+  // margin), or until Weiban refuses it (errcode 10001), whichever comes first.
+  return { token: body.access_token, expiresAt: Date.now() + WEIBAN_TOKEN_LIFE_MS };
 }
 
-/** One token per corp and endpoint, shared by concurrent calls in this process. */
+/** One token per tenant and credentials (all fields) and endpoint, shared by concurrent calls of that tenant. */
 const token = (ctx: VendorContext<WeibanCredentials>, refresh = false) =>
-  tokens.get(`${ctx.baseUrl}|${ctx.credentials.corpId}`, () => fetchToken(ctx), refresh);
+  tokens.get(tokenKey(ctx.tenantId, ctx.baseUrl, ctx.credentials), () => fetchToken(ctx), refresh);
 
 /** Calls Weiban with the token; on errcode 10001 (token invalid) refreshes once and retries. */
 async function call(ctx: VendorContext<WeibanCredentials>, req: VendorRequest): Promise<Envelope> {

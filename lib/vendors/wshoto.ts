@@ -8,7 +8,7 @@
 import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import { vendorFetch, withQuery } from './http';
-import { fetchForToken, TokenCache, type Token } from './tokens';
+import { fetchForToken, TokenCache, tokenKey, type Token } from './tokens';
 import { Int64, isInt64Text, stringifyExact } from './json';
 import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus } from './types';
 
@@ -60,7 +60,7 @@ async function fetchToken(ctx: VendorContext<WshotoCredentials>): Promise<Token>
 }
 
 const token = (ctx: VendorContext<WshotoCredentials>, refresh = false) =>
-  tokens.get(`${ctx.baseUrl}|${ctx.credentials.appId}`, () => fetchToken(ctx), refresh);
+  tokens.get(tokenKey(ctx.tenantId, ctx.baseUrl, ctx.credentials), () => fetchToken(ctx), refresh);
 
 async function call(ctx: VendorContext<WshotoCredentials>, path: string, body: unknown): Promise<{ code: number; msg?: string; data?: Record<string, unknown> }> {
   for (let attempt = 0; ; attempt++) {

@@ -11,7 +11,7 @@ import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import type { Attachment } from '../schema';
 import { vendorFetch, withQuery } from './http';
-import { fetchForToken, TokenCache, type Token } from './tokens';
+import { fetchForToken, TokenCache, tokenKey, type Token } from './tokens';
 import {
   VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus,
 } from './types';
@@ -110,7 +110,7 @@ async function fetchToken(ctx: VendorContext<YoumiCredentials>): Promise<Token> 
 }
 
 const token = (ctx: VendorContext<YoumiCredentials>, refresh = false) =>
-  tokens.get(`${ctx.config.YOUMI_TOKEN_URL ?? ctx.baseUrl}|${ctx.credentials.clientId}`, () => fetchToken(ctx), refresh);
+  tokens.get(tokenKey(ctx.tenantId, `${ctx.config.YOUMI_TOKEN_URL ?? ctx.baseUrl}|${ctx.config.YOUMI_SCOPE}`, ctx.credentials), () => fetchToken(ctx), refresh);
 
 interface YoumiEnvelope { requestId?: string; errmsg?: unknown; succeed?: boolean; msgTime?: string; values?: unknown; errdesc?: unknown }
 
