@@ -24,8 +24,10 @@ import { LocalScheduler } from '../lib/scheduler/local';
 import { authenticate, tenantDirectory } from '../lib/tenants';
 import { weibanAdapter } from '../lib/vendors/weiban';
 import { stepInput } from '../lib/tasks';
+import { resetConfig } from '../lib/config';
 import { VALID } from './helpers/bodies';
 import { call, inSeconds, KEY_A, KEY_B, lambdaContext, startTestEnv, waitFor, type Res, type TestEnv } from './helpers/env';
+import { startProxy } from './helpers/proxy';
 import { dynamoFaults, FaultyScheduler, schedulerRefusal, schedulerThrottle, throttling } from './reliability/faults';
 
 const FULL = process.env.QUNFA_PROFILE === 'full';
@@ -563,5 +565,42 @@ describe('hardening (issue 10)', () => {
     }
     r.tried++;
     expect(await tokenRequests('weiban')).toBe(before + 1);
+  });
+  /** Runs `fn` with some environment variables changed (the configuration is read again). */
+  async function withEnv(vars: Record<string, string | undefined>, fn: () => Promise<void>) {
+    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+    const set = (v: Record<string, string | undefined>) => { for (const [k, x] of Object.entries(v)) { if (x === undefined) delete process.env[k]; else process.env[k] = x; } };
+    set(vars);
+    resetConfig();
+    try { await fn(); } finally { set(saved); resetConfig(); }
+  }
+
+  it('3. a redirect from a vendor is a refusal naming its host, never followed: client_secret is not re-posted', async () => {
+    const r = row('secrets: vendor redirects not followed');
+    const thief = await startProxy(undefined, { intercept: () => ({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"access_token":"stolen","expires_in":3600,"errcode":0,"errmsg":"ok","id":"1"}' }) });
+    const thiefHost = new URL(thief.url).host;
+    const to = `${thief.url}/connect/token?sig=do-not-show`;
+    // YouMi's token endpoint answers 307 (a redirect that keeps the method and body).
+    const youmiIdp = await startProxy(env.sandbox('youmi').url, { intercept: (q) => (q.path.startsWith('/connect/token') ? { status: 307, headers: { location: to } } : undefined) });
+    // Weiban answers the create itself with a 302.
+    const weiban = await startProxy(env.sandbox('weiban').url, { intercept: (q) => (q.path.includes('customer_group_msg/add') ? { status: 302, headers: { location: `${thief.url}/open-api/customer_group_msg/add?token=do-not-show` } } : undefined) });
+    try {
+      await withEnv({ YOUMI_TOKEN_URL: youmiIdp.url, WEIBAN_BASE_URL: weiban.url }, async () => {
+        for (const [vendor, code] of [['youmi', 'http_307'], ['weiban', 'http_302']] as const) {
+          const t = (await create({ vendor, name: unique(), sendAt: inSeconds(4), ...VALID[vendor] })).body;
+          await dispatchAs('a', t.id);
+          const final = (await get(t.id)).body;
+          r.tried++;
+          expect(final.status).toBe('FAILED');
+          expect(final.steps[0].error.code).toBe(code);
+          expect(final.steps[0].error.message).toContain(thiefHost);
+          expect(JSON.stringify(final)).not.toContain('do-not-show');
+        }
+      });
+      r.leaks += thief.requests.length;
+      expect(thief.requests).toEqual([]);
+    } finally {
+      await Promise.all([thief.close(), youmiIdp.close(), weiban.close()]);
+    }
   });
 });
