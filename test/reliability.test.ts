@@ -24,7 +24,8 @@ import { LocalScheduler } from '../lib/scheduler/local';
 import { authenticate, tenantDirectory } from '../lib/tenants';
 import { weibanAdapter } from '../lib/vendors/weiban';
 import { stepInput } from '../lib/tasks';
-import { resetConfig } from '../lib/config';
+import { config, resetConfig } from '../lib/config';
+import { baseUrlFor } from '../lib/vendors/registry';
 import { VALID } from './helpers/bodies';
 import { call, inSeconds, KEY_A, KEY_B, lambdaContext, startTestEnv, waitFor, type Res, type TestEnv } from './helpers/env';
 import { startProxy } from './helpers/proxy';
@@ -601,6 +602,51 @@ describe('hardening (issue 10)', () => {
       expect(thief.requests).toEqual([]);
     } finally {
       await Promise.all([thief.close(), youmiIdp.close(), weiban.close()]);
+    }
+  });
+  it('4. configuration fails closed in AWS mode: unset or non-https vendor endpoints and local mode in a real Lambda are refused at cold start', async () => {
+    const r = row('config: fails closed in AWS mode');
+    const https = { WEIBAN_BASE_URL: 'https://open.weibanzhushou.com', YOUMI_BASE_URL: 'https://api.youmi.example', YOUMI_TOKEN_URL: undefined, TANMARKET_BASE_URL: 'https://api.tanmarket.example', WSHOTO_BASE_URL: 'https://open.wshoto.com' };
+    const aws = { ...https, QUNFA_MODE: undefined, AWS_LAMBDA_FUNCTION_NAME: 'qunfa-prod-dispatchStep', IS_OFFLINE: undefined };
+    const refused: [string, Record<string, string | undefined>, RegExp][] = [
+      ['an unset vendor base URL', { ...aws, WEIBAN_BASE_URL: undefined }, /WEIBAN_BASE_URL/],
+      ['an http vendor base URL', { ...aws, WSHOTO_BASE_URL: 'http://open.wshoto.com' }, /WSHOTO_BASE_URL/],
+      ['a loopback sandbox as vendor base URL', { ...aws, TANMARKET_BASE_URL: 'http://127.0.0.1:4603' }, /TANMARKET_BASE_URL/],
+      ['an http token URL', { ...aws, YOUMI_TOKEN_URL: 'http://idp.youmi.example' }, /YOUMI_TOKEN_URL/],
+      ['QUNFA_MODE=local in a Lambda running in AWS', { ...aws, QUNFA_MODE: 'local' }, /QUNFA_MODE/],
+    ];
+    for (const [what, vars, names] of refused) {
+      await withEnv(vars, async () => {
+        r.tried++;
+        let message = '';
+        try { config(); baseUrlFor('weiban'); r.leaks++; } catch (err) { message = (err as Error).message; }
+        expect(message, what).toMatch(names);
+        expect(message, what).not.toMatch(/https?:\/\//); // names the variable, never echoes values
+      });
+    }
+    // What stays allowed: AWS mode with https endpoints, and local mode under serverless-offline.
+    for (const [what, vars, weiban] of [
+      ['AWS mode, https endpoints', aws, 'https://open.weibanzhushou.com'],
+      ['serverless-offline (IS_OFFLINE) in local mode', { ...aws, QUNFA_MODE: 'local', IS_OFFLINE: 'true', WEIBAN_BASE_URL: undefined }, 'http://127.0.0.1:4601'],
+    ] as const) {
+      await withEnv(vars, async () => {
+        r.tried++;
+        expect(baseUrlFor('weiban'), what).toBe(weiban);
+      });
+    }
+  });
+
+  it('4. YOUMI_TOKEN_URL may be the identity server base or the full …/connect/token URL', async () => {
+    const r = row('config: fails closed in AWS mode');
+    const idp = env.sandbox('youmi').url;
+    for (const url of [idp, `${idp}/`, `${idp}/connect/token`, `${idp}/connect/token/`]) {
+      await withEnv({ YOUMI_TOKEN_URL: url }, async () => {
+        const t = (await create({ vendor: 'youmi', name: unique(), sendAt: inSeconds(4), ...VALID.youmi })).body;
+        await dispatchAs('a', t.id);
+        r.tried++;
+        const final = (await get(t.id)).body;
+        expect(final.status, `${url}: ${JSON.stringify(final.steps[0].error)}`).toBe('SUBMITTED');
+      });
     }
   });
 });

@@ -90,15 +90,23 @@ const tokens = new TokenCache();
 /** Refresh this long before the token's stated expiry, so no call carries a token about to die. */
 const EARLY_REFRESH_MS = 60_000;
 
+/**
+ * The token endpoint. YOUMI_TOKEN_URL names the identity server's base (`POST <it>/connect/token`),
+ * but a full `…/connect/token` URL is what a user naturally pastes: both are accepted.
+ */
+export function youmiTokenEndpoint(tokenUrl: string | undefined, baseUrl: string): string {
+  const base = (tokenUrl ?? baseUrl).replace(/\/+$/, '').replace(/\/connect\/token$/i, '');
+  return withQuery(base, '/connect/token');
+}
+
 async function fetchToken(ctx: VendorContext<YoumiCredentials>): Promise<Token> {
-  const tokenUrl = ctx.config.YOUMI_TOKEN_URL ?? ctx.baseUrl;
   const form = new URLSearchParams({
     client_id: ctx.credentials.clientId,
     client_secret: ctx.credentials.clientSecret,
     scope: ctx.config.YOUMI_SCOPE,
     grant_type: 'client_credentials',
   });
-  const res = await fetchForToken(withQuery(tokenUrl, '/connect/token'), {
+  const res = await fetchForToken(youmiTokenEndpoint(ctx.config.YOUMI_TOKEN_URL, ctx.baseUrl), {
     method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(),
   }, ctx.timeoutMs);
   const body = res.json as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown };
@@ -110,7 +118,7 @@ async function fetchToken(ctx: VendorContext<YoumiCredentials>): Promise<Token> 
 }
 
 const token = (ctx: VendorContext<YoumiCredentials>, refresh = false) =>
-  tokens.get(tokenKey(ctx.tenantId, `${ctx.config.YOUMI_TOKEN_URL ?? ctx.baseUrl}|${ctx.config.YOUMI_SCOPE}`, ctx.credentials), () => fetchToken(ctx), refresh);
+  tokens.get(tokenKey(ctx.tenantId, `${youmiTokenEndpoint(ctx.config.YOUMI_TOKEN_URL, ctx.baseUrl)}|${ctx.config.YOUMI_SCOPE}`, ctx.credentials), () => fetchToken(ctx), refresh);
 
 interface YoumiEnvelope { requestId?: string; errmsg?: unknown; succeed?: boolean; msgTime?: string; values?: unknown; errdesc?: unknown }
 
