@@ -29,6 +29,8 @@ import { baseUrlFor } from '../lib/vendors/registry';
 import { VALID } from './helpers/bodies';
 import { call, inSeconds, KEY_A, KEY_B, lambdaContext, startTestEnv, waitFor, type Res, type TestEnv } from './helpers/env';
 import { startProxy } from './helpers/proxy';
+import { pushYoumiEvent } from '../sandbox/youmi';
+import { youmiEventSignature } from '../lib/vendors/youmi';
 import { dynamoFaults, FaultyScheduler, schedulerRefusal, schedulerThrottle, throttling } from './reliability/faults';
 
 const FULL = process.env.QUNFA_PROFILE === 'full';
@@ -647,6 +649,46 @@ describe('hardening (issue 10)', () => {
         const final = (await get(t.id)).body;
         expect(final.status, `${url}: ${JSON.stringify(final.steps[0].error)}`).toBe('SUBMITTED');
       });
+    }
+  });
+  it('9. a YouMi event is bound to the YouMi sub-tenant: one for another sub-tenant is refused (401) and changes nothing', async () => {
+    const r = row('isolation: YouMi events of another sub-tenant');
+    // A reseller's client serving two YouMi sub-tenants, each a qunfa tenant of its own.
+    await withTenants((t) => {
+      t.a.vendors.youmi = { ...t.a.vendors.youmi, tenantId: 'sub-a' };
+      t.b.vendors.youmi = { ...t.a.vendors.youmi, tenantId: 'sub-b' };
+    }, async () => {
+      const b = (await create({ vendor: 'youmi', name: unique(), sendAt: inSeconds(4), ...VALID.youmi }, {}, KEY_B)).body;
+      await dispatchAs('b', b.id);
+      const vid = (await get(b.id, KEY_B)).body.steps[0].vendorTaskId as string;
+      expect(vid).toMatch(/^\d+$/);
+      const creds = env.tenants.a!.vendors.youmi as { clientId: string; clientSecret: string };
+      const finished = () => ({ eventId: randomUUID(), messageType: 'rpaTaskResult', data: { taskId: Number(vid), status: 'finished', total: 2, success: 2, fail: 0 } });
+      for (const other of ['sub-a', undefined, 'sub-bb', 'SUB-B']) {
+        const status = await pushYoumiEvent(`${env.apiUrl}/v1/webhooks/youmi/b`, { ...creds, tenantId: other } as never, finished());
+        r.tried++;
+        if (status !== 401) r.leaks++;
+        expect(status, `event for ${other}`).toBe(401);
+      }
+      expect((await get(b.id, KEY_B)).body.status).toBe('SUBMITTED');
+      // Its own sub-tenant's event is taken.
+      expect(await pushYoumiEvent(`${env.apiUrl}/v1/webhooks/youmi/b`, { ...creds, tenantId: 'sub-b' } as never, finished())).toBe(200);
+      expect((await get(b.id, KEY_B)).body.status).toBe('COMPLETED');
+    });
+  });
+
+  it('9. the YouMi event signature separates its fields: moving a boundary changes the signature', () => {
+    const r = row('isolation: YouMi events of another sub-tenant');
+    const ts = String(Math.floor(Date.now() / 1000));
+    const pairs: [Parameters<typeof youmiEventSignature>, Parameters<typeof youmiEventSignature>][] = [
+      [['k', 'ym-1', 'n1', ts, '{}'], ['k', 'ym-1n', '1', ts, '{}']], // clientId | nonce
+      [['k', 'c', 'n1', ts, '{}'], ['k', 'c', 'n', `1${ts}`, '{}']], // nonce | timestamp
+      [['k', 'c', 'n', ts, '1{}'], ['k', 'c', 'n', `${ts}1`, '{}']], // timestamp | body
+    ];
+    for (const [x, y] of pairs) {
+      r.tried++;
+      expect(x.join('')).toBe(y.join('')); // the same bytes when simply concatenated …
+      expect(youmiEventSignature(...x)).not.toBe(youmiEventSignature(...y)); // … but not the same signature
     }
   });
 });

@@ -18,11 +18,16 @@ import {
 
 /**
  * Event signature. YouMi's v2 event format is not public; its v1 API signs with
- * base64(HMAC-SHA1(key, appid + nonce + timestamp)). qunfa uses that scheme with the client
- * secret as the key and the raw body appended, so a tampered body cannot verify.
+ * base64(HMAC-SHA1(key, appid + nonce + timestamp)). qunfa keeps that MAC with the client secret
+ * as the key, but the fields are not simply concatenated (where "ab"+"c" and "a"+"bc" sign
+ * alike): each is written as its UTF-8 byte length, a colon, the field and a newline, in the order
+ * client id, YouMi tenant id ("" for a client with none), nonce, timestamp, raw body. The tenant
+ * travels in `x-youmi-tenantid`, so an event is bound to the YouMi sub-tenant it is for.
  */
-export function youmiEventSignature(clientSecret: string, clientId: string, nonce: string, timestamp: string, rawBody: string): string {
-  return createHmac('sha1', clientSecret).update(`${clientId}${nonce}${timestamp}${rawBody}`, 'utf8').digest('base64');
+export function youmiEventSignature(clientSecret: string, clientId: string, nonce: string, timestamp: string, rawBody: string, youmiTenantId = ''): string {
+  const mac = createHmac('sha1', clientSecret);
+  for (const field of [clientId, youmiTenantId, nonce, timestamp, rawBody]) mac.update(`${Buffer.byteLength(field, 'utf8')}:${field}\n`, 'utf8');
+  return mac.digest('base64');
 }
 
 const EVENT_STATE: Record<string, VendorStatus['state']> = { accepted: 'SUBMITTED', running: 'RUNNING', finished: 'COMPLETED', failed: 'FAILED', cancelled: 'CANCELLED' };
@@ -223,14 +228,17 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
     await call(ctx, ctx.config.YOUMI_DELETE_PATH, { id: Number(vendorTaskId) });
   },
 
-  /** rpaTaskResult events (POST with x-youmi-appid, -nonce, -timestamp, -signature headers). */
+  /** rpaTaskResult events (POST with x-youmi-appid, -tenantid (if any), -nonce, -timestamp, -signature headers). */
   webhook(req, creds, maxSkewSeconds) {
     if (req.method !== 'POST') throw new WebhookRejected('youmi only POSTs events');
     const h = req.headers;
     const ts = h['x-youmi-timestamp'] ?? '';
     if (h['x-youmi-appid'] !== creds.clientId) throw new WebhookRejected('wrong appid');
+    // Bound to the YouMi sub-tenant configured for this qunfa tenant (none: the event names none).
+    const youmiTenant = h['x-youmi-tenantid'] ?? '';
+    if (youmiTenant !== (creds.tenantId ?? '')) throw new WebhookRejected('event for another YouMi tenant');
     if (!/^\d{1,12}$/.test(ts) || Math.abs(Date.now() / 1000 - Number(ts)) > maxSkewSeconds) throw new WebhookRejected('stale or missing timestamp');
-    const expected = Buffer.from(youmiEventSignature(creds.clientSecret, creds.clientId, h['x-youmi-nonce'] ?? '', ts, req.rawBody));
+    const expected = Buffer.from(youmiEventSignature(creds.clientSecret, creds.clientId, h['x-youmi-nonce'] ?? '', ts, req.rawBody, youmiTenant));
     const given = Buffer.from(h['x-youmi-signature'] ?? '');
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new WebhookRejected('bad signature');
     let e: { eventId?: unknown; messageType?: unknown; data?: Record<string, unknown> };
