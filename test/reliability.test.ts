@@ -691,4 +691,42 @@ describe('hardening (issue 10)', () => {
       expect(youmiEventSignature(...x)).not.toBe(youmiEventSignature(...y)); // … but not the same signature
     }
   });
+  it('12. what a vendor answers is kept as a bounded, allowlisted subset (what GET, and so every callback, returns), its messages bounded too', async () => {
+    const r = row('hostile input: oversized vendor answers');
+    const bloat = (body: string) => {
+      const j = JSON.parse(body);
+      return JSON.stringify({ ...j, junk: 'x'.repeat(200_000), nested: { deep: Array.from({ length: 1000 }, (_, i) => i) }, ...(typeof j.errmsg === 'string' ? { errmsg: `ok${'y'.repeat(5000)}` } : {}), ...(j.requestId ? { requestId: 'r'.repeat(5000) } : {}) });
+    };
+    const weiban = await startProxy(env.sandbox('weiban').url, { rewrite: (path, body) => (path.includes('customer_group_msg/add') ? bloat(body) : body) });
+    const youmi = await startProxy(env.sandbox('youmi').url, { rewrite: (path, body) => (path.includes('SaveBulkSendTask') ? bloat(body) : body) });
+    const refusing = await startProxy(undefined, { intercept: (q) => (q.path.startsWith('/openapi/access_token')
+      ? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"code":0,"data":{"access_token":"t","expires_in":7200}}' }
+      : { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 40001, msg: 'z'.repeat(100_000) }) }) });
+    try {
+      await withEnv({ WEIBAN_BASE_URL: weiban.url, YOUMI_BASE_URL: youmi.url, YOUMI_TOKEN_URL: env.sandbox('youmi').url, WSHOTO_BASE_URL: refusing.url }, async () => {
+        const kept = { weiban: ['errcode', 'errmsg', 'id'], youmi: ['errdesc', 'errmsg', 'msgTime', 'requestId', 'succeed', 'values'] } as const;
+        for (const vendor of ['weiban', 'youmi'] as const) {
+          const t = (await create({ vendor, name: unique(), sendAt: inSeconds(4), ...VALID[vendor] })).body;
+          await dispatchAs('a', t.id);
+          const step = (await get(t.id)).body.steps[0];
+          r.tried++;
+          expect(step.status).toBe('SUBMITTED');
+          expect(Object.keys(step.vendorResponse).sort()).toEqual([...kept[vendor]].sort());
+          expect(Buffer.byteLength(JSON.stringify(step.vendorResponse))).toBeLessThanOrEqual(2048);
+          for (const v of Object.values(step.vendorResponse)) expect(String(v).length).toBeLessThanOrEqual(256);
+          expect(step.vendorTaskId).toBe(String(step.vendorResponse[vendor === 'weiban' ? 'id' : 'values']));
+        }
+        const w = (await create({ vendor: 'wshoto', name: unique(), sendAt: inSeconds(4), ...VALID.wshoto })).body;
+        await dispatchAs('a', w.id);
+        const failed = (await get(w.id)).body;
+        r.tried++;
+        expect(failed.status).toBe('FAILED');
+        expect(failed.steps[0].error.code).toBe('40001');
+        expect(failed.steps[0].error.message.length).toBeLessThanOrEqual(512);
+        expect(Buffer.byteLength(JSON.stringify(failed))).toBeLessThan(8 * 1024);
+      });
+    } finally {
+      await Promise.all([weiban.close(), youmi.close(), refusing.close()]);
+    }
+  });
 });

@@ -8,6 +8,7 @@ import type * as z from 'zod/mini';
 import type { Config } from '../config';
 import type { FieldError } from '../errors';
 import type { AttachmentType, Audience, Content, DeliveryStats, Vendor } from '../schema';
+import { boundMessage } from './response';
 
 export interface Capabilities {
   attachmentTypes: readonly AttachmentType[];
@@ -46,7 +47,8 @@ export interface VendorRequest {
 export interface SubmitResult {
   /** The vendor's task id, or the reference it gave us; absent if it returned none. */
   vendorTaskId?: string;
-  raw: unknown;
+  /** What is kept of the answer (step.vendorResponse): keepResponse(answer, adapter.responseFields). */
+  raw: Record<string, unknown>;
 }
 
 /**
@@ -64,7 +66,7 @@ export class VendorCallError extends Error {
     message: string,
     readonly retryAfterMs?: number,
   ) {
-    super(message);
+    super(boundMessage(message)); // vendors' own texts land in steps and history: bounded
     this.name = 'VendorCallError';
   }
 }
@@ -121,6 +123,11 @@ export interface VendorAdapter<Cred = unknown> {
   readonly credentials: z.ZodMiniType<Cred>;
   /** `vendorOptions` this vendor accepts (fields with no canonical meaning). */
   readonly options: z.ZodMiniType<Record<string, unknown>>;
+  /**
+   * The fields of its create answer kept as step.vendorResponse (dotted paths; most important
+   * first), bounded by lib/vendors/response.ts. Nothing else of a vendor's answer is stored.
+   */
+  readonly responseFields: readonly string[];
   /** The local sandbox's default base URL is supplied by the registry; this is production's. */
   readonly productionBaseUrl: string;
   /** Vendor rules beyond the capability matrix, as field errors (→ 422). */

@@ -9,6 +9,7 @@ import { sha256 } from '../json';
 import type { Attachment, DeliveryStats } from '../schema';
 import { decrypt, signature, signatureMatches } from '../wecom';
 import { vendorFetch, withQuery } from './http';
+import { keepResponse } from './response';
 import { fetchForToken, TokenCache, tokenKey, type Token } from './tokens';
 import {
   VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorRequest, type VendorStatus,
@@ -141,6 +142,7 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
   id: 'weiban',
   displayName: 'Weiban 微伴助手',
   productionBaseUrl: 'https://open.weibanzhushou.com',
+  responseFields: ['errcode', 'errmsg', 'id', 'msg_id', 'data.id'],
   capabilities: {
     attachmentTypes: ['image', 'link', 'miniprogram', 'video'],
     audienceKinds: ['customers', 'groups'],
@@ -209,7 +211,7 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
   async submit(ctx, i) {
     const body = await call(ctx, this.buildRequest(i));
     const id = body.id ?? body.msg_id ?? (body.data as Envelope | undefined)?.id;
-    return { vendorTaskId: id === undefined || id === null ? undefined : String(id), raw: body };
+    return { vendorTaskId: id === undefined || id === null ? undefined : String(id), raw: keepResponse(body, this.responseFields) };
   },
 
   async status(ctx, vendorTaskId, i) {

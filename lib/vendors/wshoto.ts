@@ -8,6 +8,7 @@
 import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import { vendorFetch, withQuery } from './http';
+import { keepResponse } from './response';
 import { fetchForToken, TokenCache, tokenKey, type Token } from './tokens';
 import { Int64, isInt64Text, stringifyExact } from './json';
 import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus } from './types';
@@ -91,6 +92,7 @@ export const wshotoAdapter: VendorAdapter<WshotoCredentials> = {
   id: 'wshoto',
   displayName: 'WShoto 微盛',
   productionBaseUrl: 'https://open.wshoto.com',
+  responseFields: ['code', 'msg', 'data.template_id', 'data.id'],
   capabilities: {
     attachmentTypes: ['material'],
     audienceKinds: ['customers', 'groups'],
@@ -154,7 +156,7 @@ export const wshotoAdapter: VendorAdapter<WshotoCredentials> = {
     const req = this.buildRequest(i);
     const env = await call(ctx, req.path, req.body);
     const id = env.data?.template_id ?? env.data?.id;
-    return { vendorTaskId: id === undefined || id === null ? undefined : String(id), raw: env };
+    return { vendorTaskId: id === undefined || id === null ? undefined : String(id), raw: keepResponse(env, this.responseFields) };
   },
 
   async status(ctx, vendorTaskId) {

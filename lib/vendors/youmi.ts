@@ -11,6 +11,7 @@ import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import type { Attachment } from '../schema';
 import { vendorFetch, withQuery } from './http';
+import { keepResponse } from './response';
 import { fetchForToken, TokenCache, tokenKey, type Token } from './tokens';
 import {
   VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus,
@@ -154,6 +155,7 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
   id: 'youmi',
   displayName: 'YouMi 友米聚合',
   productionBaseUrl: '(per contract with YouMi; set YOUMI_BASE_URL and YOUMI_TOKEN_URL)',
+  responseFields: ['requestId', 'succeed', 'errmsg', 'errdesc', 'values', 'msgTime'],
   capabilities: {
     attachmentTypes: ['image', 'video', 'link', 'file'],
     audienceKinds: ['customers'],
@@ -221,7 +223,7 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
   async submit(ctx, i) {
     const req = this.buildRequest(i);
     const env = await call(ctx, req.path, req.body);
-    return { vendorTaskId: env.values === undefined || env.values === null ? undefined : String(env.values), raw: env };
+    return { vendorTaskId: env.values === undefined || env.values === null ? undefined : String(env.values), raw: keepResponse(env, this.responseFields) };
   },
 
   async cancel(ctx, vendorTaskId) {
