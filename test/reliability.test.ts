@@ -22,6 +22,9 @@ import { logger } from '../lib/log';
 import { setScheduler } from '../lib/scheduler/index';
 import { LocalScheduler } from '../lib/scheduler/local';
 import { authenticate, tenantDirectory } from '../lib/tenants';
+import { sha256 } from '../lib/json';
+import { handler as openapi } from '../functions/openapi';
+import { handler as listVendors } from '../functions/listVendors';
 import { weibanAdapter } from '../lib/vendors/weiban';
 import { stepInput } from '../lib/tasks';
 import { config, resetConfig } from '../lib/config';
@@ -183,7 +186,6 @@ describe('concurrency', () => {
 
   it(`cancel racing dispatch, ${N.cancelRaces} trials → CANCELLED with no send, or SUBMITTED with exactly one`, async () => {
     const r = row('concurrency: cancel racing dispatch');
-    const outcomes = { cancelled: 0, submitted: 0 };
     for (let i = 0; i < N.cancelRaces; i++) {
       const t = (await create(task())).body;
       const [c] = await Promise.all([cancel(t.id), dispatch(t.id)]);
@@ -193,16 +195,13 @@ describe('concurrency', () => {
       if (final.status === 'CANCELLED') {
         expect(c.status).toBe(200);
         expect(sends).toBe(0);
-        outcomes.cancelled++;
       } else {
         expect(final.status).toBe('SUBMITTED');
         expect(c.status).toBe(409);
         expect(sends).toBe(1);
-        outcomes.submitted++;
       }
       r.duplicates += Math.max(0, sends - 1);
     }
-    expect(outcomes.cancelled + outcomes.submitted).toBe(N.cancelRaces);
   });
 });
 
@@ -372,7 +371,6 @@ describe('hostile input', () => {
     }), { numRuns: runs });
     // Never a write for a refusal: the only new items are the tasks that were valid by chance.
     expect(await itemCount()).toBeLessThanOrEqual(before + 2 * created);
-    r.lost += 0;
   }
 
   it('arbitrary JSON values', () => fuzz('arbitrary JSON', fc.jsonValue({ maxDepth: 8 }).map((v) => JSON.stringify(v)), N.fuzzPerCategory));
@@ -458,32 +456,37 @@ describe('isolation and secrets', () => {
     expect(aWithB.items.filter((t: any) => bIds.has(t.id))).toEqual([]);
   });
 
-  it('API keys are compared in constant time (figures in the table)', async () => {
-    const r = row('secrets: API key timing (samples)');
-    const dir = tenantDirectory();
-    const time = async (key: string) => {
-      const t0 = process.hrtime.bigint();
-      await authenticate(dir, `Bearer ${key}`).catch(() => undefined);
-      return Number(process.hrtime.bigint() - t0);
-    };
-    const samples = FULL ? 4000 : 400;
-    const prefix = `${KEY_A.slice(0, -1)}X`; // right but for the last character
-    const other = `qf_${'z'.repeat(KEY_A.length - 3)}`; // wrong from the first character
-    const a: number[] = [];
-    const b: number[] = [];
-    for (let i = 0; i < samples; i++) { a.push(await time(prefix)); b.push(await time(other)); }
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
-    const ratio = median(a) / median(b);
-    r.tried += 2 * samples;
-    faultRows.push({ boundary: 'auth', fault: 'key wrong in its last char vs its first', finalState: `median ${median(a)} ns vs ${median(b)} ns`, vendorSends: 0, recoverable: `ratio ${ratio.toFixed(2)} (1.00 = no signal)` });
-    expect(ratio).toBeGreaterThan(0.5);
-    expect(ratio).toBeLessThan(2);
+  it("an API key is compared with every tenant's key hash, whichever tenant it matches (no early exit)", async () => {
+    // The presented key is hashed before any comparison, and each comparison is timingSafeEqual on
+    // two SHA-256 digests: a wall clock cannot see an early exit behind the hash (an earlier test
+    // timed it and could not fail). What can be observed, and fail, is whether every tenant is compared.
+    const r = row('secrets: API key checked against every tenant');
+    const ids = Array.from({ length: 50 }, (_, i) => `t${i}`);
+    const read = new Set<string>();
+    const records = Object.fromEntries(ids.map((id, i) => {
+      const rec = { webhookSecret: 'w'.repeat(16), vendors: {} } as Record<string, unknown>;
+      Object.defineProperty(rec, 'apiKeySha256', { enumerable: true, get: () => { read.add(id); return sha256(`key-of-${i}-0123456789`); } });
+      return [id, rec];
+    }));
+    const dir = { all: async () => records as never };
+    for (const [presented, owner] of [['key-of-0-0123456789', 't0'], ['key-of-49-0123456789', 't49'], ['key-of-nobody-0123456789', undefined]] as const) {
+      read.clear();
+      const who = await authenticate(dir, `Bearer ${presented}`).then((t) => t.id, () => undefined);
+      r.tried++;
+      expect(who).toBe(owner);
+      expect(read.size, presented).toBe(ids.length);
+    }
   });
 
-  it('no secret is in any answer: problem bodies, tasks, the OpenAPI document', async () => {
+  it('no secret is in any answer: problem bodies, tasks, the list, the OpenAPI document, the vendor catalogue', async () => {
     const r = row('secrets: answers searched');
     const t = (await create(task())).body;
-    for (const res of [await get(t.id), await create({ vendor: 'weiban' }), await call(listTasks as never, { path: '/v1/tasks' })]) {
+    const doc = await call(openapi as never, { path: '/v1/openapi.json', key: null });
+    const vendors = await call(listVendors as never, { path: '/v1/vendors', key: null });
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toMatch(/^3\.1/); // the document itself is what is searched
+    expect(vendors.body.items.length).toBe(4);
+    for (const res of [await get(t.id), await create({ vendor: 'weiban' }), await call(listTasks as never, { path: '/v1/tasks' }), doc, vendors]) {
       r.tried++;
       r.leaks += leakedIn(JSON.stringify(res.body)).length;
     }
