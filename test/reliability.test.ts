@@ -426,6 +426,25 @@ describe('hostile input', () => {
     expect(await itemCount()).toBe(before);
   });
 
+  it('vendor callbacks whose body is JSON but not an object (null, a number, an array) → 401, never 5xx', async () => {
+    const r = row('hostile input: forged vendor callbacks');
+    const ts = String(Math.floor(Date.now() / 1000));
+    const creds = env.tenants.a!.vendors.youmi as { clientId: string; clientSecret: string };
+    for (const rawBody of ['null', '1', '[]', '"x"', 'true']) {
+      const weiban = await call(vendorWebhook as never, { method: 'POST', path: '/v1/webhooks/weiban/a', key: null, params: { vendor: 'weiban', tenantId: 'a' }, query: { timestamp: ts, nonce: 'n' }, rawBody });
+      // YouMi's is signed with the right secret: only the body's shape is wrong.
+      const youmi = await call(vendorWebhook as never, {
+        method: 'POST', path: '/v1/webhooks/youmi/a', key: null, params: { vendor: 'youmi', tenantId: 'a' }, rawBody,
+        headers: { 'x-youmi-appid': creds.clientId, 'x-youmi-nonce': 'n', 'x-youmi-timestamp': ts, 'x-youmi-signature': youmiEventSignature(creds.clientSecret, creds.clientId, 'n', ts, rawBody) },
+      });
+      for (const res of [weiban, youmi]) {
+        r.tried++;
+        if (res.status >= 500) r.fiveXX++;
+        expect(res.status, rawBody).toBe(401);
+      }
+    }
+  });
+
   it('list query parameters', async () => {
     const r = row('hostile input: list query parameters');
     await fc.assert(fc.asyncProperty(fc.dictionary(fc.constantFrom('status', 'vendor', 'limit', 'cursor', 'x'), fc.string()), async (q) => {

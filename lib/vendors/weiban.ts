@@ -244,6 +244,7 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
     } catch {
       throw new WebhookRejected('not JSON');
     }
+    if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) throw new WebhookRejected('not a JSON object');
     const encrypted = envelope.encrypt ?? envelope.Encrypt;
     if (typeof encrypted !== 'string') throw new WebhookRejected('no encrypt field');
     const message = open(encrypted);
@@ -253,6 +254,7 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
     } catch {
       throw new WebhookRejected('decrypted message is not JSON');
     }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new WebhookRejected('decrypted message is not a JSON object');
     const id = parsed.event_id ?? parsed.msg_id;
     return {
       kind: 'events',

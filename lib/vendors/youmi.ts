@@ -249,8 +249,9 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
     } catch {
       throw new WebhookRejected('not JSON');
     }
+    if (e === null || typeof e !== 'object' || Array.isArray(e)) throw new WebhookRejected('not a JSON object');
     if (typeof e.eventId !== 'string' || typeof e.messageType !== 'string') throw new WebhookRejected('not a YouMi event');
-    const d = e.data ?? {};
+    const d = e.data !== null && typeof e.data === 'object' ? e.data : {};
     const state = EVENT_STATE[String(d.status)];
     const n = (v: unknown) => (typeof v === 'number' ? v : undefined);
     return {
