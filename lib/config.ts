@@ -9,7 +9,11 @@ const Env = z.object({
   SERVICE: z._default(z.string(), 'qunfa'),
   TABLE_NAME: z.string().check(z.minLength(1)),
   AWS_REGION: z._default(z.string(), 'us-east-1'),
-  /** `local`: the stack started by `npm start` (local scheduler, http callbacks allowed). */
+  /**
+   * `local`: the stack started by `npm start` (local scheduler, http callbacks, vendor sandboxes).
+   * Never set by serverless.yml: only scripts/start.ts passes it (serverless-offline copies its
+   * environment), and a Lambda running in AWS refuses it at cold start.
+   */
   QUNFA_MODE: z._default(z.enum(['aws', 'local']), 'aws'),
   DYNAMODB_ENDPOINT: z.optional(z.string()),
   SCHEDULER_ENDPOINT: z.optional(z.string()),
@@ -25,6 +29,11 @@ const Env = z.object({
   /** Where tenants come from: a JSON file (local) or a Secrets Manager secret id (AWS). */
   QUNFA_TENANTS_FILE: z.optional(z.string()),
   TENANTS_SECRET_ID: z.optional(z.string()),
+  /**
+   * Vendor endpoints. Locally, unset means the vendor's sandbox. In AWS mode each must be an https
+   * URL (or `disabled`: the deployment does not use that vendor); anything else, unset included,
+   * is a configuration error at cold start. YOUMI_TOKEN_URL defaults to YOUMI_BASE_URL.
+   */
   WEIBAN_BASE_URL: z.optional(z.string()),
   YOUMI_BASE_URL: z.optional(z.string()),
   YOUMI_TOKEN_URL: z.optional(z.string()),
@@ -74,9 +83,40 @@ export function config(): Config {
       const names = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
       throw new Error(`invalid environment: ${names}`);
     }
+    const problems = modeProblems(parsed.data, env);
+    if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
     cached = parsed.data;
   }
   return cached;
+}
+
+/** The vendor endpoint variables that must be https in AWS mode (YOUMI_TOKEN_URL only when set). */
+export const VENDOR_URL_VARS = ['WEIBAN_BASE_URL', 'YOUMI_BASE_URL', 'YOUMI_TOKEN_URL', 'TANMARKET_BASE_URL', 'WSHOTO_BASE_URL'] as const;
+/** The value that says a deployment does not use a vendor (its calls are refused, not redirected). */
+export const VENDOR_DISABLED = 'disabled';
+
+/** AWS mode fails closed: no local mode inside a real Lambda, no unset or non-https vendor endpoint. Names variables, never values. */
+function modeProblems(c: Config, env: Record<string, string | undefined>): string[] {
+  const inRealLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) && !env.IS_OFFLINE;
+  if (c.QUNFA_MODE === 'local') {
+    return inRealLambda ? ['QUNFA_MODE: local mode is refused in a Lambda running in AWS (only the local stack under serverless-offline runs it)'] : [];
+  }
+  const problems: string[] = [];
+  for (const name of VENDOR_URL_VARS) {
+    const value = c[name];
+    if (value === undefined) {
+      if (name !== 'YOUMI_TOKEN_URL') problems.push(`${name}: required in AWS mode (an https URL, or "${VENDOR_DISABLED}")`);
+      continue;
+    }
+    if (value === VENDOR_DISABLED) continue;
+    let ok = false;
+    try {
+      const u = new URL(value);
+      ok = u.protocol === 'https:' && u.hostname !== '' && !u.username && !u.password;
+    } catch { /* not a URL */ }
+    if (!ok) problems.push(`${name}: must be an https URL without credentials in AWS mode (or "${VENDOR_DISABLED}")`);
+  }
+  return problems;
 }
 
 /** For tests that start several configurations in one process. */

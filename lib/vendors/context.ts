@@ -25,5 +25,5 @@ export async function vendorContext(tenants: TenantDirectory, tenantId: string, 
     throw new VendorCallError('refused', 'qunfa.no_credentials', `the tenant has no usable ${vendor} credentials`);
   }
   const c = config();
-  return { adapter, ctx: { credentials: creds.data, baseUrl: baseUrlFor(vendor), timeoutMs: c.VENDOR_TIMEOUT_MS, config: c }, limits: limitsFor(adapter, tenant) };
+  return { adapter, ctx: { tenantId, credentials: creds.data, baseUrl: baseUrlFor(vendor), timeoutMs: c.VENDOR_TIMEOUT_MS, config: c }, limits: limitsFor(adapter, tenant) };
 }
