@@ -22,9 +22,14 @@ const Env = z.object({
   SCHEDULER_ROLE_NAME: z._default(z.string(), 'qunfa-dev-scheduler'),
   SCHEDULE_DLQ_NAME: z._default(z.string(), 'qunfa-dev-schedule-dlq'),
   LOCAL_SCHEDULES_TABLE: z._default(z.string(), 'qunfa-local-schedules'),
-  /** Where tenants come from: a JSON file (local) or a Secrets Manager secret id (AWS). */
+  /** Where tenants come from: a JSON file (local) or two Secrets Manager secrets (AWS): keys, and vendor credentials. */
   QUNFA_TENANTS_FILE: z.optional(z.string()),
-  TENANTS_SECRET_ID: z.optional(z.string()),
+  TENANT_KEYS_SECRET_ID: z.optional(z.string()),
+  VENDOR_CREDENTIALS_SECRET_ID: z.optional(z.string()),
+  /** How long a function keeps the keys secret: a revoked API key is refused at most this long after the secret changes. */
+  TENANT_KEYS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(60)), 30),
+  /** How long a function keeps the vendor credentials secret (a rotated credential takes effect within it). */
+  VENDOR_CREDENTIALS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(3600)), 300),
   WEIBAN_BASE_URL: z.optional(z.string()),
   YOUMI_BASE_URL: z.optional(z.string()),
   YOUMI_TOKEN_URL: z.optional(z.string()),

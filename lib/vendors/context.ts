@@ -4,7 +4,7 @@
  */
 import { config } from '../config';
 import type { Vendor } from '../schema';
-import { findTenant, type TenantDirectory } from '../tenants';
+import { vendorCredentials, type TenantDirectory } from '../tenants';
 import { adapterFor, baseUrlFor } from './registry';
 import { VendorCallError, type VendorAdapter, type VendorContext } from './types';
 
@@ -12,8 +12,8 @@ export interface Wired { adapter: VendorAdapter<unknown>; ctx: VendorContext<unk
 
 export async function vendorContext(tenants: TenantDirectory, tenantId: string, vendor: Vendor): Promise<Wired> {
   const adapter = adapterFor(vendor);
-  const tenant = await findTenant(tenants, tenantId);
-  const creds = adapter && tenant && Object.hasOwn(tenant.vendors, vendor) ? adapter.credentials.safeParse(tenant.vendors[vendor]) : undefined;
+  const raw = adapter ? await vendorCredentials(tenants, tenantId, vendor) : undefined;
+  const creds = adapter && raw ? adapter.credentials.safeParse(raw) : undefined;
   if (!adapter || !creds?.success) {
     throw new VendorCallError('refused', 'qunfa.no_credentials', `the tenant has no usable ${vendor} credentials`);
   }
