@@ -26,9 +26,14 @@ const Env = z.object({
   SCHEDULER_ROLE_NAME: z._default(z.string(), 'qunfa-dev-scheduler'),
   SCHEDULE_DLQ_NAME: z._default(z.string(), 'qunfa-dev-schedule-dlq'),
   LOCAL_SCHEDULES_TABLE: z._default(z.string(), 'qunfa-local-schedules'),
-  /** Where tenants come from: a JSON file (local) or a Secrets Manager secret id (AWS). */
+  /** Where tenants come from: a JSON file (local) or two Secrets Manager secrets (AWS): keys, and vendor credentials. */
   QUNFA_TENANTS_FILE: z.optional(z.string()),
-  TENANTS_SECRET_ID: z.optional(z.string()),
+  TENANT_KEYS_SECRET_ID: z.optional(z.string()),
+  VENDOR_CREDENTIALS_SECRET_ID: z.optional(z.string()),
+  /** How long a function keeps the keys secret: a revoked API key is refused at most this long after the secret changes. */
+  TENANT_KEYS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(60)), 30),
+  /** How long a function keeps the vendor credentials secret (a rotated credential takes effect within it). */
+  VENDOR_CREDENTIALS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(3600)), 300),
   /**
    * Vendor endpoints. Locally, unset means the vendor's sandbox. In AWS mode each must be an https
    * URL (or `disabled`: the deployment does not use that vendor); anything else, unset included,
@@ -50,6 +55,10 @@ const Env = z.object({
   DISPATCH_LEASE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 90),
   /** Seconds between status polls after submit; the last one repeats until a final state. */
   STATUS_POLL_INTERVALS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '60,300,900,1800,3600,7200,21600'), z.transform((s: string) => s.split(',').map(Number))),
+  /** Polls per step, failed ones included; at the cap the step ends (COMPLETED if anything was sent, else FAILED qunfa.poll_limit). */
+  STATUS_POLL_MAX_COUNT: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 100),
+  /** How long after its submit a step is followed at most (any vendor; Weiban's own 15-day horizon also applies). */
+  STATUS_POLL_MAX_AGE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 15 * 86_400),
   /** Pauses between attempts to deliver a callback to the caller; the last repeats until 24 h have passed. */
   CALLBACK_RETRY_SECONDS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '10,30,60,300,900,1800,3600,7200,14400'), z.transform((s: string) => s.split(',').map(Number))),
   CALLBACK_GIVE_UP_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 24 * 3600),

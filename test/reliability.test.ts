@@ -483,11 +483,11 @@ describe('isolation and secrets', () => {
     const ids = Array.from({ length: 50 }, (_, i) => `t${i}`);
     const read = new Set<string>();
     const records = Object.fromEntries(ids.map((id, i) => {
-      const rec = { webhookSecret: 'w'.repeat(16), vendors: {} } as Record<string, unknown>;
+      const rec = { webhookSecret: 'w'.repeat(16), vendors: [] } as Record<string, unknown>;
       Object.defineProperty(rec, 'apiKeySha256', { enumerable: true, get: () => { read.add(id); return sha256(`key-of-${i}-0123456789`); } });
       return [id, rec];
     }));
-    const dir = { all: async () => records as never };
+    const dir = { keys: async () => records as never, credentials: async () => ({}) };
     for (const [presented, owner] of [['key-of-0-0123456789', 't0'], ['key-of-49-0123456789', 't49'], ['key-of-nobody-0123456789', undefined]] as const) {
       read.clear();
       const who = await authenticate(dir, `Bearer ${presented}`).then((t) => t.id, () => undefined);

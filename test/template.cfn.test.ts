@@ -73,6 +73,36 @@ describe('serverless package (offline, no credentials)', () => {
     }
   });
 
+  it('each function reads only the secret it needs: vendor credentials only where a vendor is called or verified', () => {
+    const statements = (role: string): any[] => template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+    const secretStatements = (role: string) => statements(role).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('secretsmanager:')));
+    const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    const readable = Object.fromEntries(fns.map(([k, r]) => {
+      const role = r.Properties.Role['Fn::GetAtt'][0] as string;
+      for (const s of secretStatements(role)) expect([s.Action].flat(), role).toEqual(['secretsmanager:GetSecretValue']);
+      return [k.replace(/LambdaFunction$/, ''), secretStatements(role).flatMap((s) => [s.Resource].flat().map((x: any) => x.Ref ?? JSON.stringify(x))).sort()];
+    }));
+    expect(readable).toEqual({
+      CreateTask: ['TenantKeysSecret'], // checks the tenant has the vendor from the names kept beside the key hashes
+      GetTask: ['TenantKeysSecret'],
+      ListTasks: ['TenantKeysSecret'],
+      DeleteTask: ['TenantKeysSecret', 'VendorCredentialsSecret'], // cancels at YouMi
+      DeliverCallback: ['TenantKeysSecret'], // signs with the webhookSecret
+      DispatchStep: ['VendorCredentialsSecret'],
+      PollStatus: ['VendorCredentialsSecret'],
+      VendorWebhook: ['VendorCredentialsSecret'],
+      Openapi: [],
+      ListVendors: [],
+    });
+    expect(template.Resources.TenantKeysSecret.Properties.Name).toBe('qunfa-ci-tenant-keys');
+    expect(template.Resources.VendorCredentialsSecret.Properties.Name).toBe('qunfa-ci-vendor-credentials');
+    expect(resources().filter(([, r]) => r.Type === 'AWS::SecretsManager::Secret').map(([k]) => k).sort()).toEqual(['TenantKeysSecret', 'VendorCredentialsSecret']);
+    for (const [, fn] of fns) {
+      expect(fn.Properties.Environment.Variables.TENANT_KEYS_SECRET_ID).toBe('qunfa-ci-tenant-keys');
+      expect(fn.Properties.Environment.Variables.VENDOR_CREDENTIALS_SECRET_ID).toBe('qunfa-ci-vendor-credentials');
+    }
+  });
+
   it('bundles each function separately (middy and the SDK inside, nothing installed at deploy)', () => {
     const zips = readdirSync(out).filter((f) => f.endsWith('.zip'));
     expect(zips.sort()).toEqual(['createTask.zip', 'deleteTask.zip', 'deliverCallback.zip', 'dispatchStep.zip', 'getTask.zip', 'listTasks.zip', 'listVendors.zip', 'openapi.zip', 'pollStatus.zip', 'vendorWebhook.zip']);
