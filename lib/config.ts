@@ -9,7 +9,11 @@ const Env = z.object({
   SERVICE: z._default(z.string(), 'qunfa'),
   TABLE_NAME: z.string().check(z.minLength(1)),
   AWS_REGION: z._default(z.string(), 'us-east-1'),
-  /** `local`: the stack started by `npm start` (local scheduler, http callbacks allowed). */
+  /**
+   * `local`: the stack started by `npm start` (local scheduler, http callbacks, vendor sandboxes).
+   * Never set by serverless.yml: only scripts/start.ts passes it (serverless-offline copies its
+   * environment), and a Lambda running in AWS refuses it at cold start.
+   */
   QUNFA_MODE: z._default(z.enum(['aws', 'local']), 'aws'),
   DYNAMODB_ENDPOINT: z.optional(z.string()),
   SCHEDULER_ENDPOINT: z.optional(z.string()),
@@ -22,9 +26,19 @@ const Env = z.object({
   SCHEDULER_ROLE_NAME: z._default(z.string(), 'qunfa-dev-scheduler'),
   SCHEDULE_DLQ_NAME: z._default(z.string(), 'qunfa-dev-schedule-dlq'),
   LOCAL_SCHEDULES_TABLE: z._default(z.string(), 'qunfa-local-schedules'),
-  /** Where tenants come from: a JSON file (local) or a Secrets Manager secret id (AWS). */
+  /** Where tenants come from: a JSON file (local) or two Secrets Manager secrets (AWS): keys, and vendor credentials. */
   QUNFA_TENANTS_FILE: z.optional(z.string()),
-  TENANTS_SECRET_ID: z.optional(z.string()),
+  TENANT_KEYS_SECRET_ID: z.optional(z.string()),
+  VENDOR_CREDENTIALS_SECRET_ID: z.optional(z.string()),
+  /** How long a function keeps the keys secret: a revoked API key is refused at most this long after the secret changes. */
+  TENANT_KEYS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(60)), 30),
+  /** How long a function keeps the vendor credentials secret (a rotated credential takes effect within it). */
+  VENDOR_CREDENTIALS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(3600)), 300),
+  /**
+   * Vendor endpoints. Locally, unset means the vendor's sandbox. In AWS mode each must be an https
+   * URL (or `disabled`: the deployment does not use that vendor); anything else, unset included,
+   * is a configuration error at cold start. YOUMI_TOKEN_URL defaults to YOUMI_BASE_URL.
+   */
   WEIBAN_BASE_URL: z.optional(z.string()),
   YOUMI_BASE_URL: z.optional(z.string()),
   YOUMI_TOKEN_URL: z.optional(z.string()),
@@ -41,6 +55,10 @@ const Env = z.object({
   DISPATCH_LEASE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 90),
   /** Seconds between status polls after submit; the last one repeats until a final state. */
   STATUS_POLL_INTERVALS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '60,300,900,1800,3600,7200,21600'), z.transform((s: string) => s.split(',').map(Number))),
+  /** Polls per step, failed ones included; at the cap the step ends (COMPLETED if anything was sent, else FAILED qunfa.poll_limit). */
+  STATUS_POLL_MAX_COUNT: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 100),
+  /** How long after its submit a step is followed at most (any vendor; Weiban's own 15-day horizon also applies). */
+  STATUS_POLL_MAX_AGE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 15 * 86_400),
   /** Pauses between attempts to deliver a callback to the caller; the last repeats until 24 h have passed. */
   CALLBACK_RETRY_SECONDS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '10,30,60,300,900,1800,3600,7200,14400'), z.transform((s: string) => s.split(',').map(Number))),
   CALLBACK_GIVE_UP_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 24 * 3600),
@@ -74,9 +92,40 @@ export function config(): Config {
       const names = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
       throw new Error(`invalid environment: ${names}`);
     }
+    const problems = modeProblems(parsed.data, env);
+    if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
     cached = parsed.data;
   }
   return cached;
+}
+
+/** The vendor endpoint variables that must be https in AWS mode (YOUMI_TOKEN_URL only when set). */
+export const VENDOR_URL_VARS = ['WEIBAN_BASE_URL', 'YOUMI_BASE_URL', 'YOUMI_TOKEN_URL', 'TANMARKET_BASE_URL', 'WSHOTO_BASE_URL'] as const;
+/** The value that says a deployment does not use a vendor (its calls are refused, not redirected). */
+export const VENDOR_DISABLED = 'disabled';
+
+/** AWS mode fails closed: no local mode inside a real Lambda, no unset or non-https vendor endpoint. Names variables, never values. */
+function modeProblems(c: Config, env: Record<string, string | undefined>): string[] {
+  const inRealLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) && !env.IS_OFFLINE;
+  if (c.QUNFA_MODE === 'local') {
+    return inRealLambda ? ['QUNFA_MODE: local mode is refused in a Lambda running in AWS (only the local stack under serverless-offline runs it)'] : [];
+  }
+  const problems: string[] = [];
+  for (const name of VENDOR_URL_VARS) {
+    const value = c[name];
+    if (value === undefined) {
+      if (name !== 'YOUMI_TOKEN_URL') problems.push(`${name}: required in AWS mode (an https URL, or "${VENDOR_DISABLED}")`);
+      continue;
+    }
+    if (value === VENDOR_DISABLED) continue;
+    let ok = false;
+    try {
+      const u = new URL(value);
+      ok = u.protocol === 'https:' && u.hostname !== '' && !u.username && !u.password;
+    } catch { /* not a URL */ }
+    if (!ok) problems.push(`${name}: must be an https URL without credentials in AWS mode (or "${VENDOR_DISABLED}")`);
+  }
+  return problems;
 }
 
 /** For tests that start several configurations in one process. */

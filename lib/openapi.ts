@@ -45,6 +45,7 @@ export function openApiDocument(): Record<string, unknown> {
         },
         get: {
           summary: "The tenant's tasks, newest first",
+          description: 'Each request reads at most 100 tasks, matching the filters or not, so a filtered page may be short or empty and still carry a nextCursor. Follow nextCursor until it is null: every match comes exactly once.',
           parameters: [
             { name: 'status', in: 'query', schema: schema(StepState) },
             { name: 'vendor', in: 'query', schema: schema(Vendor) },

@@ -1,8 +1,10 @@
 /**
  * Status polling, for vendors whose results are only asked for (Weiban, WShoto). After a step is
  * SUBMITTED, checks are scheduled with the same scheduler at STATUS_POLL_INTERVALS (the last one
- * repeating) and stop at a final state. A vendor that still says "running" past its documented
- * horizon ends clearly: COMPLETED with the last figures if anything was sent, else FAILED.
+ * repeating) and stop at a final state. They also stop, for every vendor, at STATUS_POLL_MAX_COUNT
+ * polls (failed ones counted), STATUS_POLL_MAX_AGE_SECONDS after the submit, or the vendor's own
+ * result horizon: the step then ends COMPLETED with its last figures if anything was sent, else
+ * FAILED, and its history says qunfa stopped following it and why (lib/states.ts pollCutoff).
  */
 import { config } from './config';
 import { NoRoom, nextAttempt, withPermit } from './flow';
@@ -11,7 +13,7 @@ import { logger } from './log';
 import type { Invoker } from './invoke';
 import { applyVendorStatus, notifyChange } from './progress';
 import { pollScheduleName, type PollEvent, type Scheduler } from './scheduler/index';
-import { isFinal } from './states';
+import { isFinal, pollCutoff, stoppedFollowing } from './states';
 import type { TaskStore } from './store';
 import { stepInput } from './tasks';
 import type { TenantDirectory } from './tenants';
@@ -41,7 +43,16 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
   const { adapter, ctx, limits } = await vendorContext(deps.tenants, ev.tenantId, task.vendor);
   const ask = adapter.status?.bind(adapter);
   if (!ask) return { outcome: `${task.vendor} cannot be asked` };
-  let status: VendorStatus;
+  const c = config();
+  const horizonDays = adapter.capabilities.resultHorizonDays;
+  // Decided before asking, so a poll that fails is counted and ends the step at the cap too.
+  const cut = pollCutoff(
+    { n: ev.n + 1, since: Date.parse(step.submittedAt ?? step.updatedAt), now: Date.now() },
+    { maxPolls: c.STATUS_POLL_MAX_COUNT, maxAgeMs: c.STATUS_POLL_MAX_AGE_SECONDS * 1000, ...(horizonDays ? { vendorHorizonMs: horizonDays * 86_400_000 } : {}) },
+    task.vendor,
+  );
+  let status: Omit<VendorStatus, 'raw'>;
+  let failedWith: string | undefined;
   try {
     const input = stepInput(task, step);
     const each: VendorStatus[] = [];
@@ -55,24 +66,25 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
       return { outcome: `no room to ask: ${err.message}` };
     }
     if (!(err instanceof VendorCallError)) throw err;
-    // Asking is always safe to repeat: a failed ask only means asking again later.
-    logger.warn('status poll failed; asking again later', { taskId: task.id, step: ev.step, code: err.code });
-    await schedulePoll(await deps.scheduler(), ev.tenantId, ev.taskId, ev.step, ev.n + 1);
-    return { outcome: `poll failed: ${err.code}` };
+    // Asking is always safe to repeat: a failed ask only means asking again later, up to the cap.
+    logger.warn('status poll failed', { taskId: task.id, step: ev.step, code: err.code, last: Boolean(cut) });
+    if (!cut) {
+      await schedulePoll(await deps.scheduler(), ev.tenantId, ev.taskId, ev.step, ev.n + 1);
+      return { outcome: `poll failed: ${err.code}` };
+    }
+    failedWith = err.code;
+    // The last thing known: the step's own state (a polled step is SUBMITTED or RUNNING) and figures.
+    status = { state: step.status as VendorStatus['state'], ...(step.stats ? { stats: step.stats } : {}) };
   }
 
   let cause = `${task.vendor} reports ${status.state.toLowerCase()}`;
-  const horizonDays = adapter.capabilities.resultHorizonDays;
-  const since = Date.parse(step.submittedAt ?? step.updatedAt);
-  if (!isFinal(status.state) && horizonDays && Date.now() - since > horizonDays * 86_400_000) {
-    const sent = status.stats?.sent ?? 0;
-    status = sent > 0
-      ? { ...status, state: 'COMPLETED' }
-      : { ...status, state: 'FAILED', error: { code: 'qunfa.result_horizon', message: `${task.vendor} stopped updating results after ${horizonDays} days and nothing was sent (staff never confirmed)` } };
-    cause = `${task.vendor} keeps results for ${horizonDays} days; figures are final as of now`;
+  if (!isFinal(status.state) && cut) {
+    const end = stoppedFollowing(status, cut, task.vendor, failedWith);
+    status = { ...status, state: end.state, ...(end.error ? { error: end.error } : {}) };
+    cause = end.cause;
   }
 
-  const changed = await applyVendorStatus(deps.store, ev.tenantId, ev.taskId, ev.step, status, cause, { polls: (step.polls ?? 0) + 1 }, task);
+  const changed = await applyVendorStatus(deps.store, ev.tenantId, ev.taskId, ev.step, status, cause, failedWith ? {} : { polls: (step.polls ?? 0) + 1 }, task);
   if (changed && changed.history.length !== task.history.length) await notifyChange(deps.invoke, changed);
   if (!isFinal(status.state)) await schedulePoll(await deps.scheduler(), ev.tenantId, ev.taskId, ev.step, ev.n + 1);
   return { outcome: status.state };

@@ -3,7 +3,7 @@
  * move a step back, and a final state is final. UNKNOWN is reachable only from DISPATCHING and is
  * left only by reconciliation with the vendor, never by re-sending.
  */
-import type { Batch, HistoryEntry, Step, StepState, Task } from './schema';
+import type { Batch, DeliveryStats, HistoryEntry, Step, StepState, Task } from './schema';
 
 const NEXT: Record<StepState, readonly StepState[]> = {
   // FAILED straight from SCHEDULED only when its notAfter passed before it could be sent.
@@ -194,4 +194,53 @@ export function expireStep(task: Task, index: number, now = new Date()): void {
   }
   for (const b of step.batches ?? []) if (b.status === 'PENDING') Object.assign(b, { status: 'FAILED', error: { code: 'qunfa.expired', message } });
   delete step.nextAttemptAt;
+}
+
+/**
+ * How long qunfa follows a step by polling. Every poll counts, failed ones included, so a vendor
+ * that never answers and one that answers "sending" for ever both end.
+ */
+export interface PollLimits {
+  /** Polls per step, failed ones included (STATUS_POLL_MAX_COUNT). */
+  maxPolls: number;
+  /** Time since the step was submitted after which qunfa stops asking (STATUS_POLL_MAX_AGE_SECONDS). */
+  maxAgeMs: number;
+  /** The vendor's documented result horizon, if it has one (Weiban: 15 days). */
+  vendorHorizonMs?: number;
+}
+
+export interface PollCutoff {
+  /** `qunfa.result_horizon`: the vendor stops updating results; `qunfa.poll_limit`: qunfa stops asking. */
+  code: 'qunfa.result_horizon' | 'qunfa.poll_limit';
+  why: string;
+}
+
+const days = (ms: number) => `${Math.round((ms / 86_400_000) * 100) / 100} days`;
+
+/**
+ * Is this poll the last one qunfa makes? `n` is this poll's number, counting from 1 and counting
+ * failed polls; `since` when the step was submitted. Pure: no clock, no I/O.
+ */
+export function pollCutoff(poll: { n: number; since: number; now: number }, limits: PollLimits, vendor: string): PollCutoff | undefined {
+  const age = poll.now - poll.since;
+  if (limits.vendorHorizonMs !== undefined && age > limits.vendorHorizonMs) {
+    return { code: 'qunfa.result_horizon', why: `${vendor} keeps results for ${days(limits.vendorHorizonMs)}` };
+  }
+  if (age > limits.maxAgeMs) return { code: 'qunfa.poll_limit', why: `it was submitted more than ${days(limits.maxAgeMs)} ago` };
+  if (poll.n >= limits.maxPolls) return { code: 'qunfa.poll_limit', why: `it was asked ${poll.n} times, the most qunfa asks about one step` };
+  return undefined;
+}
+
+/**
+ * The final state of a step qunfa stops following: COMPLETED with its last figures if they show
+ * anything sent, else FAILED with the cutoff's code. The cause says that qunfa stopped and why.
+ */
+export function stoppedFollowing(
+  last: { stats?: DeliveryStats }, cut: PollCutoff, vendor: string, lastError?: string,
+): { state: 'COMPLETED' | 'FAILED'; error?: { code: string; message: string }; cause: string } {
+  const cause = `qunfa stopped following this step: ${cut.why}${lastError ? ` (the last ask failed: ${lastError})` : ''}; figures are final as of now`;
+  const sent = last.stats?.sent;
+  if (sent !== undefined && sent > 0) return { state: 'COMPLETED', cause };
+  const figures = sent === undefined ? `${vendor} reported no figures, so nothing is known to have been sent` : `${vendor} reported nothing sent (staff never confirmed)`;
+  return { state: 'FAILED', error: { code: cut.code, message: `${cut.why}, and ${figures}` }, cause };
 }

@@ -53,6 +53,10 @@ const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
 const EVENT_TTL_SECONDS = 30 * 24 * 3600;
 const FINAL_TASK_TTL_SECONDS = 400 * 24 * 3600;
 const MAX_UPDATE_ATTEMPTS = 25;
+/** The most task items one list request reads, matching its filter or not (at least its `limit`). */
+export const LIST_MAX_EVALUATED = 100;
+/** The most queries one list request makes (a query returns at most 1 MB). */
+export const LIST_MAX_QUERIES = 3;
 
 const pk = (tenantId: string) => `T#${tenantId}`;
 const taskSk = (taskId: string) => `TASK#${taskId}`;
@@ -180,7 +184,12 @@ export class TaskStore {
     return { ...task.audience, [task.audienceChunks.field]: ids };
   }
 
-  /** Newest first. The cursor carries only a sort key: the partition always comes from the caller's tenant. */
+  /**
+   * Newest first. The cursor carries only a sort key: the partition always comes from the caller's
+   * tenant. A request does bounded work: it evaluates at most LIST_MAX_EVALUATED items (or `limit`,
+   * if larger) in at most LIST_MAX_QUERIES queries, matching or not. A filtered page may therefore
+   * be short, or empty, with a nextCursor that continues exactly where the scan stopped.
+   */
   async list(tenantId: string, opts: ListOptions): Promise<{ items: StoredTask[]; nextCursor: string | null }> {
     const filters: string[] = [];
     const values: Record<string, unknown> = { ':pk': pk(tenantId), ':prefix': 'TASK#' };
@@ -188,9 +197,13 @@ export class TaskStore {
     if (opts.status) { filters.push('#status = :status'); values[':status'] = opts.status; names['#status'] = 'status'; }
     if (opts.vendor) { filters.push('vendor = :vendor'); values[':vendor'] = opts.vendor; }
     let startKey: Record<string, unknown> | undefined = opts.cursor ? { pk: pk(tenantId), sk: decodeCursor(opts.cursor) } : undefined;
+    const budget = Math.max(LIST_MAX_EVALUATED, opts.limit);
     const items: StoredTask[] = [];
-    // A filtered page may come back short: keep reading until the page is full or the data ends.
-    while (items.length < opts.limit) {
+    let evaluated = 0;
+    /** The sort key of the last item this request evaluated and the next page starts after; none once the data ends. */
+    let resume: string | undefined;
+    for (let queries = 0; items.length < opts.limit && evaluated < budget && queries < LIST_MAX_QUERIES; queries++) {
+      const room = opts.limit - items.length;
       const out = await this.call('read', () =>
         this.doc.send(new (dynamoLib().QueryCommand)({
           TableName: this.table,
@@ -199,18 +212,26 @@ export class TaskStore {
           ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
           ExpressionAttributeValues: values,
           ScanIndexForward: false,
-          Limit: opts.limit - items.length,
+          // Unfiltered, every item read is returned: read just the page. Filtered, read what the budget allows at once.
+          Limit: filters.length ? budget - evaluated : room,
           ExclusiveStartKey: startKey,
           ReturnConsumedCapacity: 'TOTAL',
         })),
       );
-      for (const item of out.Items ?? []) items.push(fromItem(item));
+      const got = (out.Items ?? []).map(fromItem);
+      evaluated += out.ScannedCount ?? got.length;
+      if (got.length > room) {
+        // Read past the page: it ends at the last item returned, and the rest is read again next time.
+        items.push(...got.slice(0, room));
+        resume = taskSk((items.at(-1) as StoredTask).id);
+        break;
+      }
+      items.push(...got);
       startKey = out.LastEvaluatedKey;
+      resume = startKey?.sk as string | undefined;
       if (!startKey) break;
     }
-    const last = items.at(-1);
-    const nextCursor = startKey && last ? encodeCursor(taskSk(last.id)) : null;
-    return { items, nextCursor };
+    return { items, nextCursor: resume ? encodeCursor(resume) : null };
   }
 
   async getIdempotency(tenantId: string, keyHash: string): Promise<IdempotencyRecord | undefined> {

@@ -10,7 +10,7 @@ import { logger } from './log';
 import { applyVendorStatus, notifyChange } from './progress';
 import { Vendor } from './schema';
 import type { TaskStore } from './store';
-import { findTenant, type TenantDirectory } from './tenants';
+import { vendorCredentials, type TenantDirectory } from './tenants';
 import { adapterFor } from './vendors/registry';
 import { WebhookRejected, type WebhookRequest } from './vendors/types';
 
@@ -24,9 +24,11 @@ export async function handleVendorWebhook(deps: WebhookDeps, vendorParam: string
   if (!vendor.success) throw notFound('vendor');
   const adapter = adapterFor(vendor.data);
   if (!adapter?.webhook) throw notFound(`callbacks for ${vendor.data}`);
-  const tenant = tenantId ? await findTenant(deps.tenants, tenantId) : undefined;
-  const creds = tenant && Object.hasOwn(tenant.vendors, vendor.data) ? adapter.credentials.safeParse(tenant.vendors[vendor.data]) : undefined;
-  if (!tenant || !creds?.success) throw unverifiable(); // the same answer as a bad signature: nothing to learn here
+  // Vendor credentials only: this function never reads API-key hashes.
+  const raw = tenantId ? await vendorCredentials(deps.tenants, tenantId, vendor.data) : undefined;
+  const creds = raw ? adapter.credentials.safeParse(raw) : undefined;
+  if (!tenantId || !creds?.success) throw unverifiable(); // the same answer as a bad signature: nothing to learn here
+  const tenant = { id: tenantId };
 
   let outcome;
   try {

@@ -10,7 +10,7 @@ import { youmiEventSignature } from '../lib/vendors/youmi';
 import type { SandboxSpec, VendorReply } from './base';
 
 export interface YoumiSandboxOptions {
-  /** Each client, and the qunfa tenant whose callback URL it registered. */
+  /** Each client, and the qunfa tenant whose callback URL it registered (`tenantId` here is qunfa's, not YouMi's). */
   credentials: () => { clientId: string; clientSecret: string; tenantId: string }[];
   deletePath?: string;
   /** Where qunfa listens (events go to <base>/v1/webhooks/youmi/<tenant>); none = no events pushed. */
@@ -18,8 +18,11 @@ export interface YoumiSandboxOptions {
   progressMs?: number;
 }
 
-/** Signs and POSTs one event the way YouMi's subscription would. */
-export async function pushYoumiEvent(url: string, creds: { clientId: string; clientSecret: string }, event: unknown): Promise<number> {
+/**
+ * Signs and POSTs one event the way YouMi's subscription would (lib/vendors/youmi.ts
+ * youmiEventSignature). `tenantId` is the YouMi sub-tenant the event is for, if the client has one.
+ */
+export async function pushYoumiEvent(url: string, creds: { clientId: string; clientSecret: string; tenantId?: string }, event: unknown): Promise<number> {
   const body = JSON.stringify(event);
   const nonce = randomBytes(8).toString('hex');
   const ts = String(Math.floor(Date.now() / 1000));
@@ -27,7 +30,8 @@ export async function pushYoumiEvent(url: string, creds: { clientId: string; cli
     method: 'POST',
     headers: {
       'content-type': 'application/json', 'x-youmi-appid': creds.clientId, 'x-youmi-nonce': nonce, 'x-youmi-timestamp': ts,
-      'x-youmi-signature': youmiEventSignature(creds.clientSecret, creds.clientId, nonce, ts, body),
+      ...(creds.tenantId ? { 'x-youmi-tenantid': creds.tenantId } : {}),
+      'x-youmi-signature': youmiEventSignature(creds.clientSecret, creds.clientId, nonce, ts, body, creds.tenantId ?? ''),
     },
     body,
   }).catch(() => undefined);
@@ -130,10 +134,12 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
           // RPA runs, then reports: rpaTaskResult "running", then "finished" with figures.
           const total = (req.body as { listMass: unknown[] }).listMass.length;
           const url = `${base}/v1/webhooks/youmi/${client.tenantId}`;
+          // Events name the YouMi sub-tenant the task was made in (the TenantId header), if any.
+          const youmiTenant = typeof req.headers.tenantid === 'string' ? req.headers.tenantid : undefined;
           const push = (status: string, success: number) => {
             if (task.status === 'deleted') return;
             task.status = status;
-            void pushYoumiEvent(url, client, { eventId: randomUUID(), messageType: 'rpaTaskResult', occurredAt: new Date().toISOString(), data: { taskId: id, status, total, success, fail: status === 'finished' ? total - success : 0 } });
+            void pushYoumiEvent(url, { clientId: client.clientId, clientSecret: client.clientSecret, tenantId: youmiTenant }, { eventId: randomUUID(), messageType: 'rpaTaskResult', occurredAt: new Date().toISOString(), data: { taskId: id, status, total, success, fail: status === 'finished' ? total - success : 0 } });
           };
           const step = opts.progressMs ?? 2000;
           setTimeout(() => push('running', 0), step).unref();

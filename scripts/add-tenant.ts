@@ -2,7 +2,7 @@
  * npm run add-tenant -- <tenantId>
  * Adds a tenant to the tenants file (QUNFA_TENANTS_FILE, default .data/tenants.json) and prints
  * its new API key, once: only the key's SHA-256 is stored. Its vendor credentials point at the
- * sandboxes; edit the file to give it real ones. For AWS, put the same JSON in the tenants secret.
+ * sandboxes; edit the file to give it real ones. For AWS, `npm run split-tenants` makes the two secrets from it.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

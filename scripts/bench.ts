@@ -83,7 +83,7 @@ async function main() {
   const { setScheduler } = await import('../lib/scheduler/index');
   const { LocalScheduler } = await import('../lib/scheduler/local');
   const { dynamo } = await import('../lib/aws');
-  const { setTenantDirectory } = await import('../lib/tenants');
+  const { memoryTenantDirectory, setTenantDirectory } = await import('../lib/tenants');
   const { youmiEventSignature } = await import('../lib/vendors/youmi');
   const { MemoryTaskStore } = await import('./lib/memory-store');
   const { VALID } = await import('../test/helpers/bodies');
@@ -135,7 +135,7 @@ async function main() {
   say('2. Handler overhead per request, in process (ms)');
   // I/O excluded: an in-memory store, tenants in memory, a scheduler that only counts.
   const tenants = JSON.parse(JSON.stringify(env.tenants));
-  setTenantDirectory({ all: async () => tenants });
+  setTenantDirectory(memoryTenantDirectory(tenants));
   setTaskStore(new MemoryTaskStore());
   const noIoScheduler = { schedule: async () => undefined, cancel: async () => undefined };
   setScheduler(noIoScheduler);

@@ -8,6 +8,11 @@ import { requireTool, startMoto } from './helpers/external';
 
 const run = requireTool('moto_server', 'the EventBridge Scheduler adapter tests');
 
+/** AWS mode refuses unset or non-https vendor endpoints at cold start; these tests call no vendor. */
+const AWS_VENDOR_ENV = {
+  WEIBAN_BASE_URL: 'https://open.weibanzhushou.com', YOUMI_BASE_URL: 'disabled', YOUMI_TOKEN_URL: '', TANMARKET_BASE_URL: 'disabled', WSHOTO_BASE_URL: 'https://open.wshoto.com',
+};
+
 describe.runIf(run)('EventBridge Scheduler adapter against moto_server', () => {
   let moto: Awaited<ReturnType<typeof startMoto>>;
   let client: SchedulerClient;
@@ -20,6 +25,7 @@ describe.runIf(run)('EventBridge Scheduler adapter against moto_server', () => {
   };
 
   beforeAll(async () => {
+    Object.assign(process.env, AWS_VENDOR_ENV);
     moto = await startMoto();
     client = new SchedulerClient({ endpoint: moto.url, region: 'ap-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     await client.send(new CreateScheduleGroupCommand({ Name: target.group }));
@@ -80,6 +86,7 @@ describe.runIf(run)('createTask and deleteTask with EventBridge Scheduler (moto)
     const { startTestEnv } = await import('./helpers/env');
     env = await startTestEnv({
       QUNFA_MODE: 'aws', SCHEDULER_ENDPOINT: moto.url, SCHEDULE_GROUP: 'qunfa-test',
+      ...AWS_VENDOR_ENV,
       DISPATCH_FUNCTION_NAME: 'qunfa-test-dispatchStep', SCHEDULER_ROLE_NAME: 'qunfa-test-scheduler', SCHEDULE_DLQ_NAME: 'qunfa-test-schedule-dlq',
     });
   });

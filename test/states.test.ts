@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { STEP_STATES, type HistoryEntry, type Step, type StepState, type Task } from '../lib/schema';
 import {
   aggregate, canMove, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
-  releaseUnsent, stepDeadline, stillClaimed, type CallClaim,
+  pollCutoff, releaseUnsent, stepDeadline, stillClaimed, stoppedFollowing, type CallClaim, type PollLimits,
 } from '../lib/states';
 
 const task = (...states: StepState[]): Task => ({
@@ -128,5 +128,47 @@ describe('flow-control rules (pure: no store, no clock but the one given)', () =
     expect(stepDeadline(iso(0), undefined, 3600)).toBe(iso(3_600_000));
     expect(stepDeadline(iso(0), iso(90_000), 3600)).toBe(iso(90_000));
     expect(STEP_STATES.filter((status) => canPatch({ status }))).toEqual(['SCHEDULED']);
+  });
+});
+
+describe('when qunfa stops following a step (pollCutoff, stoppedFollowing)', () => {
+  const DAY = 86_400_000;
+  const t0 = Date.parse('2026-11-01T00:00:00Z');
+  const limits: PollLimits = { maxPolls: 100, maxAgeMs: 15 * DAY };
+
+  it('keeps asking below every cap', () => {
+    expect(pollCutoff({ n: 1, since: t0, now: t0 + 60_000 }, limits, 'wshoto')).toBeUndefined();
+    expect(pollCutoff({ n: 99, since: t0, now: t0 + 15 * DAY }, limits, 'wshoto')).toBeUndefined(); // exactly at the age: not past it
+  });
+
+  it('the 100th poll is the last, whatever the age (failed polls are numbered like the others)', () => {
+    expect(pollCutoff({ n: 100, since: t0, now: t0 + 1000 }, limits, 'wshoto')).toEqual({ code: 'qunfa.poll_limit', why: 'it was asked 100 times, the most qunfa asks about one step' });
+    expect(pollCutoff({ n: 250, since: t0, now: t0 + 1000 }, limits, 'wshoto')?.code).toBe('qunfa.poll_limit');
+  });
+
+  it('past the maximum age, for a vendor with no horizon of its own', () => {
+    expect(pollCutoff({ n: 3, since: t0, now: t0 + 15 * DAY + 1 }, limits, 'wshoto')).toEqual({ code: 'qunfa.poll_limit', why: 'it was submitted more than 15 days ago' });
+  });
+
+  it("a vendor's own result horizon comes first and is named as the vendor's", () => {
+    const weiban = { ...limits, maxAgeMs: 30 * DAY, vendorHorizonMs: 15 * DAY };
+    expect(pollCutoff({ n: 3, since: t0, now: t0 + 16 * DAY }, weiban, 'weiban')).toEqual({ code: 'qunfa.result_horizon', why: 'weiban keeps results for 15 days' });
+    expect(pollCutoff({ n: 3, since: t0, now: t0 + 14 * DAY }, weiban, 'weiban')).toBeUndefined();
+  });
+
+  it('ends COMPLETED when the last figures show anything sent, else FAILED with the cutoff\'s code', () => {
+    const cut = { code: 'qunfa.poll_limit' as const, why: 'it was asked 100 times, the most qunfa asks about one step' };
+    expect(stoppedFollowing({ stats: { planned: 3, sent: 1 } }, cut, 'weiban')).toEqual({
+      state: 'COMPLETED', cause: 'qunfa stopped following this step: it was asked 100 times, the most qunfa asks about one step; figures are final as of now',
+    });
+    expect(stoppedFollowing({ stats: { planned: 3, sent: 0 } }, cut, 'weiban')).toEqual({
+      state: 'FAILED',
+      error: { code: 'qunfa.poll_limit', message: 'it was asked 100 times, the most qunfa asks about one step, and weiban reported nothing sent (staff never confirmed)' },
+      cause: 'qunfa stopped following this step: it was asked 100 times, the most qunfa asks about one step; figures are final as of now',
+    });
+    const noFigures = stoppedFollowing({}, cut, 'wshoto', 'http_500');
+    expect(noFigures.state).toBe('FAILED');
+    expect(noFigures.error?.message).toMatch(/wshoto reported no figures/);
+    expect(noFigures.cause).toBe('qunfa stopped following this step: it was asked 100 times, the most qunfa asks about one step (the last ask failed: http_500); figures are final as of now');
   });
 });

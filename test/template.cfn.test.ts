@@ -7,6 +7,11 @@ import { requireTool } from './helpers/external';
 
 const root = join(__dirname, '..');
 let out: string;
+/** Local-stack settings in the deployer's shell: none may reach the template. */
+const LOCAL_ONLY = {
+  QUNFA_MODE: 'local', QUNFA_TENANTS_FILE: '/tmp/tenants.json', DYNAMODB_ENDPOINT: 'http://127.0.0.1:4569',
+  LAMBDA_ENDPOINT: 'http://127.0.0.1:3002', LOCAL_SCHEDULES_TABLE: 'qunfa-local-schedules',
+};
 let template: any;
 
 describe('serverless package (offline, no credentials)', () => {
@@ -15,7 +20,7 @@ describe('serverless package (offline, no credentials)', () => {
     const res = spawnSync(process.execPath, [join(root, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', 'ci', '--package', out], {
       cwd: root,
       encoding: 'utf8',
-      env: { ...process.env, QUNFA_ESBUILD_DIR: '.esbuild-pkg', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'qunfa-none', SLS_TELEMETRY_DISABLED: '1' },
+      env: { ...process.env, ...LOCAL_ONLY, QUNFA_ESBUILD_DIR: '.esbuild-pkg', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'qunfa-none', SLS_TELEMETRY_DISABLED: '1' },
       timeout: 240_000,
     });
     if (res.status !== 0) throw new Error(`serverless package failed:\n${res.stdout}\n${res.stderr}`);
@@ -68,6 +73,36 @@ describe('serverless package (offline, no credentials)', () => {
     }
   });
 
+  it('each function reads only the secret it needs: vendor credentials only where a vendor is called or verified', () => {
+    const statements = (role: string): any[] => template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+    const secretStatements = (role: string) => statements(role).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('secretsmanager:')));
+    const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    const readable = Object.fromEntries(fns.map(([k, r]) => {
+      const role = r.Properties.Role['Fn::GetAtt'][0] as string;
+      for (const s of secretStatements(role)) expect([s.Action].flat(), role).toEqual(['secretsmanager:GetSecretValue']);
+      return [k.replace(/LambdaFunction$/, ''), secretStatements(role).flatMap((s) => [s.Resource].flat().map((x: any) => x.Ref ?? JSON.stringify(x))).sort()];
+    }));
+    expect(readable).toEqual({
+      CreateTask: ['TenantKeysSecret'], // checks the tenant has the vendor from the names kept beside the key hashes
+      GetTask: ['TenantKeysSecret'],
+      ListTasks: ['TenantKeysSecret'],
+      DeleteTask: ['TenantKeysSecret', 'VendorCredentialsSecret'], // cancels at YouMi
+      DeliverCallback: ['TenantKeysSecret'], // signs with the webhookSecret
+      DispatchStep: ['VendorCredentialsSecret'],
+      PollStatus: ['VendorCredentialsSecret'],
+      VendorWebhook: ['VendorCredentialsSecret'],
+      Openapi: [],
+      ListVendors: [],
+    });
+    expect(template.Resources.TenantKeysSecret.Properties.Name).toBe('qunfa-ci-tenant-keys');
+    expect(template.Resources.VendorCredentialsSecret.Properties.Name).toBe('qunfa-ci-vendor-credentials');
+    expect(resources().filter(([, r]) => r.Type === 'AWS::SecretsManager::Secret').map(([k]) => k).sort()).toEqual(['TenantKeysSecret', 'VendorCredentialsSecret']);
+    for (const [, fn] of fns) {
+      expect(fn.Properties.Environment.Variables.TENANT_KEYS_SECRET_ID).toBe('qunfa-ci-tenant-keys');
+      expect(fn.Properties.Environment.Variables.VENDOR_CREDENTIALS_SECRET_ID).toBe('qunfa-ci-vendor-credentials');
+    }
+  });
+
   it('bundles each function separately (middy and the SDK inside, nothing installed at deploy)', () => {
     const zips = readdirSync(out).filter((f) => f.endsWith('.zip'));
     expect(zips.sort()).toEqual(['createTask.zip', 'deleteTask.zip', 'deliverCallback.zip', 'dispatchStep.zip', 'getTask.zip', 'listTasks.zip', 'listVendors.zip', 'openapi.zip', 'pollStatus.zip', 'vendorWebhook.zip']);
@@ -80,5 +115,15 @@ describe('serverless package (offline, no credentials)', () => {
     if (res.stdout.trim()) console.log(res.stdout.split('\n').filter((l) => /^[EW]\d/.test(l)).join('\n'));
     expect(res.status! & 2, res.stdout).toBe(0);
     expect(res.status! & 1, res.stderr).toBe(0);
+  });
+
+  it("no local-only setting from the deployer's shell reaches a function's environment", () => {
+    const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    expect(fns.length).toBeGreaterThan(0);
+    for (const [name, fn] of fns) {
+      const vars = Object.keys(fn.Properties.Environment?.Variables ?? {});
+      expect(vars.filter((v) => v in LOCAL_ONLY), name).toEqual([]);
+      expect(fn.Properties.Environment.Variables.WEIBAN_BASE_URL, name).toMatch(/^https:\/\//);
+    }
   });
 });

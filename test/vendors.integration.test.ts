@@ -43,7 +43,8 @@ describe.each(VENDORS)('%s over its sandbox', (vendor) => {
     expect(t.status).toBe('SUBMITTED');
     const vendorTasks = await sandboxGet(vendor, 'tasks');
     expect(vendorTasks).toHaveLength(1);
-    if (t.steps[0].vendorTaskId !== undefined) expect(t.steps[0].vendorTaskId).toBe(vendorTasks[0].id);
+    // Tanmarket's save endpoints answer {} (no id to keep); every other vendor's id is recorded.
+    expect(t.steps[0].vendorTaskId).toBe(vendor === 'tanmarket' ? undefined : vendorTasks[0].id);
   });
 
   it('an SOP fires each step as its own vendor task; cancel stops the rest', async () => {

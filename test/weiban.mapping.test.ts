@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CreateTaskInput } from '../lib/schema';
 import { weibanAdapter } from '../lib/vendors/weiban';
 import type { StepRequestInput } from '../lib/vendors/types';
+import { startProxy } from './helpers/proxy';
 import { jsonAfter, seed } from './helpers/seeds';
 
 const example = jsonAfter(seed('002'), '示例');
@@ -53,10 +54,21 @@ describe('weiban: groups → customer_group_msg/add, compared with seed 002', ()
     expect(att[type]).toEqual(first[type]);
   });
 
-  it('serialises the seed values byte for byte (UTF-8, no escaping of Chinese)', () => {
-    const bytes = Buffer.from(JSON.stringify(body), 'utf8');
-    expect(bytes.includes(Buffer.from(example.text, 'utf8'))).toBe(true);
-    expect(bytes.includes(Buffer.from(`"create_staff_ext_id":"${example.create_staff_ext_id}"`))).toBe(true);
+  it('puts the seed values on the wire byte for byte (UTF-8, no escaping of Chinese)', async () => {
+    // What submit actually sends, read off a real HTTP server standing in for Weiban.
+    const weiban = await startProxy(undefined, { intercept: (q) => ({ status: 200, headers: { 'content-type': 'application/json' }, body: q.path.startsWith('/open-api/access_token/get') ? '{"errcode":0,"errmsg":"ok","access_token":"tok"}' : '{"errcode":0,"errmsg":"ok","id":"1"}' }) });
+    try {
+      const ctx = { tenantId: 't', credentials: { corpId: 'ww1', secret: 's' }, baseUrl: weiban.url, timeoutMs: 5000, config: {} as never };
+      await weibanAdapter.submit(ctx, seedTask());
+      const sent = weiban.requests.find((q) => q.path.startsWith('/open-api/customer_group_msg/add'));
+      expect(sent).toBeDefined();
+      const bytes = Buffer.from(sent?.rawBody ?? '', 'utf8');
+      expect(bytes.includes(Buffer.from(example.text, 'utf8'))).toBe(true);
+      expect(bytes.includes(Buffer.from(`"create_staff_ext_id":"${example.create_staff_ext_id}"`))).toBe(true);
+      expect(JSON.parse(sent?.rawBody ?? '{}')).toEqual(body);
+    } finally {
+      await weiban.close();
+    }
   });
 
   it('the same task passes the canonical schema once the cover is a real URL', () => {

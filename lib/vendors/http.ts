@@ -2,6 +2,9 @@
  * The one HTTP client vendors are spoken through. It classifies failures for at-most-once
  * delivery: an error before the connection was made means the vendor never saw the request
  * (retry is safe); anything after it may have been received (ambiguous).
+ *
+ * Redirects are never followed (a 307 would re-post a token request's client_secret, or a task,
+ * to wherever it points): any 3xx is a refusal (`http_3xx`) naming only the Location's host.
  */
 import { parseExact } from './json';
 import { VendorCallError } from './types';
@@ -18,11 +21,15 @@ export async function vendorFetch(
 ): Promise<HttpResult> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const code = errorCode(err);
     if (NOT_CONNECTED.has(code)) throw new VendorCallError('not_sent', code, `could not connect to the vendor (${code})`);
     throw new VendorCallError('ambiguous', code || 'network', `the vendor call broke off after sending (${code || 'network error'})`);
+  }
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new VendorCallError('refused', `http_${res.status}`, `the vendor answered HTTP ${res.status}, a redirect to ${locationHost(res.headers, url)}; vendor redirects are not followed`);
   }
   let text: string;
   try {
@@ -45,6 +52,17 @@ export async function vendorFetch(
     throw new VendorCallError('ambiguous', 'bad_json', 'the vendor answered with something that is not JSON');
   }
   return { status: res.status, json, headers: res.headers };
+}
+
+/** Only the host of a redirect's target: its path and query may carry what is not ours to log. */
+function locationHost(h: Headers, base: string): string {
+  const loc = h.get('location');
+  if (!loc) return 'nowhere (no Location)';
+  try {
+    return new URL(loc, base).host || 'an unnamed host';
+  } catch {
+    return 'an unreadable Location';
+  }
 }
 
 function errorCode(err: unknown): string {

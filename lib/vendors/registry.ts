@@ -1,11 +1,12 @@
 /**
- * The one list of vendor adapters, and where each one's endpoint is: the environment variable
- * if set, else that vendor's local sandbox.
+ * The one list of vendor adapters, and where each one's endpoint is: the environment variable;
+ * locally, if unset, that vendor's sandbox. In AWS mode config() has already refused an unset or
+ * non-https endpoint at cold start: there is no fallback to the loopback sandbox.
  */
-import { config } from '../config';
+import { config, VENDOR_DISABLED } from '../config';
 import type { Vendor } from '../schema';
 import { tanmarketAdapter } from './tanmarket';
-import type { VendorAdapter } from './types';
+import { VendorCallError, type VendorAdapter } from './types';
 import { clearWeibanTokens, weibanAdapter } from './weiban';
 import { clearWshotoTokens, wshotoAdapter } from './wshoto';
 import { clearYoumiTokens, youmiAdapter } from './youmi';
@@ -39,5 +40,10 @@ export function adapterFor(vendor: Vendor): VendorAdapter<any> | undefined {
 export function baseUrlFor(vendor: Vendor): string {
   const c = config();
   const fromEnv = { weiban: c.WEIBAN_BASE_URL, youmi: c.YOUMI_BASE_URL, tanmarket: c.TANMARKET_BASE_URL, wshoto: c.WSHOTO_BASE_URL }[vendor];
-  return fromEnv ?? `http://127.0.0.1:${SANDBOX_PORTS[vendor]}`;
+  const name = `${vendor.toUpperCase()}_BASE_URL`;
+  if (fromEnv === VENDOR_DISABLED) throw new VendorCallError('refused', 'qunfa.vendor_disabled', `${vendor} is not used by this deployment (${name}=${VENDOR_DISABLED})`);
+  if (fromEnv !== undefined) return fromEnv;
+  if (c.QUNFA_MODE === 'local') return `http://127.0.0.1:${SANDBOX_PORTS[vendor]}`;
+  // config() refuses this at cold start; kept so no path can ever fall back to loopback in AWS.
+  throw new Error(`${name} is not set`);
 }

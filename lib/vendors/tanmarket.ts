@@ -11,6 +11,7 @@ import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import type { Attachment } from '../schema';
 import { vendorFetch, withQuery } from './http';
+import { keepResponse } from './response';
 import { Int64, isInt64Text, stringifyExact } from './json';
 import { VendorCallError, type StepRequestInput, type VendorAdapter, CONSERVATIVE_LIMITS } from './types';
 
@@ -86,6 +87,7 @@ export const tanmarketAdapter: VendorAdapter<TanmarketCredentials> = {
   id: 'tanmarket',
   displayName: 'Tanmarket 探马',
   productionBaseUrl: '(per contract with Tanmarket; set TANMARKET_BASE_URL)',
+  responseFields: ['code', 'message', 'data.id'],
   capabilities: {
     attachmentTypes: ['image', 'material'],
     audienceKinds: ['customers', 'groups'],
@@ -167,7 +169,7 @@ export const tanmarketAdapter: VendorAdapter<TanmarketCredentials> = {
     const ok = res.status === 200 && (body.code === undefined || body.code === 0 || body.code === 200);
     if (!ok) throw new VendorCallError('refused', String(body.code ?? `http_${res.status}`), String(body.message ?? `HTTP ${res.status}`));
     const id = body.data?.id;
-    return { vendorTaskId: id === undefined || id === null ? undefined : String(id), raw: body };
+    return { vendorTaskId: id === undefined || id === null ? undefined : String(id), raw: keepResponse(body, this.responseFields) };
   },
 };
 

@@ -9,6 +9,7 @@ import type { Config } from '../config';
 import type { RateLimits } from '../limiter';
 import type { FieldError } from '../errors';
 import type { AttachmentType, Audience, Content, DeliveryStats, Vendor } from '../schema';
+import { boundMessage } from './response';
 
 export interface Capabilities {
   attachmentTypes: readonly AttachmentType[];
@@ -55,7 +56,8 @@ export interface VendorRequest {
 export interface SubmitResult {
   /** The vendor's task id, or the reference it gave us; absent if it returned none. */
   vendorTaskId?: string;
-  raw: unknown;
+  /** What is kept of the answer (step.vendorResponse): keepResponse(answer, adapter.responseFields). */
+  raw: Record<string, unknown>;
 }
 
 /**
@@ -73,12 +75,14 @@ export class VendorCallError extends Error {
     message: string,
     readonly retryAfterMs?: number,
   ) {
-    super(message);
+    super(boundMessage(message)); // vendors' own texts land in steps and history: bounded
     this.name = 'VendorCallError';
   }
 }
 
 export interface VendorContext<Cred> {
+  /** The qunfa tenant the call is made for (token caches are keyed by it). */
+  tenantId: string;
   credentials: Cred;
   /** The vendor's API base: its *_BASE_URL, or its local sandbox. */
   baseUrl: string;
@@ -128,6 +132,11 @@ export interface VendorAdapter<Cred = unknown> {
   readonly credentials: z.ZodMiniType<Cred>;
   /** `vendorOptions` this vendor accepts (fields with no canonical meaning). */
   readonly options: z.ZodMiniType<Record<string, unknown>>;
+  /**
+   * The fields of its create answer kept as step.vendorResponse (dotted paths; most important
+   * first), bounded by lib/vendors/response.ts. Nothing else of a vendor's answer is stored.
+   */
+  readonly responseFields: readonly string[];
   /** The local sandbox's default base URL is supplied by the registry; this is production's. */
   readonly productionBaseUrl: string;
   /** Vendor rules beyond the capability matrix, as field errors (→ 422). */

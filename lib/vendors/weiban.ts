@@ -9,7 +9,8 @@ import { sha256 } from '../json';
 import type { Attachment, DeliveryStats } from '../schema';
 import { decrypt, signature, signatureMatches } from '../wecom';
 import { vendorFetch, withQuery } from './http';
-import { fetchForToken, TokenCache, type Token } from './tokens';
+import { keepResponse } from './response';
+import { fetchForToken, TokenCache, tokenKey, type Token } from './tokens';
 import {
   VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorRequest, type VendorStatus,
 } from './types';
@@ -59,6 +60,8 @@ const creator = (i: StepRequestInput) =>
   (i.vendorOptions.create_staff_ext_id as string | undefined) ?? i.audience.senders?.[0];
 
 const tokens = new TokenCache();
+/** Weiban documents no token expiry; qunfa assumes WeCom's 7,200 s and refreshes 5 min early. */
+const WEIBAN_TOKEN_LIFE_MS = 7200_000 - 300_000;
 
 async function fetchToken(ctx: VendorContext<WeibanCredentials>): Promise<Token> {
   const res = await fetchForToken(withQuery(ctx.baseUrl, '/open-api/access_token/get'), {
@@ -72,13 +75,14 @@ async function fetchToken(ctx: VendorContext<WeibanCredentials>): Promise<Token>
     if (WEIBAN_THROTTLE.has(code)) throw new VendorCallError('throttled', String(code), String(body.errmsg ?? 'throttled'), WEIBAN_THROTTLE.get(code));
     throw new VendorCallError('refused', String(body.errcode ?? 'no_token'), `access_token/get: ${body.errmsg ?? 'no access_token in the answer'}`);
   }
-  // Weiban documents no expiry: the token is kept until Weiban refuses it (errcode 10001).
-  return { token: body.access_token, expiresAt: Number.POSITIVE_INFINITY };
+  // Weiban documents no expiry: the token is kept WEIBAN_TOKEN_LIFE_MS (WeCom's 2 h less a
+  // margin), or until Weiban refuses it (errcode 10001), whichever comes first.
+  return { token: body.access_token, expiresAt: Date.now() + WEIBAN_TOKEN_LIFE_MS };
 }
 
-/** One token per corp and endpoint, shared by concurrent calls in this process. */
+/** One token per tenant and credentials (all fields) and endpoint, shared by concurrent calls of that tenant. */
 const token = (ctx: VendorContext<WeibanCredentials>, refresh = false) =>
-  tokens.get(`${ctx.baseUrl}|${ctx.credentials.corpId}`, () => fetchToken(ctx), refresh);
+  tokens.get(tokenKey(ctx.tenantId, ctx.baseUrl, ctx.credentials), () => fetchToken(ctx), refresh);
 
 /** Calls Weiban with the token; on errcode 10001 (token invalid) refreshes once and retries. */
 async function call(ctx: VendorContext<WeibanCredentials>, req: VendorRequest): Promise<Envelope> {
@@ -140,6 +144,7 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
   id: 'weiban',
   displayName: 'Weiban 微伴助手',
   productionBaseUrl: 'https://open.weibanzhushou.com',
+  responseFields: ['errcode', 'errmsg', 'id', 'msg_id', 'data.id'],
   capabilities: {
     attachmentTypes: ['image', 'link', 'miniprogram', 'video'],
     audienceKinds: ['customers', 'groups'],
@@ -209,7 +214,7 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
   async submit(ctx, i) {
     const body = await call(ctx, this.buildRequest(i));
     const id = body.id ?? body.msg_id ?? (body.data as Envelope | undefined)?.id;
-    return { vendorTaskId: id === undefined || id === null ? undefined : String(id), raw: body };
+    return { vendorTaskId: id === undefined || id === null ? undefined : String(id), raw: keepResponse(body, this.responseFields) };
   },
 
   async status(ctx, vendorTaskId, i) {
@@ -242,6 +247,7 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
     } catch {
       throw new WebhookRejected('not JSON');
     }
+    if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) throw new WebhookRejected('not a JSON object');
     const encrypted = envelope.encrypt ?? envelope.Encrypt;
     if (typeof encrypted !== 'string') throw new WebhookRejected('no encrypt field');
     const message = open(encrypted);
@@ -251,6 +257,7 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
     } catch {
       throw new WebhookRejected('decrypted message is not JSON');
     }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new WebhookRejected('decrypted message is not a JSON object');
     const id = parsed.event_id ?? parsed.msg_id;
     return {
       kind: 'events',

@@ -8,7 +8,8 @@
 import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import { vendorFetch, withQuery } from './http';
-import { fetchForToken, TokenCache, type Token } from './tokens';
+import { keepResponse } from './response';
+import { fetchForToken, TokenCache, tokenKey, type Token } from './tokens';
 import { Int64, isInt64Text, stringifyExact } from './json';
 import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus, CONSERVATIVE_LIMITS } from './types';
 
@@ -61,7 +62,7 @@ async function fetchToken(ctx: VendorContext<WshotoCredentials>): Promise<Token>
 }
 
 const token = (ctx: VendorContext<WshotoCredentials>, refresh = false) =>
-  tokens.get(`${ctx.baseUrl}|${ctx.credentials.appId}`, () => fetchToken(ctx), refresh);
+  tokens.get(tokenKey(ctx.tenantId, ctx.baseUrl, ctx.credentials), () => fetchToken(ctx), refresh);
 
 async function call(ctx: VendorContext<WshotoCredentials>, path: string, body: unknown): Promise<{ code: number; msg?: string; data?: Record<string, unknown> }> {
   for (let attempt = 0; ; attempt++) {
@@ -94,6 +95,7 @@ export const wshotoAdapter: VendorAdapter<WshotoCredentials> = {
   id: 'wshoto',
   displayName: 'WShoto 微盛',
   productionBaseUrl: 'https://open.wshoto.com',
+  responseFields: ['code', 'msg', 'data.template_id', 'data.id'],
   capabilities: {
     attachmentTypes: ['material'],
     audienceKinds: ['customers', 'groups'],
@@ -158,7 +160,7 @@ export const wshotoAdapter: VendorAdapter<WshotoCredentials> = {
     const req = this.buildRequest(i);
     const env = await call(ctx, req.path, req.body);
     const id = env.data?.template_id ?? env.data?.id;
-    return { vendorTaskId: id === undefined || id === null ? undefined : String(id), raw: env };
+    return { vendorTaskId: id === undefined || id === null ? undefined : String(id), raw: keepResponse(env, this.responseFields) };
   },
 
   async status(ctx, vendorTaskId) {

@@ -11,18 +11,24 @@ import * as z from 'zod/mini';
 import type { FieldError } from '../errors';
 import type { Attachment } from '../schema';
 import { vendorFetch, withQuery } from './http';
-import { fetchForToken, TokenCache, type Token } from './tokens';
+import { keepResponse } from './response';
+import { fetchForToken, TokenCache, tokenKey, type Token } from './tokens';
 import {
   VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus, CONSERVATIVE_LIMITS,
 } from './types';
 
 /**
  * Event signature. YouMi's v2 event format is not public; its v1 API signs with
- * base64(HMAC-SHA1(key, appid + nonce + timestamp)). qunfa uses that scheme with the client
- * secret as the key and the raw body appended, so a tampered body cannot verify.
+ * base64(HMAC-SHA1(key, appid + nonce + timestamp)). qunfa keeps that MAC with the client secret
+ * as the key, but the fields are not simply concatenated (where "ab"+"c" and "a"+"bc" sign
+ * alike): each is written as its UTF-8 byte length, a colon, the field and a newline, in the order
+ * client id, YouMi tenant id ("" for a client with none), nonce, timestamp, raw body. The tenant
+ * travels in `x-youmi-tenantid`, so an event is bound to the YouMi sub-tenant it is for.
  */
-export function youmiEventSignature(clientSecret: string, clientId: string, nonce: string, timestamp: string, rawBody: string): string {
-  return createHmac('sha1', clientSecret).update(`${clientId}${nonce}${timestamp}${rawBody}`, 'utf8').digest('base64');
+export function youmiEventSignature(clientSecret: string, clientId: string, nonce: string, timestamp: string, rawBody: string, youmiTenantId = ''): string {
+  const mac = createHmac('sha1', clientSecret);
+  for (const field of [clientId, youmiTenantId, nonce, timestamp, rawBody]) mac.update(`${Buffer.byteLength(field, 'utf8')}:${field}\n`, 'utf8');
+  return mac.digest('base64');
 }
 
 const EVENT_STATE: Record<string, VendorStatus['state']> = { accepted: 'SUBMITTED', running: 'RUNNING', finished: 'COMPLETED', failed: 'FAILED', cancelled: 'CANCELLED' };
@@ -90,15 +96,23 @@ const tokens = new TokenCache();
 /** Refresh this long before the token's stated expiry, so no call carries a token about to die. */
 const EARLY_REFRESH_MS = 60_000;
 
+/**
+ * The token endpoint. YOUMI_TOKEN_URL names the identity server's base (`POST <it>/connect/token`),
+ * but a full `…/connect/token` URL is what a user naturally pastes: both are accepted.
+ */
+export function youmiTokenEndpoint(tokenUrl: string | undefined, baseUrl: string): string {
+  const base = (tokenUrl ?? baseUrl).replace(/\/+$/, '').replace(/\/connect\/token$/i, '');
+  return withQuery(base, '/connect/token');
+}
+
 async function fetchToken(ctx: VendorContext<YoumiCredentials>): Promise<Token> {
-  const tokenUrl = ctx.config.YOUMI_TOKEN_URL ?? ctx.baseUrl;
   const form = new URLSearchParams({
     client_id: ctx.credentials.clientId,
     client_secret: ctx.credentials.clientSecret,
     scope: ctx.config.YOUMI_SCOPE,
     grant_type: 'client_credentials',
   });
-  const res = await fetchForToken(withQuery(tokenUrl, '/connect/token'), {
+  const res = await fetchForToken(youmiTokenEndpoint(ctx.config.YOUMI_TOKEN_URL, ctx.baseUrl), {
     method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(),
   }, ctx.timeoutMs);
   const body = res.json as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown };
@@ -110,7 +124,7 @@ async function fetchToken(ctx: VendorContext<YoumiCredentials>): Promise<Token> 
 }
 
 const token = (ctx: VendorContext<YoumiCredentials>, refresh = false) =>
-  tokens.get(`${ctx.config.YOUMI_TOKEN_URL ?? ctx.baseUrl}|${ctx.credentials.clientId}`, () => fetchToken(ctx), refresh);
+  tokens.get(tokenKey(ctx.tenantId, `${youmiTokenEndpoint(ctx.config.YOUMI_TOKEN_URL, ctx.baseUrl)}|${ctx.config.YOUMI_SCOPE}`, ctx.credentials), () => fetchToken(ctx), refresh);
 
 interface YoumiEnvelope { requestId?: string; errmsg?: unknown; succeed?: boolean; msgTime?: string; values?: unknown; errdesc?: unknown }
 
@@ -141,6 +155,7 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
   id: 'youmi',
   displayName: 'YouMi 友米聚合',
   productionBaseUrl: '(per contract with YouMi; set YOUMI_BASE_URL and YOUMI_TOKEN_URL)',
+  responseFields: ['requestId', 'succeed', 'errmsg', 'errdesc', 'values', 'msgTime'],
   capabilities: {
     attachmentTypes: ['image', 'video', 'link', 'file'],
     audienceKinds: ['customers'],
@@ -209,21 +224,24 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
   async submit(ctx, i) {
     const req = this.buildRequest(i);
     const env = await call(ctx, req.path, req.body);
-    return { vendorTaskId: env.values === undefined || env.values === null ? undefined : String(env.values), raw: env };
+    return { vendorTaskId: env.values === undefined || env.values === null ? undefined : String(env.values), raw: keepResponse(env, this.responseFields) };
   },
 
   async cancel(ctx, vendorTaskId) {
     await call(ctx, ctx.config.YOUMI_DELETE_PATH, { id: Number(vendorTaskId) });
   },
 
-  /** rpaTaskResult events (POST with x-youmi-appid, -nonce, -timestamp, -signature headers). */
+  /** rpaTaskResult events (POST with x-youmi-appid, -tenantid (if any), -nonce, -timestamp, -signature headers). */
   webhook(req, creds, maxSkewSeconds) {
     if (req.method !== 'POST') throw new WebhookRejected('youmi only POSTs events');
     const h = req.headers;
     const ts = h['x-youmi-timestamp'] ?? '';
     if (h['x-youmi-appid'] !== creds.clientId) throw new WebhookRejected('wrong appid');
+    // Bound to the YouMi sub-tenant configured for this qunfa tenant (none: the event names none).
+    const youmiTenant = h['x-youmi-tenantid'] ?? '';
+    if (youmiTenant !== (creds.tenantId ?? '')) throw new WebhookRejected('event for another YouMi tenant');
     if (!/^\d{1,12}$/.test(ts) || Math.abs(Date.now() / 1000 - Number(ts)) > maxSkewSeconds) throw new WebhookRejected('stale or missing timestamp');
-    const expected = Buffer.from(youmiEventSignature(creds.clientSecret, creds.clientId, h['x-youmi-nonce'] ?? '', ts, req.rawBody));
+    const expected = Buffer.from(youmiEventSignature(creds.clientSecret, creds.clientId, h['x-youmi-nonce'] ?? '', ts, req.rawBody, youmiTenant));
     const given = Buffer.from(h['x-youmi-signature'] ?? '');
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new WebhookRejected('bad signature');
     let e: { eventId?: unknown; messageType?: unknown; data?: Record<string, unknown> };
@@ -232,8 +250,9 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
     } catch {
       throw new WebhookRejected('not JSON');
     }
+    if (e === null || typeof e !== 'object' || Array.isArray(e)) throw new WebhookRejected('not a JSON object');
     if (typeof e.eventId !== 'string' || typeof e.messageType !== 'string') throw new WebhookRejected('not a YouMi event');
-    const d = e.data ?? {};
+    const d = e.data !== null && typeof e.data === 'object' ? e.data : {};
     const state = EVENT_STATE[String(d.status)];
     const n = (v: unknown) => (typeof v === 'number' ? v : undefined);
     return {
