@@ -44,8 +44,9 @@ describe(`a ${N.toLocaleString('en')}-customer task`, () => {
   it('goes out in batches of ≤ 10,000 per call, each exactly once, even when the dispatch dies half-way and resumes', async () => {
     const res = await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: { vendor: 'weiban', name: 'big-send', audience: { kind: 'customers', customerIds: customers }, content: { text: '会员日' }, sendAt: inSeconds(4), vendorOptions: { create_staff_ext_id: 'boss' } } });
     const id = res.body.id as string;
-    // The store refuses the write that records batch 3's outcome: the dispatcher dies there.
-    dynamoFaults(dynamo()).push({ command: /PutItemCommand/, count: 1, error: throttling, after: 4 });
+    // The store refuses the write that records batch 3's outcome: the dispatcher dies there. Each
+    // batch is two task writes (its claim, made once the limiter admits it, then its outcome).
+    dynamoFaults(dynamo()).push({ command: /PutItemCommand/, count: 1, error: throttling, after: 7 });
     await expect(dispatch(id)).rejects.toThrow();
     const mid = await get(id);
     expect(mid.status).toBe('DISPATCHING');

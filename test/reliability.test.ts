@@ -30,7 +30,7 @@ import { stepInput } from '../lib/tasks';
 import { config, resetConfig } from '../lib/config';
 import { baseUrlFor } from '../lib/vendors/registry';
 import { VALID } from './helpers/bodies';
-import { call, inSeconds, KEY_A, KEY_B, lambdaContext, startTestEnv, waitFor, type Res, type TestEnv } from './helpers/env';
+import { call, clearLimits, inSeconds, KEY_A, KEY_B, lambdaContext, startTestEnv, waitFor, type Res, type TestEnv } from './helpers/env';
 import { startProxy } from './helpers/proxy';
 import { pushYoumiEvent } from '../sandbox/youmi';
 import { youmiEventSignature } from '../lib/vendors/youmi';
@@ -207,12 +207,21 @@ describe('concurrency', () => {
 
 describe('faults at every boundary', () => {
   /** Creates (with a key), injects, dispatches, then replays the same create. */
-  async function vendorFault(label: string, inject: unknown, expected: string) {
+  async function vendorFault(label: string, inject: unknown, expected: string, deferrals = 0) {
+    await clearLimits(); // no earlier test's throttle pause carries into this one
     const body = task();
     const key = `fault-${body.name}`;
     const created = await create(body, { 'idempotency-key': key });
     if (inject) await fault(inject);
     await dispatch(created.body.id);
+    // A throttled step is deferred, not failed: fire it again when its history says, as the scheduler would.
+    for (let i = 0; i < deferrals; i++) {
+      const waiting = (await get(created.body.id)).body;
+      expect(waiting.status).toBe('SCHEDULED');
+      expect(waiting.history.at(-1).cause).toMatch(new RegExp(`^deferred \\(${i + 1}\\): .*throttled`));
+      await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(waiting.steps[0].nextAttemptAt) - Date.now())));
+      await dispatch(created.body.id);
+    }
     const final = (await get(created.body.id)).body;
     const replay = await create(body, { 'idempotency-key': key });
     await dispatch(created.body.id); // the scheduler's at-least-once retry
@@ -232,8 +241,9 @@ describe('faults at every boundary', () => {
   it('vendor: a timeout → UNKNOWN, never re-sent', () => vendorFault('answer slower than the timeout', { match: 'customer_group_msg', mode: 'accept-then-delay', delayMs: 1500 }, 'UNKNOWN'));
   it('vendor: a reset connection → UNKNOWN', () => vendorFault('connection reset', { match: 'customer_group_msg', mode: 'reset' }, 'UNKNOWN'));
   it('vendor: its answer lost after it accepted → UNKNOWN, sent once', () => vendorFault('accepted, then the connection dropped', { match: 'customer_group_msg', mode: 'accept-then-reset' }, 'UNKNOWN'));
-  it('vendor: throttling codes → retried, SUBMITTED once', () => vendorFault('errcode 10053 twice', { match: 'customer_group_msg', mode: 'throttle', count: 2 }, 'SUBMITTED'));
-  it('vendor: HTTP 429 → retried, SUBMITTED once', () => vendorFault('HTTP 429 twice', { match: 'customer_group_msg', mode: 'http', status: 429, count: 2 }, 'SUBMITTED'));
+  // 10052 (over 5 in flight) asks for a 1 s pause; 10053's 60 s ban is shown in flow-control tests.
+  it('vendor: throttling codes → deferred twice, then SUBMITTED once', () => vendorFault('errcode 10052 twice (deferred)', { match: 'customer_group_msg', mode: 'vendor-error', code: 10052, message: 'too many concurrent requests', count: 2 }, 'SUBMITTED', 2));
+  it('vendor: HTTP 429 → deferred twice, then SUBMITTED once', () => vendorFault('HTTP 429 twice (deferred)', { match: 'customer_group_msg', mode: 'http', status: 429, count: 2 }, 'SUBMITTED', 2));
   it('vendor: a refusal → FAILED with its code, not retried', () => vendorFault('errcode 40001 (refused)', { match: 'customer_group_msg', mode: 'vendor-error', code: 40001, message: 'invalid parameter' }, 'FAILED'));
   it('vendor: a revoked token → refreshed once, SUBMITTED', async () => {
     await fetch(`${sandbox().url}/__sandbox/revoke-tokens`, { method: 'POST' });

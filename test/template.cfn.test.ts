@@ -32,7 +32,7 @@ describe('serverless package (offline, no credentials)', () => {
   it('every function is nodejs22.x on arm64, with a role of its own kind', () => {
     const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     expect(fns.map(([k]) => k).sort()).toEqual(
-      ['CreateTask', 'DeleteTask', 'DeliverCallback', 'DispatchStep', 'GetTask', 'ListTasks', 'ListVendors', 'Openapi', 'PollStatus', 'VendorWebhook'].map((n) => `${n}LambdaFunction`),
+      ['CreateTask', 'DeleteTask', 'DeliverCallback', 'DispatchStep', 'GetTask', 'ListTasks', 'ListVendors', 'Openapi', 'PatchTask', 'PollStatus', 'VendorWebhook'].map((n) => `${n}LambdaFunction`),
     );
     for (const [, fn] of fns) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -61,14 +61,14 @@ describe('serverless package (offline, no credentials)', () => {
     for (const n of ['qunfa-ci-dispatchStep', 'qunfa-ci-pollStatus', 'qunfa-ci-deliverCallback']) expect(fnNames).toContain(n);
   });
 
-  it('no function role grants a wildcard action or resource; only the schedulers may schedule, only delete may unschedule', () => {
+  it('no function role grants a wildcard action or resource; only the schedulers may schedule, only delete and patch may unschedule', () => {
     for (const [name, r] of resources().filter(([k, r]) => r.Type === 'AWS::IAM::Role' && k !== 'SchedulerRole')) {
       for (const s of r.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)) {
         const actions = [s.Action].flat();
         expect(actions.every((a: string) => !a.includes('*')), `${name} ${actions}`).toBe(true);
         expect(s.Resource, name).not.toBe('*');
-        if (actions.includes('scheduler:CreateSchedule')) expect(['CreateTaskRole', 'DispatchStepRole', 'PollStatusRole', 'DeliverCallbackRole']).toContain(name);
-        if (actions.includes('scheduler:DeleteSchedule')) expect(name).toBe('DeleteTaskRole');
+        if (actions.includes('scheduler:CreateSchedule')) expect(['CreateTaskRole', 'PatchTaskRole', 'DispatchStepRole', 'PollStatusRole', 'DeliverCallbackRole']).toContain(name);
+        if (actions.includes('scheduler:DeleteSchedule')) expect(['DeleteTaskRole', 'PatchTaskRole']).toContain(name); // a moved step's old schedule
       }
     }
   });
@@ -86,6 +86,7 @@ describe('serverless package (offline, no credentials)', () => {
       CreateTask: ['TenantKeysSecret'], // checks the tenant has the vendor from the names kept beside the key hashes
       GetTask: ['TenantKeysSecret'],
       ListTasks: ['TenantKeysSecret'],
+      PatchTask: ['TenantKeysSecret'],
       DeleteTask: ['TenantKeysSecret', 'VendorCredentialsSecret'], // cancels at YouMi
       DeliverCallback: ['TenantKeysSecret'], // signs with the webhookSecret
       DispatchStep: ['VendorCredentialsSecret'],
@@ -105,7 +106,7 @@ describe('serverless package (offline, no credentials)', () => {
 
   it('bundles each function separately (middy and the SDK inside, nothing installed at deploy)', () => {
     const zips = readdirSync(out).filter((f) => f.endsWith('.zip'));
-    expect(zips.sort()).toEqual(['createTask.zip', 'deleteTask.zip', 'deliverCallback.zip', 'dispatchStep.zip', 'getTask.zip', 'listTasks.zip', 'listVendors.zip', 'openapi.zip', 'pollStatus.zip', 'vendorWebhook.zip']);
+    expect(zips.sort()).toEqual(['createTask.zip', 'deleteTask.zip', 'deliverCallback.zip', 'dispatchStep.zip', 'getTask.zip', 'listTasks.zip', 'listVendors.zip', 'openapi.zip', 'patchTask.zip', 'pollStatus.zip', 'vendorWebhook.zip']);
     for (const z of zips) expect(statSync(join(out, z)).size).toBeGreaterThan(1000);
   });
 
