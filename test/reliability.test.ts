@@ -21,7 +21,7 @@ import { dynamo } from '../lib/aws';
 import { logger } from '../lib/log';
 import { setScheduler } from '../lib/scheduler/index';
 import { LocalScheduler } from '../lib/scheduler/local';
-import { authenticate, tenantDirectory } from '../lib/tenants';
+import { authenticate, setTenantDirectory, tenantDirectory } from '../lib/tenants';
 import { sha256 } from '../lib/json';
 import { handler as openapi } from '../functions/openapi';
 import { handler as listVendors } from '../functions/listVendors';
@@ -34,7 +34,9 @@ import { call, clearLimits, inSeconds, KEY_A, KEY_B, lambdaContext, startTestEnv
 import { startProxy } from './helpers/proxy';
 import { pushYoumiEvent } from '../sandbox/youmi';
 import { youmiEventSignature } from '../lib/vendors/youmi';
-import { dynamoFaults, FaultyScheduler, schedulerRefusal, schedulerThrottle, throttling } from './reliability/faults';
+import { countCommands, dynamoFaults, FaultyScheduler, schedulerRefusal, schedulerThrottle, throttling } from './reliability/faults';
+import { handler as pollStatusFn } from '../functions/pollStatus';
+import { LIST_MAX_QUERIES } from '../lib/store';
 
 const FULL = process.env.QUNFA_PROFILE === 'full';
 const N = {
@@ -759,6 +761,82 @@ describe('hardening (issue 10)', () => {
       });
     } finally {
       await Promise.all([weiban.close(), youmi.close(), refusing.close()]);
+    }
+  });
+
+  it('7. polling ends for every polled vendor: the poll at the cap ends the step, says why, and schedules no other', async () => {
+    const r = row('polling: steps followed past the cap');
+    const cap = config().STATUS_POLL_MAX_COUNT;
+    for (const vendor of ['weiban', 'wshoto'] as const) {
+      const t = (await create(vtask(vendor))).body;
+      await dispatchAs('a', t.id);
+      expect((await get(t.id)).body.status).toBe('SUBMITTED'); // the sandbox keeps it sending (QUNFA_SANDBOX_PROGRESS_MS)
+      // The poll event's n counts the polls before it: n = cap − 1 is the cap-th poll.
+      await (pollStatusFn as any)({ kind: 'poll', tenantId: 'a', taskId: t.id, step: 0, n: cap - 1 }, lambdaContext('pollStatus'));
+      const done = (await get(t.id)).body;
+      const later = ((await dynamo().send(new ScanCommand({ TableName: 'qunfa-test-schedules' }))).Items ?? [])
+        .filter((x) => x.event?.kind === 'poll' && x.event?.taskId === t.id && x.event?.n >= cap);
+      r.tried++;
+      r.lost += ['COMPLETED', 'FAILED'].includes(done.status) ? later.length : 1;
+      expect(['COMPLETED', 'FAILED'], vendor).toContain(done.status);
+      expect(done.history.at(-1).cause).toMatch(new RegExp(`^qunfa stopped following this step: it was asked ${cap} times`));
+      expect(later).toEqual([]);
+    }
+  });
+
+  it('8. a filtered list does bounded work per request and its cursor misses nothing', async () => {
+    const r = row('lists: filtered pages past the bound');
+    const queries = countCommands(dynamo(), /QueryCommand/);
+    // More tasks than one request may read, whatever ran before this test.
+    for (let i = 0; i < 6; i++) await Promise.all(Array.from({ length: 20 }, () => create(task({ sendAt: inSeconds(3600) }))));
+    // Every task of tenant a, as the store holds them: what the filtered walk must return.
+    const all: any[] = [];
+    for (let cursor: string | undefined; ;) {
+      const page = (await call(listTasks as never, { path: '/v1/tasks', query: { limit: '100', ...(cursor ? { cursor } : {}) } })).body;
+      all.push(...page.items);
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    expect(all.length).toBeGreaterThan(100); // more than one request's bound, so the walk spans pages
+    for (const status of ['UNKNOWN', 'RUNNING', 'CANCELLED']) { // some, none (nothing progresses here), many
+      const want = all.filter((t) => t.status === status).map((t) => t.id);
+      const got: string[] = [];
+      for (let cursor: string | undefined; ;) {
+        queries.count = 0;
+        const res = await call(listTasks as never, { path: '/v1/tasks', query: { limit: '1', status, ...(cursor ? { cursor } : {}) } });
+        r.tried++;
+        if (res.status >= 500) r.fiveXX++;
+        expect(queries.count).toBeLessThanOrEqual(LIST_MAX_QUERIES);
+        got.push(...res.body.items.map((t: any) => t.id));
+        if (!res.body.nextCursor) break;
+        cursor = res.body.nextCursor;
+      }
+      r.lost += want.filter((id) => !got.includes(id)).length;
+      r.duplicates += got.length - new Set(got).size;
+      expect(new Set(got)).toEqual(new Set(want));
+    }
+  });
+
+  it('10. functions that call no vendor never read vendor credentials', async () => {
+    const r = row('secrets: vendor credentials read without a vendor call');
+    const real = tenantDirectory();
+    let reads = 0;
+    setTenantDirectory({ keys: () => real.keys(), credentials: async () => { reads++; throw new Error('vendor credentials read'); } });
+    try {
+      const created = await create(task());
+      const answers = [
+        created,
+        await get(created.body.id),
+        await call(listTasks as never, { path: '/v1/tasks', query: { limit: '5' } }),
+        await call(listVendors as never, { path: '/v1/vendors' }),
+        await cancel(created.body.id), // not yet sent: nothing to cancel at the vendor
+      ];
+      r.tried += answers.length;
+      r.leaks += reads;
+      expect(answers.map((a) => a.status)).toEqual([201, 200, 200, 200, 200]);
+      expect(reads).toBe(0);
+    } finally {
+      setTenantDirectory(real);
     }
   });
 });

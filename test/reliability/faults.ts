@@ -30,6 +30,19 @@ export function dynamoFaults(doc: DynamoDBDocumentClient): DynamoFault[] {
   return faults;
 }
 
+/** Counts the commands a client sends whose name matches (reset `count` between measurements). */
+export function countCommands(doc: DynamoDBDocumentClient, command: RegExp): { count: number } {
+  const counter = { count: 0 };
+  doc.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (command.test(String((context as { commandName?: string }).commandName ?? ''))) counter.count++;
+      return next(args);
+    },
+    { step: 'initialize', name: `qunfaCount${Math.random().toString(36).slice(2)}` },
+  );
+  return counter;
+}
+
 export const throttling = () => Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ProvisionedThroughputExceededException', $fault: 'client' });
 
 export class FaultyScheduler implements Scheduler {
