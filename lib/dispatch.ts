@@ -11,7 +11,7 @@ import type { FlowLimiter } from './limiter';
 import { logger } from './log';
 import { schedulePoll } from './poll';
 import { notifyChange } from './progress';
-import { scheduleName, type DispatchEvent, type Scheduler } from './scheduler/index';
+import { revScheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from './scheduler/index';
 import type { Batch, Step, Vendor } from './schema';
 import {
   claimNextCall, dispatchDecision, expireStep, moveStep, noteDeferral, releaseUnsent, stillClaimed, type CallClaim,
@@ -39,6 +39,9 @@ export type DispatchOutcome =
   | { outcome: 'deferred'; nextAttemptAt: string }
   | { outcome: 'SUBMITTED' | 'FAILED' | 'UNKNOWN'; vendorTaskId?: string };
 
+/** A vendor that could not be reached is tried again after this (until the step's notAfter). */
+const UNREACHABLE_RETRY_MS = 30_000;
+
 /** A stray or early invoke more than this before the step's time is ignored. */
 const EARLY_TOLERANCE_MS = 5_000;
 
@@ -57,7 +60,10 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
   const decision = decide(found?.steps[index]);
   if (!found || !decision) return { outcome: 'skipped', reason: 'no such task' };
   let task: StoredTask = found;
-  if (decision.kind === 'wait') return { outcome: 'skipped', reason: decision.reason };
+  if (decision.kind === 'wait') {
+    await rearm(deps, found, index);
+    return { outcome: 'skipped', reason: decision.reason };
+  }
   if (decision.kind === 'expire') return expire(deps, task, index);
   if (decision.kind === 'lost') {
     const lost = await declareLost(deps, task, index);
@@ -85,7 +91,8 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     const { permit } = admission;
 
     const claimedAt = new Date();
-    const claim = await deps.store.update(tenantId, taskId, (t) => (decide(t.steps[index])?.kind === 'send' ? claimNextCall(t, index, sizes, claimedAt) : undefined), task);
+    const claim = await deps.store.update(tenantId, taskId, (t) => (decide(t.steps[index])?.kind === 'send' ? claimNextCall(t, index, sizes, claimedAt) : undefined), task)
+      .catch(async (err: unknown) => { await releaseQuietly(deps.limiter, permit, { reachedVendor: false }); throw err; });
     if (!claim?.result) {
       await releaseQuietly(deps.limiter, permit, { reachedVendor: false });
       if (claim && decide(claim.task.steps[index])?.kind === 'expire') return expire(deps, claim.task, index);
@@ -96,11 +103,16 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     const step = task.steps[index] as Step;
     const input: StepRequestInput = { ...(parts[call.batch ?? 0] as StepRequestInput), content: step.content, sendAt: step.sendAt };
 
-    const result = await submitWithRetries(deps, wired, input, taskId);
+    // Retries stop while the place in flight is surely still ours, and at the step's deadline.
+    const deadline = Math.min(permit.lease - 1_000, step.notAfter ? Date.parse(step.notAfter) : Number.POSITIVE_INFINITY);
+    const result = await submitWithRetries(deps, wired, input, taskId, deadline);
     await releaseQuietly(deps.limiter, permit, callOutcome(result.kind === 'error' ? result.error : undefined));
 
     if (result.kind === 'error' && result.error.kind === 'throttled') {
       return giveBack(deps, task, index, call, claimedAt.toISOString(), `${task.vendor} throttled the call (${result.error.code} ${result.error.message})`, Date.now() + (result.error.retryAfterMs ?? 1_000));
+    }
+    if (result.kind === 'error' && result.error.kind === 'not_sent') {
+      return giveBack(deps, task, index, call, claimedAt.toISOString(), `${task.vendor} could not be reached (${result.error.code} ${result.error.message})`, Date.now() + UNREACHABLE_RETRY_MS);
     }
     const recorded = await deps.store.update(tenantId, taskId, (t) => (stillClaimed(t, index, call, claimedAt.toISOString()) ? recordCall(t, index, call, result) : undefined), task);
     if (!recorded?.result) return { outcome: 'skipped', reason: 'the claim was declared lost before the outcome arrived' };
@@ -171,7 +183,7 @@ async function defer(deps: DispatchDeps, known: StoredTask, index: number, reaso
   const at = reserved ? new Date(retryAt + Math.random() * 800) : nextAttempt(retryAt);
   if (s.notAfter && at.getTime() > Date.parse(s.notAfter)) return expireEarly(deps, known, index, `${reason}; room is expected only at ${at.toISOString()}`);
   const rev = (s.rev ?? 0) + 1;
-  await (await deps.scheduler()).schedule(scheduleName(known.id, index, rev), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index });
+  await (await deps.scheduler()).schedule(revScheduleName(known.id, index, rev, at), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index });
   const out = await deps.store.update(known.tenantId, known.id, (t) => {
     if (decideNow(t.steps[index])?.kind !== 'send') return undefined;
     noteDeferral(t, index, reason, at);
@@ -182,13 +194,33 @@ async function defer(deps: DispatchDeps, known: StoredTask, index: number, reaso
   return { outcome: 'deferred', nextAttemptAt: at.toISOString() };
 }
 
-/** The vendor throttled a claimed call: it provably has nothing, so the claim is given back and the step waits. */
+/**
+ * A firing that finds its step deferred makes sure the schedule for the deferral exists (named by
+ * version and time, so this is a no-op when it does): a deferral whose schedule could not be made
+ * is healed by the next firing — Lambda's retry, or any other schedule of the step.
+ */
+async function rearm(deps: DispatchDeps, task: StoredTask, index: number): Promise<void> {
+  const s = task.steps[index] as Step;
+  if (!s.nextAttemptAt || !s.rev) return;
+  await (await deps.scheduler()).schedule(stepScheduleName(task.id, s), new Date(s.nextAttemptAt), { kind: 'dispatch', tenantId: task.tenantId, taskId: task.id, step: index });
+}
+
+/**
+ * The vendor provably has nothing of a claimed call (it throttled, or could not be reached): the
+ * claim is given back and the step waits. If its schedule cannot be made, the claim is still given
+ * back (a claim left standing would end UNKNOWN though nothing was sent) and the error rethrown:
+ * Lambda's retry of this invocation finds the step waiting and makes the schedule (see `rearm`).
+ */
 async function giveBack(deps: DispatchDeps, known: StoredTask, index: number, call: CallClaim, claimedAt: string, reason: string, retryAt: number): Promise<DispatchOutcome> {
   const s = known.steps[index] as Step;
   const at = nextAttempt(retryAt);
   const late = !!s.notAfter && at.getTime() > Date.parse(s.notAfter);
   const rev = (s.rev ?? 0) + 1;
-  if (!late) await (await deps.scheduler()).schedule(scheduleName(known.id, index, rev), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index });
+  let scheduleError: unknown;
+  if (!late) {
+    await (await deps.scheduler()).schedule(revScheduleName(known.id, index, rev, at), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index })
+      .catch((err: unknown) => { scheduleError = err; });
+  }
   const out = await deps.store.update(known.tenantId, known.id, (t) => {
     if (!stillClaimed(t, index, call, claimedAt)) return undefined;
     releaseUnsent(t, index, call, reason, at);
@@ -198,8 +230,9 @@ async function giveBack(deps: DispatchDeps, known: StoredTask, index: number, ca
     }
     return true;
   }, known);
+  if (scheduleError) throw scheduleError;
   if (!out?.result) return { outcome: 'skipped', reason: 'the claim was declared lost meanwhile' };
-  logger.info('vendor throttled; step deferred', { taskId: known.id, step: index, vendor: known.vendor, nextAttemptAt: at.toISOString() });
+  logger.info('vendor call given back unsent; step deferred', { taskId: known.id, step: index, vendor: known.vendor, reason, nextAttemptAt: at.toISOString() });
   await notifyChange(deps.invoke, out.task);
   return late ? { outcome: 'FAILED' } : { outcome: 'deferred', nextAttemptAt: at.toISOString() };
 }
@@ -307,10 +340,10 @@ function lookupAdvice(vendor: Vendor, name: string, claimedAt?: string): string 
 
 /**
  * One vendor call. A failure to connect (the vendor provably has nothing) is retried in-process
- * with backoff, within the permit; a throttle answer returns at once (the caller defers); anything
- * that may have reached the vendor is never retried.
+ * with backoff, within the permit and before `deadline`; a throttle answer returns at once (the
+ * caller defers); anything that may have reached the vendor is never retried.
  */
-async function submitWithRetries(deps: DispatchDeps, wired: Wired, input: StepRequestInput, taskId: string): Promise<Attempt> {
+async function submitWithRetries(deps: DispatchDeps, wired: Wired, input: StepRequestInput, taskId: string, deadline: number): Promise<Attempt> {
   const c = config();
   const { adapter, ctx } = wired;
   for (let retry = 0; ; retry++) {
@@ -325,8 +358,9 @@ async function submitWithRetries(deps: DispatchDeps, wired: Wired, input: StepRe
       if (error.kind !== 'not_sent') return { kind: 'error', error };
       const pause = c.DISPATCH_BACKOFF_MS * 2 ** retry * (0.5 + Math.random() / 2);
       const timeLeft = deps.remainingMs?.() ?? Number.POSITIVE_INFINITY;
-      if (retry >= c.DISPATCH_MAX_RETRIES || pause + c.VENDOR_TIMEOUT_MS + 2_000 > timeLeft) {
-        return { kind: 'error', error: new VendorCallError('refused', error.code, `${error.message} (gave up after ${retry + 1} attempts)`) };
+      // Out of tries or time: still provably unsent, so the caller gives the claim back (deferred).
+      if (retry >= c.DISPATCH_MAX_RETRIES || pause + c.VENDOR_TIMEOUT_MS + 2_000 > timeLeft || Date.now() + pause + c.VENDOR_TIMEOUT_MS > deadline) {
+        return { kind: 'error', error: new VendorCallError('not_sent', error.code, `${error.message} (not reached in ${retry + 1} attempts)`) };
       }
       logger.warn('vendor not reachable; retrying', { taskId, vendor: adapter.id, code: error.code, retry: retry + 1, pauseMs: Math.round(pause) });
       await new Promise((r) => setTimeout(r, pause));

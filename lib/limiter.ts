@@ -114,7 +114,11 @@ export class FlowLimiter {
         Object.assign(names, { '#s': `s${sec}`, '#m': `m${min}`, '#sp': `s${sec - 1}`, '#mp': `m${min - 1}` });
         Object.assign(values, { ':one': 1, ':capS': capS, ':capM': capM });
         conditions.push('(attribute_not_exists(#s) OR #s < :capS)', '(attribute_not_exists(#m) OR #m < :capM)');
-        // The bucket just before may still be growing (a caller whose clock read the previous second).
+        // The bucket just before may still be growing (a caller whose clock read the previous second);
+        // and if the next one exists, a caller of the next second has counted ours as it was: this
+        // write, landing after it, would add to a window that caller already filled.
+        Object.assign(names, { '#sn': `s${sec + 1}`, '#mn': `m${min + 1}` });
+        conditions.push('attribute_not_exists(#sn)', 'attribute_not_exists(#mn)');
         for (const [name, attr] of [['#sp', `s${sec - 1}`], ['#mp', `m${min - 1}`]] as const) {
           const v = item[attr];
           if (v === undefined) conditions.push(`attribute_not_exists(${name})`);
@@ -193,11 +197,6 @@ export class FlowLimiter {
       values[':minus'] = -1;
       parts.push('ADD #s :minus, #m :minus');
     }
-    if (outcome.banUntil) {
-      names['#ban'] = 'ban';
-      values[':ban'] = outcome.banUntil;
-      parts.push('SET #ban = :ban');
-    }
     this.stats.writes++;
     await this.doc.send(new (dynamoLib().UpdateCommand)({
       TableName: this.table,
@@ -206,6 +205,24 @@ export class FlowLimiter {
       ExpressionAttributeNames: names,
       ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
     }));
+    if (outcome.banUntil) await this.ban(permit.tenantId, permit.vendor, outcome.banUntil);
+  }
+
+  /** The vendor asked for a pause: only ever lengthened (a 1 s answer never cuts short a 60 s ban). */
+  private async ban(tenantId: string, vendor: string, until: number): Promise<void> {
+    this.stats.writes++;
+    try {
+      await this.doc.send(new (dynamoLib().UpdateCommand)({
+        TableName: this.table,
+        Key: this.key(tenantId, vendor),
+        UpdateExpression: 'SET #ban = :ban',
+        ConditionExpression: 'attribute_not_exists(#ban) OR #ban < :ban',
+        ExpressionAttributeNames: { '#ban': 'ban' },
+        ExpressionAttributeValues: { ':ban': until },
+      }));
+    } catch (err) {
+      if (!isConditionFailed(err)) throw err;
+    }
   }
 }
 

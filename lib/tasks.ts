@@ -12,7 +12,7 @@ import { canonicalJson, sha256 } from './json';
 import { logger } from './log';
 import { callbackUrlProblem } from './net';
 import { notifyChange } from './progress';
-import { scheduleName, type DispatchEvent, type Scheduler } from './scheduler/index';
+import { revScheduleName, scheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from './scheduler/index';
 import { CreateTaskInput, ListQuery, PatchTaskInput, type Step, type Task } from './schema';
 import { canMove, canPatch, isFinal, isStateChange, moveStep, stepDeadline } from './states';
 import { publicTask, type StoredTask, type TaskStore } from './store';
@@ -222,8 +222,7 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
 
   const scheduler = await deps.scheduler();
   for (const index of cancelled) {
-    const rev = task.steps[index]?.rev ?? 0;
-    for (const name of new Set([scheduleName(task.id, index), scheduleName(task.id, index, rev)])) {
+    for (const name of new Set([scheduleName(task.id, index), stepScheduleName(task.id, task.steps[index] as Step)])) {
       await scheduler.cancel(name).catch((err: unknown) =>
         logger.warn('schedule delete failed; the step is CANCELLED so its firing will send nothing', { taskId: task.id, step: index, error: (err as Error).message }));
     }
@@ -296,7 +295,7 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
     });
     for (const m of moved) {
       const event: DispatchEvent = { kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index };
-      await scheduler.schedule(scheduleName(current.id, m.index, m.toRev), m.dueNow ? new Date(now.getTime() + config().BACKSTOP_SECONDS * 1000) : m.at, event);
+      await scheduler.schedule(revScheduleName(current.id, m.index, m.toRev, m.at), m.dueNow ? new Date(now.getTime() + config().BACKSTOP_SECONDS * 1000) : m.at, event);
     }
 
     const window = config().NOT_AFTER_DEFAULT_SECONDS;
@@ -333,11 +332,11 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
     const result = out.result;
     if (result && 'retry' in result) continue;
     if (!result || 'conflict' in result) {
-      for (const m of moved) await scheduler.cancel(scheduleName(current.id, m.index, m.toRev)).catch(() => undefined);
+      for (const m of moved) await scheduler.cancel(revScheduleName(current.id, m.index, m.toRev, m.at)).catch(() => undefined);
       throw conflict(result && 'conflict' in result ? String(result.conflict) : 'nothing could be changed');
     }
     for (const m of moved) {
-      await scheduler.cancel(scheduleName(current.id, m.index, m.fromRev)).catch((err: unknown) =>
+      await scheduler.cancel(stepScheduleName(current.id, current.steps[m.index] as Step)).catch((err: unknown) =>
         logger.warn('old schedule not deleted; when it fires it finds the step not yet due', { taskId: current.id, step: m.index, error: (err as Error).message }));
       if (m.dueNow) {
         await deps.invoke({ kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index }).catch((err: unknown) =>

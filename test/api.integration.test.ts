@@ -322,7 +322,7 @@ describe('dispatch', () => {
     expect(waiting.history.at(-1)).toMatchObject({ from: 'DISPATCHING', to: 'SCHEDULED' });
     expect(waiting.history.at(-1).cause).toMatch(/deferred \(1\): not sent: weiban throttled the call \(10052 .*\); next try at /);
     // The scheduler holds the next attempt, at the time the history names.
-    const next = (await schedules()).find((s: any) => s.name === `${id}-s0-r1`);
+    const next = (await schedules()).find((s: any) => s.name === `${id}-s0-r1-${Date.parse(first.nextAttemptAt).toString(36)}`);
     expect(next?.at).toBe(Date.parse(first.nextAttemptAt));
     expect(await vendorTasks()).toHaveLength(0);
     // Fired early, it waits; fired at its time, it goes.
@@ -410,7 +410,7 @@ describe('dispatch', () => {
     }
   });
 
-  it('a vendor that refuses connections is retried, then FAILED (it provably never got the step)', async () => {
+  it('a vendor that refuses connections is retried, then deferred, not failed (it provably never got the step)', async () => {
     const id = await due();
     const saved = process.env.WEIBAN_BASE_URL;
     const { createServer } = await import('node:net');
@@ -422,8 +422,11 @@ describe('dispatch', () => {
     const { resetConfig } = await import('../lib/config');
     resetConfig();
     try {
-      expect(await dispatch(ev(id))).toMatchObject({ outcome: 'FAILED' });
-      expect((await get(id)).body.steps[0].error.code).toBe('ECONNREFUSED');
+      expect(await dispatch(ev(id))).toMatchObject({ outcome: 'deferred' });
+      const t = (await get(id)).body;
+      expect(t.status).toBe('SCHEDULED');
+      expect(t.history.at(-1).cause).toMatch(/^deferred \(1\): not sent: weiban could not be reached \(ECONNREFUSED .*not reached in 5 attempts\)\); next try at /);
+      expect(Date.parse(t.steps[0].nextAttemptAt) - Date.now()).toBeGreaterThan(25_000);
     } finally {
       process.env.WEIBAN_BASE_URL = saved;
       resetConfig();

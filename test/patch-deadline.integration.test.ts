@@ -13,7 +13,7 @@ import { handler as listVendors } from '../functions/listVendors';
 import { handler as patchTaskFn } from '../functions/patchTask';
 import { dynamo } from '../lib/aws';
 import { invokeWorker } from '../lib/invoke';
-import type { DispatchEvent } from '../lib/scheduler/index';
+import { setScheduler, type DispatchEvent } from '../lib/scheduler/index';
 import { LocalScheduler, startLocalRunner } from '../lib/scheduler/local';
 import { call, clearLimits, inSeconds, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
 
@@ -58,7 +58,7 @@ describe('PATCH /v1/tasks/{id}', () => {
       expect(res.body.steps[0]).toMatchObject({ sendAt: newTime.toISOString(), status: 'SCHEDULED', content: { text: 'v2' }, rev: 1 });
       expect(res.body.history.at(-1).cause).toMatch(/content changed, moved to .* by the caller/);
       const names = (await schedules()).map((s) => s.name);
-      expect(names).toContain(`${created.body.id}-s0-r1`);
+      expect(names).toContain(`${created.body.id}-s0-r1-${newTime.getTime().toString(36)}`);
       expect(names).not.toContain(`${created.body.id}-s0`);
       // The old time passes: nothing reaches the vendor.
       await sleep(5_000);
@@ -194,8 +194,42 @@ describe('notAfter', () => {
       expect(t.steps[0]).toMatchObject({ nextAttemptAt: out.nextAttemptAt, deferrals: 1 });
       expect(t.history.at(-1)).toMatchObject({ from: 'SCHEDULED', to: 'SCHEDULED' });
       expect(t.history.at(-1).cause).toMatch(/^deferred \(1\): no room: 1 weiban writes in the last minute; next try at /);
-      expect((await schedules()).find((s) => s.name === `${second}-s0-r1`)?.at).toBe(Date.parse(out.nextAttemptAt));
+      expect((await schedules()).find((s) => s.name === `${second}-s0-r1-${Date.parse(out.nextAttemptAt).toString(36)}`)?.at).toBe(Date.parse(out.nextAttemptAt));
     } finally {
+      writeFileSync(env.tenantsFile, original);
+    }
+  });
+
+  it('two firings deferring one step at once: the step always has a schedule at the time it waits for', async () => {
+    const original = readFileSync(env.tenantsFile, 'utf8');
+    const tenants = JSON.parse(original);
+    tenants.a.limits = { weiban: { perMinute: 1 } };
+    writeFileSync(env.tenantsFile, JSON.stringify(tenants));
+    try {
+      const filler = (await create(body({ name: 'fill', sendAt: inSeconds(4) }))).body.id;
+      expect(await dispatch(ev(filler))).toMatchObject({ outcome: 'SUBMITTED' }); // the minute is full
+      const stranded: string[] = [];
+      // The first firing's schedule call returns late, so the second firing's deferral is written
+      // first: the step waits for the second's time, though the first's schedule was made first.
+      const real = new LocalScheduler(dynamo(), 'qunfa-test-schedules');
+      let slow = true;
+      setScheduler({
+        schedule: async (name, at, event) => { await real.schedule(name, at, event); if (slow) { slow = false; await sleep(300); } },
+        cancel: (name) => real.cancel(name),
+      });
+      for (let i = 0; i < 5; i++) {
+        const id = (await create(body({ name: `twice-${i}`, sendAt: inSeconds(4) }))).body.id;
+        slow = true;
+        // Its schedule and its backstop (or a retry) fire together: each reserves its own second.
+        const outs = await Promise.all([dispatch(ev(id)), sleep(50).then(() => dispatch(ev(id)))]);
+        expect(outs.map((o) => o.outcome)).toContain('deferred');
+        const step = (await get(id)).body.steps[0];
+        const at = Date.parse(step.nextAttemptAt);
+        if (!(await schedules()).some((s) => s.name.startsWith(`${id}-s0-`) && s.at === at)) stranded.push(id);
+      }
+      expect(stranded).toEqual([]);
+    } finally {
+      setScheduler(undefined);
       writeFileSync(env.tenantsFile, original);
     }
   });

@@ -30,8 +30,18 @@ export interface Scheduler {
   cancel(name: string): Promise<void>;
 }
 
-/** A step's schedule; `rev` > 0 names the schedule that replaced it (moved by PATCH, or deferred). */
-export const scheduleName = (taskId: string, step: number, rev = 0) => (rev ? `${taskId}-s${step}-r${rev}` : `${taskId}-s${step}`);
+/** A step's first schedule (made at create). */
+export const scheduleName = (taskId: string, step: number) => `${taskId}-s${step}`;
+/**
+ * A schedule that replaced it (a move by PATCH, or a deferral) for version `rev` of the step, named
+ * with the time it is for: two dispatchers deferring one version at once make two schedules — the
+ * loser's fires, finds the step waiting for the winner's time, and does nothing — never one
+ * schedule holding the loser's time while the step waits for the winner's.
+ */
+export const revScheduleName = (taskId: string, step: number, rev: number, at: Date) => `${taskId}-s${step}-r${rev}-${at.getTime().toString(36)}`;
+/** The schedule a step waits for now (the one a cancel or a move deletes). */
+export const stepScheduleName = (taskId: string, s: { index: number; rev?: number; nextAttemptAt?: string; sendAt: string }) =>
+  (s.rev ? revScheduleName(taskId, s.index, s.rev, new Date(s.nextAttemptAt ?? s.sendAt)) : scheduleName(taskId, s.index));
 export const pollScheduleName = (taskId: string, step: number, n: number) => `${taskId}-s${step}-p${n}`;
 export const callbackScheduleName = (taskId: string, cursor: number, attempt: number) => `${taskId}-c${cursor}-${attempt}`;
 
