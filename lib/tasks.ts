@@ -17,6 +17,7 @@ import { CreateTaskInput, ListQuery, PatchTaskInput, type Step, type Task } from
 import { canMove, canPatch, isFinal, isStateChange, moveStep, stepDeadline } from './states';
 import { GROWTH_HEADROOM_BYTES, itemBytes, MAX_ITEM_BYTES, MAX_TASK_BYTES, publicTask, storedForm, type StoredTask, type TaskStore } from './store';
 import type { Tenant, TenantDirectory } from './tenants';
+import { batchCount, ENTRIES_PER_CALL, ENTRIES_PER_TASK, entriesOf } from './vendors/batches';
 import { capabilityErrors } from './vendors/capabilities';
 import { adapterFor } from './vendors/registry';
 import { vendorContext } from './vendors/context';
@@ -124,12 +125,7 @@ export function validate(tenant: Tenant, body: unknown): CreateTaskInput {
     throw unprocessable(`this tenant has not configured ${input.vendor}`, [{ path: 'vendor', message: `${input.vendor} is not configured for this tenant` }]);
   }
   const errors: FieldError[] = capabilityErrors(adapter, input);
-  // A vendor whose results come by callback is not split into batches (its events name one task).
-  const limit = input.audience.kind === 'groups' ? adapter.capabilities.limits.groupIdsPerCall : adapter.capabilities.limits.customerIdsPerCall;
-  const field = input.audience.kind === 'groups' ? 'groupIds' : 'customerIds';
-  if (adapter.capabilities.status === 'callback' && limit && (input.audience[field]?.length ?? 0) > limit) {
-    errors.push({ path: `audience.${field}`, message: `${input.vendor} takes at most ${limit} per task` });
-  }
+  errors.push(...fanOutErrors(adapter, input));
   if (errors.length === 0) {
     for (const s of normaliseSteps(input, new Date())) errors.push(...adapter.check(stepInput({ id: '', name: input.name, audience: input.audience, vendorOptions: options.data }, s)));
   }
@@ -138,6 +134,30 @@ export function validate(tenant: Tenant, body: unknown): CreateTaskInput {
     throw unprocessable(`${input.vendor} cannot carry this task: ${unique.map((e) => `${e.path}: ${e.message}`).join('; ')}`, unique);
   }
   return { ...input, vendorOptions: options.data };
+}
+
+/**
+ * What the audience costs in vendor calls: senders × ids entries bounded per task (a vendor that
+ * lists recipients per sender multiplies the request); a vendor whose results come by callback
+ * takes the whole audience in one call (its events name one vendor task, so it is not batched).
+ */
+function fanOutErrors(adapter: VendorAdapter<unknown>, input: CreateTaskInput): FieldError[] {
+  const caps = adapter.capabilities;
+  const a = input.audience;
+  const field = a.kind === 'groups' ? 'groupIds' : 'customerIds';
+  const ids = a[field]?.length ?? 0;
+  const entries = entriesOf(a, caps);
+  if (entries > ENTRIES_PER_TASK) {
+    return [{ path: 'audience', message: `${a.senders?.length ?? 0} senders × ${ids} ${field} = ${entries} recipient entries; ${input.vendor} lists every recipient once per sender, and a task may carry at most ${ENTRIES_PER_TASK}: split the task (fewer senders or fewer ${field} per task)` }];
+  }
+  if (caps.status !== 'callback') return [];
+  const limit = a.kind === 'groups' ? caps.limits.groupIdsPerCall : caps.limits.customerIdsPerCall;
+  if (limit && ids > limit) return [{ path: `audience.${field}`, message: `${input.vendor} takes at most ${limit} per task` }];
+  if (batchCount(a, caps) > 1) {
+    const senders = caps.limits.sendersPerCall ? `at most ${caps.limits.sendersPerCall} senders and ` : '';
+    return [{ path: 'audience', message: `${input.vendor} takes the whole audience in one call: ${senders}at most ${ENTRIES_PER_CALL} senders × ${field} entries per task; split the task` }];
+  }
+  return [];
 }
 
 function normaliseSteps(input: CreateTaskInput, now: Date): { index: number; sendAt: string; content: Step['content'] }[] {
