@@ -20,7 +20,7 @@ import type { StoredTask, TaskStore } from './store';
 import { stepInput } from './tasks';
 import type { TenantDirectory } from './tenants';
 import { vendorContext, type Wired } from './vendors/context';
-import { splitIntoBatches } from './vendors/batches';
+import { planBatches } from './vendors/batches';
 import { adapterFor } from './vendors/registry';
 import { VendorCallError, type StepRequestInput, type SubmitResult } from './vendors/types';
 
@@ -79,10 +79,10 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     if (!(err instanceof VendorCallError)) throw err;
     return fail(deps, task, index, err);
   }
-  // The audience never changes after create: it is read and split once. The content is taken
+  // The audience never changes after create: it is read and planned once, and each batch is built
+  // only when it is sent (a step never holds every batch's request at once). The content is taken
   // from the version each claim holds (a PATCH may have changed it a moment ago).
-  const parts = splitIntoBatches(stepInput({ ...task, audience: await deps.store.fullAudience(task) }, task.steps[index] as Step), wired.adapter.capabilities.limits);
-  const sizes = parts.map(audienceSize);
+  const plan = planBatches(stepInput({ ...task, audience: await deps.store.fullAudience(task) }, task.steps[index] as Step), wired.adapter.capabilities);
 
   for (;;) {
     const budget = Math.min(c.IN_FLIGHT_WAIT_MS, (deps.remainingMs?.() ?? Number.POSITIVE_INFINITY) - c.VENDOR_TIMEOUT_MS * 2 - 2_000);
@@ -91,7 +91,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     const { permit } = admission;
 
     const claimedAt = new Date();
-    const claim = await deps.store.update(tenantId, taskId, (t) => (decide(t.steps[index])?.kind === 'send' ? claimNextCall(t, index, sizes, claimedAt) : undefined), task)
+    const claim = await deps.store.update(tenantId, taskId, (t) => (decide(t.steps[index])?.kind === 'send' ? claimNextCall(t, index, plan.shapes, claimedAt) : undefined), task)
       .catch(async (err: unknown) => { await releaseQuietly(deps.limiter, permit, { reachedVendor: false }); throw err; });
     if (!claim?.result) {
       await releaseQuietly(deps.limiter, permit, { reachedVendor: false });
@@ -101,7 +101,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     task = claim.task;
     const call = claim.result;
     const step = task.steps[index] as Step;
-    const input: StepRequestInput = { ...(parts[call.batch ?? 0] as StepRequestInput), content: step.content, sendAt: step.sendAt };
+    const input: StepRequestInput = { ...plan.batch(call.batch ?? 0), content: step.content, sendAt: step.sendAt };
 
     // Retries stop while the place in flight is surely still ours, and at the step's deadline.
     const deadline = Math.min(permit.lease - 1_000, step.notAfter ? Date.parse(step.notAfter) : Number.POSITIVE_INFINITY);
@@ -295,8 +295,6 @@ async function declareLost(deps: DispatchDeps, known: StoredTask, index: number)
 const acceptedCause = (vendor: Vendor) => adapterFor(vendor)?.capabilities.status === 'none'
   ? `accepted by ${vendor}; ${vendor} offers no way to learn results (no status endpoint, no callback), so qunfa's knowledge of this step ends here`
   : `accepted by ${vendor}`;
-
-const audienceSize = (i: StepRequestInput) => (i.audience.kind === 'groups' ? i.audience.groupIds?.length : i.audience.customerIds?.length) ?? 0;
 
 /** All batches have an outcome: the step's own. */
 function finishBatches(t: StoredTask, index: number): void {

@@ -27,7 +27,7 @@ export const badRequest = (detail: string, errors?: FieldError[]) => new HttpErr
 export const unauthorized = () => new HttpError(401, 'Unauthorized', 'a valid API key is required: Authorization: Bearer <key>', [{ path: 'Authorization', message: 'a valid Bearer API key is required' }], { 'www-authenticate': 'Bearer' });
 export const notFound = (what: string) => new HttpError(404, 'Not Found', `${what} not found`);
 export const conflict = (detail: string) => new HttpError(409, 'Conflict', detail);
-export const payloadTooLarge = (limit: number) => new HttpError(413, 'Payload Too Large', `the body must be at most ${limit} bytes`, [{ path: '(body)', message: `must be at most ${limit} bytes` }]);
+export const payloadTooLarge = (detail: string, errors: FieldError[]) => new HttpError(413, 'Payload Too Large', detail, errors);
 export const unsupportedMediaType = () => new HttpError(415, 'Unsupported Media Type', 'the body must be application/json', [{ path: 'Content-Type', message: 'must be application/json' }]);
 export const unprocessable = (detail: string, errors?: FieldError[]) => new HttpError(422, 'Unprocessable Content', detail, errors);
 export const unavailable = (detail: string, retryAfterSeconds: number) =>

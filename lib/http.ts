@@ -79,7 +79,7 @@ export function problemResponse(err: unknown): APIGatewayProxyStructuredResultV2
 function rawBodyOf(event: APIGatewayProxyEventV2): string {
   if (event.body === undefined || event.body === null || event.body === '') return '';
   const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) throw payloadTooLarge(MAX_BODY_BYTES);
+  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) throw payloadTooLarge(`the body must be at most ${MAX_BODY_BYTES} bytes`, [{ path: '(body)', message: `must be at most ${MAX_BODY_BYTES} bytes` }]);
   return raw;
 }
 

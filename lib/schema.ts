@@ -223,7 +223,10 @@ export type DeliveryStats = z.infer<typeof DeliveryStats>;
 /** One vendor call of a step whose audience is over the vendor's per-call limit. */
 export const Batch = z.object({
   index: z.int(),
+  /** Recipient ids in this batch. */
   size: z.int(),
+  /** Senders in this batch, when the step's senders are split across batches. */
+  senders: z.optional(z.int()),
   status: z.enum(['PENDING', 'SENDING', 'SUBMITTED', 'FAILED', 'UNKNOWN']),
   vendorTaskId: z.optional(z.string()),
   error: z.optional(VendorError),

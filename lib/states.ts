@@ -136,15 +136,15 @@ export type CallClaim = { batch?: number };
  * becomes DISPATCHING (with its batches, the first SENDING, when it goes out in several calls);
  * a step between batches marks its next PENDING batch SENDING. The lease starts now.
  */
-export function claimNextCall(task: Task, index: number, batchSizes: number[], now: Date): CallClaim | undefined {
+export function claimNextCall(task: Task, index: number, batches: readonly { size: number; senders?: number }[], now: Date): CallClaim | undefined {
   const step = task.steps[index] as Step;
   const at = now.toISOString();
   if (step.status === 'SCHEDULED') {
-    const many = batchSizes.length > 1;
+    const many = batches.length > 1;
     moveStep(task, index, 'DISPATCHING', 'claimed by a dispatcher', {
       claimedAt: at,
       attempts: (step.attempts ?? 0) + 1,
-      ...(many ? { batches: batchSizes.map((size, i): Batch => ({ index: i, size, status: i === 0 ? 'SENDING' : 'PENDING' })) } : {}),
+      ...(many ? { batches: batches.map((b, i): Batch => ({ index: i, ...b, status: i === 0 ? 'SENDING' : 'PENDING' })) } : {}),
     }, now);
     delete step.nextAttemptAt;
     return many ? { batch: 0 } : {};

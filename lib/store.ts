@@ -31,6 +31,16 @@ export interface StoredTask extends Task {
 const INLINE_AUDIENCE_BYTES = 64 * 1024;
 const CHUNK_BYTES = 256 * 1024;
 
+/** DynamoDB's limit on one item. */
+export const MAX_ITEM_BYTES = 400 * 1024;
+/**
+ * Room kept in a task item for what it gathers while it runs (history entries, batches, bounded
+ * vendor answers, deferral notes), so a task accepted today can still record its outcome.
+ */
+export const GROWTH_HEADROOM_BYTES = 64 * 1024;
+/** The most a task item may take when the caller creates or changes it. */
+export const MAX_TASK_BYTES = MAX_ITEM_BYTES - GROWTH_HEADROOM_BYTES;
+
 export interface IdempotencyRecord { taskId: string; bodyHash: string; createdAt: string }
 
 export interface CallbackAttempt { eventId: string; at: string; status?: number; error?: string }
@@ -80,7 +90,8 @@ export class TaskStore {
    * then the task item, conditionally: the task never exists without its audience.
    */
   async create(input: StoredTask): Promise<StoredTask | false> {
-    const task = await this.storeLargeAudience(input);
+    const { task, chunks } = splitAudience(input);
+    await this.putChunks(task, chunks);
     return (await this.putNew(toItem(task))) ? task : false;
   }
 
@@ -137,20 +148,7 @@ export class TaskStore {
     throw unavailable('the task is being changed by many requests at once; retry', 1);
   }
 
-  private async storeLargeAudience(task: StoredTask): Promise<StoredTask> {
-    const field = task.audience.kind === 'groups' ? 'groupIds' : 'customerIds';
-    const ids = task.audience[field];
-    if (!ids || Buffer.byteLength(JSON.stringify(ids)) <= INLINE_AUDIENCE_BYTES) return task;
-    const chunks: string[][] = [];
-    let current: string[] = [];
-    let bytes = 2;
-    for (const id of ids) {
-      const size = Buffer.byteLength(id) + 3;
-      if (bytes + size > CHUNK_BYTES && current.length) { chunks.push(current); current = []; bytes = 2; }
-      current.push(id);
-      bytes += size;
-    }
-    if (current.length) chunks.push(current);
+  private async putChunks(task: StoredTask, chunks: string[][]): Promise<void> {
     const items = chunks.map((c, n) => ({ PutRequest: { Item: { pk: pk(task.tenantId), sk: `AUD#${task.id}#${String(n).padStart(4, '0')}`, kind: 'audience', ids: c } } }));
     for (let i = 0; i < items.length; i += 25) {
       let pending: typeof items = items.slice(i, i + 25);
@@ -160,8 +158,6 @@ export class TaskStore {
         if (pending.length) await sleep(Math.min(1000, 20 * 2 ** attempt));
       }
     }
-    const { [field]: _moved, ...rest } = task.audience;
-    return { ...task, audience: rest as Audience, audienceChunks: { field, chunks: chunks.length, count: ids.length } };
   }
 
   /** The full audience of a task, its ids read back from chunks where they were moved. */
@@ -311,6 +307,37 @@ export class TaskStore {
     }
   }
 }
+
+/**
+ * The task as the store keeps it: a large audience's ids moved out into chunks (the task item
+ * then carries their count). Pure, so a task can be measured before anything is written.
+ */
+function splitAudience(task: StoredTask): { task: StoredTask; chunks: string[][] } {
+  const field = task.audience.kind === 'groups' ? 'groupIds' : 'customerIds';
+  const ids = task.audience[field];
+  if (!ids || Buffer.byteLength(JSON.stringify(ids)) <= INLINE_AUDIENCE_BYTES) return { task, chunks: [] };
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let bytes = 2;
+  for (const id of ids) {
+    const size = Buffer.byteLength(id) + 3;
+    if (bytes + size > CHUNK_BYTES && current.length) { chunks.push(current); current = []; bytes = 2; }
+    current.push(id);
+    bytes += size;
+  }
+  if (current.length) chunks.push(current);
+  const { [field]: _moved, ...rest } = task.audience;
+  return { task: { ...task, audience: rest as Audience, audienceChunks: { field, chunks: chunks.length, count: ids.length } }, chunks };
+}
+
+/** The task exactly as its item would be stored (after the audience move), nothing written. */
+export const storedForm = (task: StoredTask): StoredTask => splitAudience(task).task;
+
+/**
+ * Bytes of the task's item as JSON. DynamoDB counts attribute names and UTF-8 values; JSON adds
+ * quotes, colons and commas on top, so this errs on the large side.
+ */
+export const itemBytes = (stored: StoredTask): number => Buffer.byteLength(JSON.stringify(toItem(stored)));
 
 function toItem(task: StoredTask): Record<string, unknown> {
   return { pk: pk(task.tenantId), sk: taskSk(task.id), kind: 'task', ...task };

@@ -3,7 +3,7 @@
  * Handlers call these; these call the store, the scheduler and the adapters' pure parts.
  */
 import { config } from './config';
-import { badRequest, conflict, notFound, unavailable, unprocessable, validationError, type FieldError } from './errors';
+import { badRequest, conflict, notFound, payloadTooLarge, unavailable, unprocessable, validationError, type FieldError, type HttpError } from './errors';
 import { newTaskId, TASK_ID } from './ids';
 import { NoRoom, withPermit } from './flow';
 import type { Invoker } from './invoke';
@@ -15,8 +15,9 @@ import { notifyChange } from './progress';
 import { revScheduleName, scheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from './scheduler/index';
 import { CreateTaskInput, ListQuery, PatchTaskInput, type Step, type Task } from './schema';
 import { canMove, canPatch, isFinal, isStateChange, moveStep, stepDeadline } from './states';
-import { publicTask, type StoredTask, type TaskStore } from './store';
+import { GROWTH_HEADROOM_BYTES, itemBytes, MAX_ITEM_BYTES, MAX_TASK_BYTES, publicTask, storedForm, type StoredTask, type TaskStore } from './store';
 import type { Tenant, TenantDirectory } from './tenants';
+import { batchCount, ENTRIES_PER_CALL, ENTRIES_PER_TASK, entriesOf } from './vendors/batches';
 import { capabilityErrors } from './vendors/capabilities';
 import { adapterFor } from './vendors/registry';
 import { vendorContext } from './vendors/context';
@@ -52,9 +53,15 @@ export async function createTask(deps: TaskDeps, tenant: Tenant, body: unknown, 
 
   const input = validate(tenant, body);
   const now = new Date();
+  // Measured before anything is written (the key's claim included) or scheduled: a task that
+  // cannot be stored must leave nothing behind. Ids are all one length, so the size holds for
+  // whichever id the claim settles on.
+  const draft = buildTask(taskId ?? newTaskId(), tenant.id, input, now, keyHash);
+  const tooLarge = sizeProblem(draft, (t) => largestField(t, input.steps ? 'steps' : 'content'));
+  if (tooLarge) throw tooLarge;
 
   if (keyHash && !taskId) {
-    const claim = await deps.store.claimIdempotency(tenant.id, keyHash, { taskId: newTaskId(), bodyHash, createdAt: now.toISOString() });
+    const claim = await deps.store.claimIdempotency(tenant.id, keyHash, { taskId: draft.id, bodyHash, createdAt: now.toISOString() });
     if (!claim.claimed) {
       const task = await replay(deps, tenant, claim.record, bodyHash);
       if (task) return { task, created: false };
@@ -62,7 +69,7 @@ export async function createTask(deps: TaskDeps, tenant: Tenant, body: unknown, 
     taskId = claim.record.taskId;
   }
 
-  const task = buildTask(taskId ?? newTaskId(), tenant.id, input, now, keyHash);
+  const task: StoredTask = { ...draft, id: taskId ?? draft.id };
 
   // Schedules first, then the task: if scheduling throws, no task exists yet and a retry with the
   // same key makes the same schedules (deterministic names) and then the task. A schedule that
@@ -118,12 +125,7 @@ export function validate(tenant: Tenant, body: unknown): CreateTaskInput {
     throw unprocessable(`this tenant has not configured ${input.vendor}`, [{ path: 'vendor', message: `${input.vendor} is not configured for this tenant` }]);
   }
   const errors: FieldError[] = capabilityErrors(adapter, input);
-  // A vendor whose results come by callback is not split into batches (its events name one task).
-  const limit = input.audience.kind === 'groups' ? adapter.capabilities.limits.groupIdsPerCall : adapter.capabilities.limits.customerIdsPerCall;
-  const field = input.audience.kind === 'groups' ? 'groupIds' : 'customerIds';
-  if (adapter.capabilities.status === 'callback' && limit && (input.audience[field]?.length ?? 0) > limit) {
-    errors.push({ path: `audience.${field}`, message: `${input.vendor} takes at most ${limit} per task` });
-  }
+  errors.push(...fanOutErrors(adapter, input));
   if (errors.length === 0) {
     for (const s of normaliseSteps(input, new Date())) errors.push(...adapter.check(stepInput({ id: '', name: input.name, audience: input.audience, vendorOptions: options.data }, s)));
   }
@@ -132,6 +134,30 @@ export function validate(tenant: Tenant, body: unknown): CreateTaskInput {
     throw unprocessable(`${input.vendor} cannot carry this task: ${unique.map((e) => `${e.path}: ${e.message}`).join('; ')}`, unique);
   }
   return { ...input, vendorOptions: options.data };
+}
+
+/**
+ * What the audience costs in vendor calls: senders × ids entries bounded per task (a vendor that
+ * lists recipients per sender multiplies the request); a vendor whose results come by callback
+ * takes the whole audience in one call (its events name one vendor task, so it is not batched).
+ */
+function fanOutErrors(adapter: VendorAdapter<unknown>, input: CreateTaskInput): FieldError[] {
+  const caps = adapter.capabilities;
+  const a = input.audience;
+  const field = a.kind === 'groups' ? 'groupIds' : 'customerIds';
+  const ids = a[field]?.length ?? 0;
+  const entries = entriesOf(a, caps);
+  if (entries > ENTRIES_PER_TASK) {
+    return [{ path: 'audience', message: `${a.senders?.length ?? 0} senders × ${ids} ${field} = ${entries} recipient entries; ${input.vendor} lists every recipient once per sender, and a task may carry at most ${ENTRIES_PER_TASK}: split the task (fewer senders or fewer ${field} per task)` }];
+  }
+  if (caps.status !== 'callback') return [];
+  const limit = a.kind === 'groups' ? caps.limits.groupIdsPerCall : caps.limits.customerIdsPerCall;
+  if (limit && ids > limit) return [{ path: `audience.${field}`, message: `${input.vendor} takes at most ${limit} per task` }];
+  if (batchCount(a, caps) > 1) {
+    const senders = caps.limits.sendersPerCall ? `at most ${caps.limits.sendersPerCall} senders and ` : '';
+    return [{ path: 'audience', message: `${input.vendor} takes the whole audience in one call: ${senders}at most ${ENTRIES_PER_CALL} senders × ${field} entries per task; split the task` }];
+  }
+  return [];
 }
 
 function normaliseSteps(input: CreateTaskInput, now: Date): { index: number; sendAt: string; content: Step['content'] }[] {
@@ -164,6 +190,36 @@ function buildTask(id: string, tenantId: string, input: CreateTaskInput, now: Da
     history: steps.map((s) => ({ at, step: s.index, from: null, to: 'SCHEDULED' as const, cause: 'created' })),
     ...(keyHash ? { idempotencyKeyHash: keyHash } : {}),
   };
+}
+
+const KB = (bytes: number) => `${bytes / 1024} KB`;
+
+/**
+ * 413 when the task's item, as it would be stored, leaves less than GROWTH_HEADROOM_BYTES of
+ * DynamoDB's item limit; `field` names the part of the request that takes most of it.
+ */
+function sizeProblem(task: StoredTask, field: (stored: StoredTask) => { path: string; bytes: number }): HttpError | undefined {
+  const stored = storedForm(task);
+  const bytes = itemBytes(stored);
+  if (bytes <= MAX_TASK_BYTES) return undefined;
+  const biggest = field(stored);
+  const rule = `at most ${MAX_TASK_BYTES} bytes fit (DynamoDB's ${KB(MAX_ITEM_BYTES)} item less ${KB(GROWTH_HEADROOM_BYTES)} kept for the history, batches and vendor answers a task gathers while it runs)`;
+  return payloadTooLarge(
+    `the task would take ${bytes} bytes in the store; ${rule}. ${biggest.path} takes ${biggest.bytes} bytes: make it smaller or split the task`,
+    [{ path: biggest.path, message: `takes ${biggest.bytes} bytes of the ${bytes} the task would take; at most ${MAX_TASK_BYTES} bytes fit (${KB(MAX_ITEM_BYTES)} less ${KB(GROWTH_HEADROOM_BYTES)} headroom)` }],
+  );
+}
+
+const jsonBytes = (v: unknown) => (v === undefined ? 0 : Buffer.byteLength(JSON.stringify(v)));
+
+/** The request field of a new task that takes the most room in its item (steps hold the content). */
+function largestField(stored: StoredTask, stepsField: 'steps' | 'content'): { path: string; bytes: number } {
+  const fields = [
+    { path: stepsField, bytes: jsonBytes(stored.steps) },
+    { path: 'audience', bytes: jsonBytes(stored.audience) },
+    { path: 'vendorOptions', bytes: jsonBytes(stored.vendorOptions) },
+  ];
+  return fields.reduce((a, b) => (b.bytes > a.bytes ? b : a));
 }
 
 export function stepInput(task: Pick<Task, 'id' | 'name' | 'audience' | 'vendorOptions'>, step: Pick<Step, 'index' | 'sendAt' | 'content'>): StepRequestInput {
@@ -299,7 +355,9 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
     }
 
     const window = config().NOT_AFTER_DEFAULT_SECONDS;
+    let tooLarge: HttpError | undefined;
     const out = await deps.store.update(tenant.id, current.id, (t) => {
+      tooLarge = undefined;
       for (const c of changes) {
         const s = t.steps[c.index] as Step;
         if (!canPatch(s)) return { conflict: `step ${c.index} is already ${s.status}: the version that was claimed is the one sent` } as const;
@@ -326,6 +384,9 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
       for (const s of t.steps) if (s.status === 'SCHEDULED') s.notAfter = stepDeadline(s.sendAt, t.notAfter, window);
       if (patch.notAfter) t.history.push({ at, from: t.status, to: t.status, cause: `notAfter set to ${t.notAfter} by the caller` });
       t.updatedAt = at;
+      // Measured on the state this write would replace; too large → nothing is written.
+      tooLarge = sizeProblem(t, (stored) => largestChange(changes, stored));
+      if (tooLarge) return undefined;
       return { ok: true } as const;
     }, current);
     if (!out) throw notFound('task');
@@ -333,6 +394,7 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
     if (result && 'retry' in result) continue;
     if (!result || 'conflict' in result) {
       for (const m of moved) await scheduler.cancel(revScheduleName(current.id, m.index, m.toRev, m.at)).catch(() => undefined);
+      if (tooLarge) throw tooLarge;
       throw conflict(result && 'conflict' in result ? String(result.conflict) : 'nothing could be changed');
     }
     for (const m of moved) {
@@ -349,6 +411,13 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
 }
 
 interface StepChange { index: number; sendAt?: string; content?: Step['content']; path: string }
+
+/** The new content in a PATCH that takes the most room (what the caller can shrink). */
+function largestChange(changes: StepChange[], task: StoredTask): { path: string; bytes: number } {
+  const sized = changes.filter((c) => c.content).map((c) => ({ path: c.path ? `${c.path}.content` : 'content', bytes: jsonBytes(c.content) }));
+  // A PATCH that only moves steps or sets notAfter adds history entries: name the history it adds to.
+  return sized.reduce((a, b) => (b.bytes > a.bytes ? b : a), sized[0] ?? { path: 'history', bytes: jsonBytes(task.history) });
+}
 
 /** The patch as changes per step index, with the body path each came from (for field errors). */
 function patchedSteps(task: StoredTask, patch: PatchTaskInput): StepChange[] {

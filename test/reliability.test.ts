@@ -16,6 +16,7 @@ import { handler as deleteTask } from '../functions/deleteTask';
 import { handler as dispatchStepFn } from '../functions/dispatchStep';
 import { handler as getTask } from '../functions/getTask';
 import { handler as listTasks } from '../functions/listTasks';
+import { handler as patchTaskFn } from '../functions/patchTask';
 import { handler as vendorWebhook } from '../functions/vendorWebhook';
 import { dynamo } from '../lib/aws';
 import { logger } from '../lib/log';
@@ -612,6 +613,30 @@ describe('hardening (issue 10)', () => {
     try { await fn(); } finally { set(saved); resetConfig(); }
   }
 
+  it('2. a task too large to store → 413 naming the field and the limit, nothing written or scheduled (create, with and without a key; PATCH)', async () => {
+    const r = row('size: tasks too large to store');
+    const schedules = async () => ((await dynamo().send(new ScanCommand({ TableName: 'qunfa-test-schedules' }))).Items ?? []).map((x) => String(x.name));
+    const url = (tag: string) => `https://cdn.example.com/${tag}/${'a'.repeat(2_000)}`;
+    const content = (tag: string, big: boolean) => ({ text: 'x', ...(big ? { attachments: Array.from({ length: 9 }, (_, k) => ({ type: 'link', title: 't', url: url(`${tag}/${k}`), thumbUrl: url(`${tag}/${k}/t`) })) } : {}) });
+    const sop = (big: boolean) => ({ vendor: 'weiban', name: unique(), audience: VALID.weiban.audience, steps: Array.from({ length: 20 }, (_, i) => ({ sendAt: inSeconds(3600 + i * 60), content: content(`s${i}`, big) })) });
+    for (const headers of [{}, { 'idempotency-key': unique() }] as Record<string, string>[]) {
+      const items = await itemCount();
+      const before = await schedules();
+      const res = await create(sop(true), headers);
+      checkRefusal(res, r);
+      expect(res.status).toBe(413);
+      expect(res.body.errors[0].path).toBe('steps');
+      r.leaks += (await itemCount()) - items + (await schedules()).filter((n) => !before.includes(n)).length;
+    }
+    const small = (await create(sop(false))).body;
+    const before = (await get(small.id)).body;
+    const scheduled = await schedules();
+    const res = await call(patchTaskFn as never, { method: 'PATCH', path: `/v1/tasks/${small.id}`, params: { taskId: small.id }, body: { steps: Array.from({ length: 20 }, (_, index) => ({ index, content: content(`p${index}`, true), ...(index === 0 ? { sendAt: inSeconds(1800) } : {}) })) } });
+    checkRefusal(res, r);
+    expect(res.status).toBe(413);
+    r.leaks += (await schedules()).filter((n) => !scheduled.includes(n)).length;
+    expect((await get(small.id)).body).toEqual(before);
+  });
   it('3. a redirect from a vendor is a refusal naming its host, never followed: client_secret is not re-posted', async () => {
     const r = row('secrets: vendor redirects not followed');
     const thief = await startProxy(undefined, { intercept: () => ({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"access_token":"stolen","expires_in":3600,"errcode":0,"errmsg":"ok","id":"1"}' }) });
@@ -684,6 +709,31 @@ describe('hardening (issue 10)', () => {
         expect(final.status, `${url}: ${JSON.stringify(final.steps[0].error)}`).toBe('SUBMITTED');
       });
     }
+  });
+  it('6. senders × recipients: over 1,000,000 a task → 422 naming audience; within it, Weiban calls of ≤ 100,000 entries, each pair once', async () => {
+    const r = row('fan-out: senders × recipients bounded');
+    const ids = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${String(i).padStart(8, '0')}`);
+    const items = await itemCount();
+    const over = await create({ vendor: 'weiban', name: unique(), audience: { kind: 'customers', senders: ids(100, 'st'), customerIds: ids(10_001, 'wm') }, content: { text: 'x' }, sendAt: inSeconds(3600) });
+    checkRefusal(over, r);
+    expect(over.status).toBe(422);
+    expect(over.body.errors[0].path).toBe('audience');
+    r.leaks += (await itemCount()) - items;
+    // 100 senders × 2,000 customers = 200,000 entries: within the task's bound, twice a call's.
+    const senders = ids(100, 'st');
+    const customers = ids(2_000, 'wm');
+    const t = (await create({ vendor: 'weiban', name: unique(), audience: { kind: 'customers', senders, customerIds: customers }, content: { text: 'x' }, sendAt: inSeconds(4) })).body;
+    expect(await dispatchAs('a', t.id)).toMatchObject({ outcome: 'SUBMITTED' });
+    const calls = (await vendorTasksNamed(t.name)).map((x) => x.request.staff_eu_list as { staff_ext_id: string; eu_ext_ids: string[] }[]);
+    const seen = new Map<string, number>();
+    for (const staff of calls) {
+      r.tried++;
+      expect(staff.reduce((n, x) => n + x.eu_ext_ids.length, 0)).toBeLessThanOrEqual(100_000);
+      for (const x of staff) for (const c of x.eu_ext_ids) seen.set(`${x.staff_ext_id}|${c}`, (seen.get(`${x.staff_ext_id}|${c}`) ?? 0) + 1);
+    }
+    r.duplicates += [...seen.values()].reduce((n, k) => n + k - 1, 0);
+    r.lost += senders.length * customers.length - seen.size;
+    expect(r.duplicates + r.lost).toBe(0);
   });
   it('9. a YouMi event is bound to the YouMi sub-tenant: one for another sub-tenant is refused (401) and changes nothing', async () => {
     const r = row('isolation: YouMi events of another sub-tenant');

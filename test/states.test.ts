@@ -93,7 +93,7 @@ describe('flow-control rules (pure: no store, no clock but the one given)', () =
 
   it('a claim given back unsent returns the step to SCHEDULED with its next attempt; events can never do that', () => {
     const t = task('SCHEDULED');
-    const claim = claimNextCall(t, 0, [1], new Date(T));
+    const claim = claimNextCall(t, 0, [{ size: 1 }], new Date(T));
     expect(claim).toEqual({});
     expect(stillClaimed(t, 0, claim as CallClaim, iso(0))).toBe(true);
     releaseUnsent(t, 0, claim as CallClaim, 'weiban throttled the call', new Date(T + 60_000), new Date(T + 100));
@@ -114,10 +114,10 @@ describe('flow-control rules (pure: no store, no clock but the one given)', () =
 
   it('batches: the first claim takes batch 0, the next the next PENDING; expiry fails what was never sent', () => {
     const t = task('SCHEDULED');
-    expect(claimNextCall(t, 0, [10, 10, 5], new Date(T))).toEqual({ batch: 0 });
+    expect(claimNextCall(t, 0, [{ size: 10 }, { size: 10 }, { size: 5 }], new Date(T))).toEqual({ batch: 0 });
     expect(t.steps[0]?.batches?.map((b) => b.status)).toEqual(['SENDING', 'PENDING', 'PENDING']);
     (t.steps[0]?.batches?.[0] as { status: string }).status = 'SUBMITTED';
-    expect(claimNextCall(t, 0, [10, 10, 5], new Date(T + 1))).toEqual({ batch: 1 });
+    expect(claimNextCall(t, 0, [{ size: 10 }, { size: 10 }, { size: 5 }], new Date(T + 1))).toEqual({ batch: 1 });
     (t.steps[0]?.batches?.[1] as { status: string }).status = 'SUBMITTED';
     expireStep(t, 0);
     expect(t.steps[0]?.batches?.map((b) => b.status)).toEqual(['SUBMITTED', 'SUBMITTED', 'FAILED']);

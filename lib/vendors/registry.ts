@@ -5,6 +5,7 @@
  */
 import { config, VENDOR_DISABLED } from '../config';
 import type { Vendor } from '../schema';
+import { publishedLimits } from './batches';
 import { tanmarketAdapter } from './tanmarket';
 import { VendorCallError, type VendorAdapter } from './types';
 import { clearWeibanTokens, weibanAdapter } from './weiban';
@@ -20,7 +21,9 @@ export const ADAPTERS: Record<Vendor, VendorAdapter<any>> = {
 
 /** What GET /v1/vendors publishes: each adapter's capability matrix. */
 export function vendorCatalogue() {
-  return Object.values(ADAPTERS).map((a) => ({ id: a.id, name: a.displayName, productionBaseUrl: a.productionBaseUrl, capabilities: a.capabilities }));
+  return Object.values(ADAPTERS).map((a) => ({
+    id: a.id, name: a.displayName, productionBaseUrl: a.productionBaseUrl, capabilities: { ...a.capabilities, limits: publishedLimits(a.capabilities) },
+  }));
 }
 
 /** For tests: forget every cached vendor token. */

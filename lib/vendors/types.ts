@@ -22,6 +22,11 @@ export interface Capabilities {
   status: 'poll' | 'callback' | 'none';
   /** Per-call limits of the vendor (audiences larger than these are split into batches). */
   limits: { customerIdsPerCall?: number; groupIdsPerCall?: number; sendersPerCall?: number };
+  /**
+   * Audience kinds whose request lists the recipient ids once per sender, so it carries
+   * senders × ids entries: bounded per call and per task (lib/vendors/batches.ts).
+   */
+  recipientsPerSender?: readonly Audience['kind'][];
   /** How long after submit the vendor keeps results changing (polling stops there). */
   resultHorizonDays?: number;
   /**

@@ -153,6 +153,8 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
     cancelAfterSubmit: false,
     status: 'poll',
     limits: { customerIdsPerCall: 10_000, groupIdsPerCall: 2_000, sendersPerCall: 100 },
+    // staff_eu_list repeats the customers for every staff member; the group lists are separate.
+    recipientsPerSender: ['customers'],
     rateLimits: { inFlight: 5, perMinute: 300, perHour: 15_000 },
     resultHorizonDays: 15,
   },

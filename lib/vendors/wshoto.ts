@@ -103,6 +103,8 @@ export const wshotoAdapter: VendorAdapter<WshotoCredentials> = {
     cancelAfterSubmit: false,
     status: 'poll',
     limits: { customerIdsPerCall: 10_000, groupIdsPerCall: 2_000 },
+    // user_customers_list and user_targets_info_list repeat the send_ids for every user_id.
+    recipientsPerSender: ['customers', 'groups'],
     rateLimits: CONSERVATIVE_LIMITS,
   },
   credentials: WshotoCredentials,
