@@ -1,5 +1,5 @@
 import { isConditionFailed } from '../errors';
-import { DeleteCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Scheduler, WorkEvent } from './index';
 
 export interface LocalSchedule { name: string; at: number; event: WorkEvent; attempts?: number }
@@ -9,13 +9,16 @@ export interface LocalSchedule { name: string; at: number; event: WorkEvent; att
  * restart of `npm start` exactly as tasks do. The runner below fires them.
  */
 export class LocalScheduler implements Scheduler {
+  /** false once the table turns out to have no `byAt` index (made by an older version): scan instead. */
+  private indexed = true;
+
   constructor(private readonly doc: DynamoDBDocumentClient, private readonly table: string) {}
 
   async schedule(name: string, at: Date, event: WorkEvent): Promise<void> {
     try {
       await this.doc.send(new PutCommand({
         TableName: this.table,
-        Item: { name, at: at.getTime(), event } satisfies LocalSchedule,
+        Item: { name, at: at.getTime(), event, queue: QUEUE },
         ConditionExpression: 'attribute_not_exists(#n)',
         ExpressionAttributeNames: { '#n': 'name' },
       }));
@@ -28,7 +31,33 @@ export class LocalScheduler implements Scheduler {
     await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { name } }));
   }
 
+  /**
+   * The schedules due now, oldest first: read through the `byAt` index, so a tick costs what is
+   * due, not what is waiting (a campaign leaves thousands of future polls and deferrals here).
+   */
   async due(now = Date.now()): Promise<LocalSchedule[]> {
+    if (this.indexed) {
+      try {
+        const out: LocalSchedule[] = [];
+        let start: Record<string, unknown> | undefined;
+        do {
+          const page = await this.doc.send(new QueryCommand({
+            TableName: this.table,
+            IndexName: BY_AT,
+            KeyConditionExpression: '#q = :q AND #at <= :now',
+            ExpressionAttributeNames: { '#q': 'queue', '#at': 'at' },
+            ExpressionAttributeValues: { ':q': QUEUE, ':now': now },
+            ExclusiveStartKey: start,
+          }));
+          out.push(...((page.Items ?? []) as LocalSchedule[]));
+          start = page.LastEvaluatedKey;
+        } while (start);
+        return out;
+      } catch (err) {
+        if ((err as Error).name !== 'ValidationException') throw err;
+        this.indexed = false;
+      }
+    }
     const out: LocalSchedule[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -51,6 +80,9 @@ export class LocalScheduler implements Scheduler {
 }
 
 const FIRE_AT_ONCE = 32;
+/** The index of schedules by time (one partition: a local stack holds thousands, not millions). */
+export const BY_AT = 'byAt';
+const QUEUE = 'due';
 
 export interface RunnerOptions {
   scheduler: LocalScheduler;

@@ -1,4 +1,5 @@
 /** dynalite: a real DynamoDB implementation (LevelDB on disk, or memory) for the local stack and tests. */
+import { BY_AT } from '../../lib/scheduler/local';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';
@@ -35,8 +36,10 @@ export async function ensureTables(endpoint: string, tasksTable: string, schedul
     await client.send(new CreateTableCommand({
       TableName: schedulesTable,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'name', AttributeType: 'S' }],
+      AttributeDefinitions: [{ AttributeName: 'name', AttributeType: 'S' }, { AttributeName: 'queue', AttributeType: 'S' }, { AttributeName: 'at', AttributeType: 'N' }],
       KeySchema: [{ AttributeName: 'name', KeyType: 'HASH' }],
+      // Due schedules by time, so the runner's tick reads only what is due.
+      GlobalSecondaryIndexes: [{ IndexName: BY_AT, KeySchema: [{ AttributeName: 'queue', KeyType: 'HASH' }, { AttributeName: 'at', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
     }));
   }
   client.destroy();
