@@ -86,7 +86,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
 
   for (;;) {
     const budget = Math.min(c.IN_FLIGHT_WAIT_MS, (deps.remainingMs?.() ?? Number.POSITIVE_INFINITY) - c.VENDOR_TIMEOUT_MS * 2 - 2_000);
-    const admission = await admit(deps.limiter, tenantId, task.vendor, 'write', wired.limits, budget);
+    const admission = await admit(deps.limiter, tenantId, task.vendor, 'write', wired.limits, budget, (task.steps[index]?.deferrals ?? 0) > 0);
     if (!admission.granted) return defer(deps, task, index, deferralReason(admission, wired.limits, task.vendor), admission.retryAt, admission.reserved);
     const { permit } = admission;
 

@@ -12,11 +12,11 @@ import { VendorCallError } from './vendors/types';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Tries for a permit; waits for an in-flight slot at most `budgetMs`, never for a window. */
-export async function admit(limiter: FlowLimiter, tenantId: string, vendor: string, kind: CallKind, limits: RateLimits, budgetMs: number): Promise<Admission> {
+export async function admit(limiter: FlowLimiter, tenantId: string, vendor: string, kind: CallKind, limits: RateLimits, budgetMs: number, returning = false): Promise<Admission> {
   const until = Date.now() + Math.max(0, budgetMs);
   let pause = 20;
   for (;;) {
-    const a = await limiter.tryAcquire(tenantId, vendor, kind, limits);
+    const a = await limiter.tryAcquire(tenantId, vendor, kind, limits, returning);
     if (a.granted || (a.reason !== 'in-flight' && a.reason !== 'contention')) return a;
     // Slots free as calls end (milliseconds); a lease's own end is only the worst case.
     if (Date.now() + pause > until) return { ...a, retryAt: Date.now() + 1_000 };

@@ -80,7 +80,7 @@ export class FlowLimiter {
    * One try for a slot (and, for a write, room in both windows). Never waits: a refusal says why
    * and when room is expected, and the caller decides whether to wait in-process or defer.
    */
-  async tryAcquire(tenantId: string, vendor: string, kind: CallKind, limits: RateLimits): Promise<Admission> {
+  async tryAcquire(tenantId: string, vendor: string, kind: CallKind, limits: RateLimits, returning = false): Promise<Admission> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const item = await this.read(tenantId, vendor);
       const now = Date.now();
@@ -109,7 +109,13 @@ export class FlowLimiter {
       if (kind === 'write') {
         const capS = limits.perMinute - past('s', sec - MINUTE_BUCKETS + 1, sec - 1);
         const capM = limits.perHour - past('m', min - HOUR_BUCKETS + 1, min - 1);
-        if ((item[`s${sec}`] ?? 0) >= capS) return { granted: false, reason: 'per-minute', retryAt: (await this.reserve(tenantId, vendor, item, sec, limits.perMinute)) * 1000, reserved: true };
+        if ((item[`s${sec}`] ?? 0) >= capS) {
+          // A step coming back at the second it was told finds the window still full when earlier
+          // sends ran late: it comes back as soon as the oldest sends leave, not after everyone
+          // reserved since (that would push it a whole minute on).
+          if (returning) return { granted: false, reason: 'per-minute', retryAt: roomAt(item, 's', sec, MINUTE_BUCKETS, limits.perMinute) * 1000 };
+          return { granted: false, reason: 'per-minute', retryAt: (await this.reserve(tenantId, vendor, item, sec, limits.perMinute)) * 1000, reserved: true };
+        }
         if ((item[`m${min}`] ?? 0) >= capM) return { granted: false, reason: 'per-hour', retryAt: roomAt(item, 'm', min, HOUR_BUCKETS, limits.perHour) * 60_000 };
         Object.assign(names, { '#s': `s${sec}`, '#m': `m${min}`, '#sp': `s${sec - 1}`, '#mp': `m${min - 1}` });
         Object.assign(values, { ':one': 1, ':capS': capS, ':capM': capM });
