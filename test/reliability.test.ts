@@ -5,6 +5,8 @@
  * with a table of what it found.
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as createTask } from '../functions/createTask';
 import { handler as deleteTask } from '../functions/deleteTask';
+import { handler as deliverCallbackFn } from '../functions/deliverCallback';
 import { handler as dispatchStepFn } from '../functions/dispatchStep';
 import { handler as getTask } from '../functions/getTask';
 import { handler as listTasks } from '../functions/listTasks';
@@ -21,6 +24,11 @@ import { dynamo } from '../lib/aws';
 import { logger } from '../lib/log';
 import { setScheduler } from '../lib/scheduler/index';
 import { LocalScheduler } from '../lib/scheduler/local';
+import { verifyCallbackSignature } from '../lib/callbacks';
+import { postJson } from '../lib/net';
+import type { StepState } from '../lib/schema';
+import { moveStep } from '../lib/states';
+import { TaskStore } from '../lib/store';
 import { authenticate, tenantDirectory } from '../lib/tenants';
 import { sha256 } from '../lib/json';
 import { handler as openapi } from '../functions/openapi';
@@ -683,6 +691,110 @@ describe('hardening (issue 10)', () => {
       });
     }
   });
+  // ---- 5. slow or killed callback deliveries ----
+  type ReceiverMode = 'trickle' | 'hold' | 'ok' | 'slow-ok' | 'flood';
+  /**
+   * A caller's endpoint, over real HTTP, as slow as the test makes it: `trickle` answers 200 and
+   * then its body a byte every 2 s (the idle timeout never fires), `hold` never answers, `slow-ok`
+   * answers 200 after a second, `flood` sends a body that never ends. Records each callback.
+   */
+  async function slowReceiver(initial: ReceiverMode) {
+    const secret = env.tenants.a!.webhookSecret;
+    const seen: { id: string; verified: boolean; answered: number | 'none' }[] = [];
+    const state = { mode: initial };
+    const timers = new Set<NodeJS.Timeout>();
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const id = (() => { try { return String(JSON.parse(raw).id); } catch { return ''; } })();
+        const verified = verifyCallbackSignature(secret, req.headers['qunfa-signature'] as string | undefined, raw);
+        const mode = state.mode;
+        const answered = mode === 'ok' || mode === 'slow-ok' ? 200 : 'none';
+        seen.push({ id, verified, answered });
+        if (mode === 'ok') { res.writeHead(200).end(); return; }
+        if (mode === 'hold') return;
+        if (mode === 'slow-ok') { const t = setTimeout(() => res.writeHead(200).end(), 1000); timers.add(t); return; }
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        if (mode === 'flood') {
+          const chunk = Buffer.alloc(64 * 1024, 'x');
+          const pump = () => { while (!res.destroyed && res.write(chunk)); if (!res.destroyed) res.once('drain', pump); };
+          pump();
+          return;
+        }
+        let sent = 0;
+        res.write('.');
+        const t = setInterval(() => {
+          if (res.destroyed || ++sent >= 6) { clearInterval(t); res.end(); return; }
+          res.write('.');
+        }, 2000);
+        timers.add(t);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      seen,
+      state,
+      close: () => new Promise<void>((r) => {
+        for (const t of timers) clearTimeout(t);
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+    };
+  }
+  const tasksStore = () => new TaskStore(dynamo(), 'qunfa-test-tasks');
+  /** A task with a callbackUrl and changes its caller has not heard of (made in the store, so no delivery starts by itself). */
+  async function withPendingCallbacks(callbackUrl: string, moves: StepState[] = ['CANCELLED']) {
+    const t = (await create({ ...task(), sendAt: inSeconds(3600), callbackUrl })).body;
+    await tasksStore().update('a', t.id, (x) => { for (const to of moves) moveStep(x, 0, to, 'test: a change to tell the caller about'); return true; });
+    return t as { id: string };
+  }
+  const deliver = (taskId: string) => (deliverCallbackFn as any)({ kind: 'callback', tenantId: 'a', taskId }, lambdaContext('deliverCallback'));
+  /** The task's callback schedules in the local scheduler's table (due or not). */
+  const callbackSchedules = async (taskId: string) => (await new LocalScheduler(dynamo(), 'qunfa-test-schedules').due(Number.MAX_SAFE_INTEGER))
+    .filter((s) => s.name.startsWith(taskId) && s.event.kind === 'callback');
+
+  it('5. a receiver trickling its answer (a byte every 2 s) is cut off at the attempt deadline: ETIMEDOUT recorded within 3.5 s, a retry scheduled', async () => {
+    const r = row('callbacks: slow or killed receivers');
+    const receiver = await slowReceiver('trickle');
+    try {
+      await withEnv({ CALLBACK_TIMEOUT_MS: '3000' }, async () => {
+        const t = await withPendingCallbacks(`${receiver.url}/hooks`);
+        const started = Date.now();
+        await deliver(t.id);
+        const elapsed = Date.now() - started;
+        r.tried++;
+        expect(receiver.seen.map((s) => [s.id, s.verified])).toEqual([[`${t.id}.1`, true]]);
+        const cb = (await get(t.id)).body.callbacks;
+        expect(cb.attempts.map((a: any) => [a.eventId, a.error, a.status])).toEqual([[`${t.id}.1`, 'ETIMEDOUT', undefined]]);
+        expect(elapsed).toBeGreaterThanOrEqual(2_950);
+        expect(elapsed).toBeLessThan(3_500);
+        expect(cb).toMatchObject({ delivered: 0, pending: 1 });
+        // The retry with backoff, and no other callback schedule.
+        expect((await callbackSchedules(t.id)).map((s) => s.name)).toEqual([`${t.id}-c1-1`]);
+      });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('5. an answer whose body never ends is read only up to a cap: its status counts', async () => {
+    const r = row('callbacks: slow or killed receivers');
+    const receiver = await slowReceiver('flood');
+    try {
+      const out = await Promise.race([
+        postJson(`${receiver.url}/hooks`, '{}', {}, { allowPrivate: true, timeoutMs: 3000 }),
+        new Promise((res) => setTimeout(() => res('still reading'), 2500)),
+      ]);
+      r.tried++;
+      expect(out).toEqual({ status: 200 });
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it('9. a YouMi event is bound to the YouMi sub-tenant: one for another sub-tenant is refused (401) and changes nothing', async () => {
     const r = row('isolation: YouMi events of another sub-tenant');
     // A reseller's client serving two YouMi sub-tenants, each a qunfa tenant of its own.
