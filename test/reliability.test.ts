@@ -23,7 +23,7 @@ import { handler as vendorWebhook } from '../functions/vendorWebhook';
 import { dynamo } from '../lib/aws';
 import { logger } from '../lib/log';
 import { setScheduler } from '../lib/scheduler/index';
-import { LocalScheduler } from '../lib/scheduler/local';
+import { LocalScheduler, startLocalRunner } from '../lib/scheduler/local';
 import { verifyCallbackSignature } from '../lib/callbacks';
 import { postJson } from '../lib/net';
 import type { StepState } from '../lib/schema';
@@ -755,6 +755,15 @@ describe('hardening (issue 10)', () => {
   /** The task's callback schedules in the local scheduler's table (due or not). */
   const callbackSchedules = async (taskId: string) => (await new LocalScheduler(dynamo(), 'qunfa-test-schedules').due(Number.MAX_SAFE_INTEGER))
     .filter((s) => s.name.startsWith(taskId) && s.event.kind === 'callback');
+  /** The local scheduler's runner, firing only this task's schedules (other tests' schedules stay put). */
+  class TaskSchedules extends LocalScheduler {
+    constructor(readonly taskId: string) { super(dynamo(), 'qunfa-test-schedules'); }
+    override async due(now?: number) { return (await super.due(now)).filter((s) => s.name.startsWith(this.taskId)); }
+  }
+  async function fireSchedulesUntil(taskId: string, done: () => boolean, timeoutMs: number) {
+    const runner = startLocalRunner({ scheduler: new TaskSchedules(taskId), intervalMs: 100, invoke: async (e) => { await (deliverCallbackFn as any)(e, lambdaContext('deliverCallback')); } });
+    try { await waitFor(async () => done(), timeoutMs, 50); } finally { await runner.stop(); }
+  }
 
   it('5. a receiver trickling its answer (a byte every 2 s) is cut off at the attempt deadline: ETIMEDOUT recorded within 3.5 s, a retry scheduled', async () => {
     const r = row('callbacks: slow or killed receivers');
@@ -794,6 +803,67 @@ describe('hardening (issue 10)', () => {
       await receiver.close();
     }
   });
+
+  it("5. a delivery killed mid-request already has its retry scheduled at its lease's end; firing it delivers the event, once", async () => {
+    const r = row('callbacks: slow or killed receivers');
+    const receiver = await slowReceiver('hold');
+    try {
+      await withEnv({ CALLBACK_TIMEOUT_MS: '1500', CALLBACK_LEASE_SECONDS: '4' }, async () => {
+        const t = await withPendingCallbacks(`${receiver.url}/hooks`);
+        // node itself (not the tsx wrapper, which would leave its child running) so SIGKILL ends the delivery.
+        const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'reliability/deliver-child.ts'), t.id], { cwd: join(__dirname, '..'), env: process.env, stdio: 'ignore' });
+        await waitFor(async () => receiver.seen.length === 1, 20_000, 20);
+        child.kill('SIGKILL');
+        await new Promise((res) => child.once('exit', res));
+        const leaseUntil = (await tasksStore().getCallbackState('a', t.id))?.leaseUntil ?? 0;
+        const arranged = await callbackSchedules(t.id);
+        r.tried++;
+        if (arranged.length === 0) r.lost++;
+        expect(arranged.map((s) => s.event)).toEqual([{ kind: 'callback', tenantId: 'a', taskId: t.id }]);
+        expect(leaseUntil).toBeGreaterThan(Date.now()); // the dead invocation still holds the lease ...
+        expect(arranged[0]!.at).toBeGreaterThanOrEqual(leaseUntil); // ... and its retry comes after it
+        receiver.state.mode = 'ok';
+        await fireSchedulesUntil(t.id, () => receiver.seen.some((s) => s.answered === 200), 15_000);
+        const delivered = receiver.seen.filter((s) => s.answered === 200).map((s) => s.id);
+        if (delivered.length > 1) r.duplicates++;
+        expect(receiver.seen.map((s) => s.id)).toEqual([`${t.id}.1`, `${t.id}.1`]); // the killed attempt, then the retry
+        expect(receiver.seen.every((s) => s.verified)).toBe(true);
+        expect(delivered).toEqual([`${t.id}.1`]);
+        expect((await get(t.id)).body.callbacks).toMatchObject({ delivered: 1, pending: 0 });
+        expect(await callbackSchedules(t.id)).toEqual([]);
+      });
+    } finally {
+      await receiver.close();
+    }
+  }, 40_000);
+
+  it('5. one invocation stops starting attempts at half its lease and leaves the rest to a schedule: every change arrives, in order, once', async () => {
+    const r = row('callbacks: slow or killed receivers');
+    const receiver = await slowReceiver('slow-ok');
+    try {
+      await withEnv({ CALLBACK_TIMEOUT_MS: '1500', CALLBACK_LEASE_SECONDS: '4' }, async () => {
+        const t = await withPendingCallbacks(`${receiver.url}/hooks`, ['DISPATCHING', 'SUBMITTED', 'RUNNING', 'COMPLETED']);
+        const ids = [1, 2, 3, 4].map((i) => `${t.id}.${i}`);
+        const started = Date.now();
+        await deliver(t.id);
+        const elapsed = Date.now() - started;
+        r.tried++;
+        // Each answer takes 1 s: four would take 4 s, the whole lease; it stops within half of it (2 s).
+        expect(elapsed).toBeLessThan(2_500);
+        expect(receiver.seen.length).toBeLessThan(4);
+        expect((await callbackSchedules(t.id)).length).toBe(1);
+        await fireSchedulesUntil(t.id, () => receiver.seen.length >= 4, 20_000);
+        const delivered = receiver.seen.map((s) => s.id);
+        if (new Set(delivered).size !== delivered.length) r.duplicates++;
+        if (delivered.length < 4) r.lost++;
+        expect(delivered).toEqual(ids);
+        expect((await get(t.id)).body.callbacks).toMatchObject({ delivered: 4, pending: 0 });
+        expect(await callbackSchedules(t.id)).toEqual([]);
+      });
+    } finally {
+      await receiver.close();
+    }
+  }, 40_000);
 
   it('9. a YouMi event is bound to the YouMi sub-tenant: one for another sub-tenant is refused (401) and changes nothing', async () => {
     const r = row('isolation: YouMi events of another sub-tenant');

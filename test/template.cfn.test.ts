@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CALLBACK_LEASE_SECONDS } from '../lib/config';
 import { requireTool } from './helpers/external';
 
 const root = join(__dirname, '..');
@@ -68,7 +69,9 @@ describe('serverless package (offline, no credentials)', () => {
         expect(actions.every((a: string) => !a.includes('*')), `${name} ${actions}`).toBe(true);
         expect(s.Resource, name).not.toBe('*');
         if (actions.includes('scheduler:CreateSchedule')) expect(['CreateTaskRole', 'PatchTaskRole', 'DispatchStepRole', 'PollStatusRole', 'DeliverCallbackRole']).toContain(name);
-        if (actions.includes('scheduler:DeleteSchedule')) expect(['DeleteTaskRole', 'PatchTaskRole']).toContain(name); // a moved step's old schedule
+        // Delete: a cancelled task's schedules, a moved step's old one, and a callback delivery's own
+        // backstop once what comes next is arranged (the backstop only covers a delivery that dies).
+        if (actions.includes('scheduler:DeleteSchedule')) expect(['DeleteTaskRole', 'PatchTaskRole', 'DeliverCallbackRole']).toContain(name);
       }
     }
   });
@@ -102,6 +105,12 @@ describe('serverless package (offline, no credentials)', () => {
       expect(fn.Properties.Environment.Variables.TENANT_KEYS_SECRET_ID).toBe('qunfa-ci-tenant-keys');
       expect(fn.Properties.Environment.Variables.VENDOR_CREDENTIALS_SECRET_ID).toBe('qunfa-ci-vendor-credentials');
     }
+  });
+
+  it("deliverCallback's timeout is shorter than its lease, so a timed-out delivery is over before anyone else takes its callbacks", () => {
+    const timeout = template.Resources.DeliverCallbackLambdaFunction.Properties.Timeout;
+    expect(timeout).toBe(60);
+    expect(timeout).toBeLessThan(DEFAULT_CALLBACK_LEASE_SECONDS);
   });
 
   it('bundles each function separately (middy and the SDK inside, nothing installed at deploy)', () => {

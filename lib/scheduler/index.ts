@@ -34,6 +34,10 @@ export interface Scheduler {
 export const scheduleName = (taskId: string, step: number, rev = 0) => (rev ? `${taskId}-s${step}-r${rev}` : `${taskId}-s${step}`);
 export const pollScheduleName = (taskId: string, step: number, n: number) => `${taskId}-s${step}-p${n}`;
 export const callbackScheduleName = (taskId: string, cursor: number, attempt: number) => `${taskId}-c${cursor}-${attempt}`;
+/** Made as a callback delivery takes lease `lease` (its version): fires after that lease, in case its holder dies. */
+export const callbackBackstopName = (taskId: string, lease: number) => `${taskId}-cb${lease}`;
+/** Made when the holder of lease `lease` runs out of time with callbacks still to deliver. */
+export const callbackContinueName = (taskId: string, lease: number) => `${taskId}-cn${lease}`;
 
 let cached: Scheduler | undefined;
 
