@@ -107,6 +107,15 @@ describe('serverless package (offline, no credentials)', () => {
     }
   });
 
+  it('concurrency: dispatchStep has 20 of its own; pollStatus and deliverCallback at most 10 each; the API functions share the rest', () => {
+    const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    const reserved = Object.fromEntries(fns.map(([k, r]) => [k.replace(/LambdaFunction$/, ''), r.Properties.ReservedConcurrentExecutions ?? null]));
+    expect(reserved).toEqual({
+      DispatchStep: 20, PollStatus: 10, DeliverCallback: 10,
+      CreateTask: null, GetTask: null, ListTasks: null, DeleteTask: null, PatchTask: null, VendorWebhook: null, Openapi: null, ListVendors: null,
+    });
+  });
+
   it("deliverCallback's timeout is shorter than its lease, so a timed-out delivery is over before anyone else takes its callbacks", () => {
     const timeout = template.Resources.DeliverCallbackLambdaFunction.Properties.Timeout;
     expect(timeout).toBe(60);
