@@ -116,6 +116,13 @@ describe('serverless package (offline, no credentials)', () => {
     });
   });
 
+  it('the HTTP API throttles every route of its default stage: a burst of 200, then 100 requests a second', () => {
+    const stage = template.Resources.HttpApiStage;
+    expect(stage.Type).toBe('AWS::ApiGatewayV2::Stage');
+    expect(stage.Properties.StageName).toBe('$default');
+    expect(stage.Properties.DefaultRouteSettings).toEqual({ DetailedMetricsEnabled: false, ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 });
+  });
+
   it("deliverCallback's timeout is shorter than its lease, so a timed-out delivery is over before anyone else takes its callbacks", () => {
     const timeout = template.Resources.DeliverCallbackLambdaFunction.Properties.Timeout;
     expect(timeout).toBe(60);
