@@ -7,5 +7,5 @@ import type { CallbackEvent } from '../lib/scheduler/index';
 
 export const handler = middy<CallbackEvent, unknown, Error, Context>().handler(async (event, context) => {
   if (event?.kind !== 'callback' || typeof event.taskId !== 'string') return { outcome: 'not a callback event' };
-  return deliverCallbacks(workerDeps(context), event);
+  return deliverCallbacks(workerDeps(context), event, { remainingMs: () => context.getRemainingTimeInMillis() });
 });

@@ -4,6 +4,9 @@
  */
 import * as z from 'zod/mini';
 
+/** deliverCallback's timeout in serverless.yml (60 s) must stay below it: the template test checks. */
+export const DEFAULT_CALLBACK_LEASE_SECONDS = 120;
+
 const Env = z.object({
   STAGE: z._default(z.string(), 'dev'),
   SERVICE: z._default(z.string(), 'qunfa'),
@@ -62,7 +65,14 @@ const Env = z.object({
   /** Pauses between attempts to deliver a callback to the caller; the last repeats until 24 h have passed. */
   CALLBACK_RETRY_SECONDS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '10,30,60,300,900,1800,3600,7200,14400'), z.transform((s: string) => s.split(',').map(Number))),
   CALLBACK_GIVE_UP_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 24 * 3600),
+  /** The most one delivery attempt takes, start to end of the answer (however slowly it trickles). */
   CALLBACK_TIMEOUT_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 5_000),
+  /**
+   * How long a delivery holds a task's callbacks. Longer than deliverCallback's timeout
+   * (serverless.yml), so a timed-out invocation is over before anyone else takes them; an
+   * invocation starts attempts only in the first half of it, each ending within CALLBACK_TIMEOUT_MS.
+   */
+  CALLBACK_LEASE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), DEFAULT_CALLBACK_LEASE_SECONDS),
   /** Vendor callbacks older (or newer) than this are stale: refused. */
   WEBHOOK_MAX_SKEW_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 300),
   /** A send-now step also gets a schedule this far ahead, in case the direct invoke is lost. */
@@ -92,11 +102,16 @@ export function config(): Config {
       const names = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
       throw new Error(`invalid environment: ${names}`);
     }
-    const problems = modeProblems(parsed.data, env);
+    const problems = [...modeProblems(parsed.data, env), ...timingProblems(parsed.data)];
     if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
     cached = parsed.data;
   }
   return cached;
+}
+
+/** Settings that together would stop every callback: no attempt could ever start within its lease. */
+function timingProblems(c: Config): string[] {
+  return c.CALLBACK_LEASE_SECONDS * 1000 / 2 > c.CALLBACK_TIMEOUT_MS ? [] : ['CALLBACK_LEASE_SECONDS: half of it must exceed CALLBACK_TIMEOUT_MS (an attempt starts only if it can end within the first half of the lease)'];
 }
 
 /** The vendor endpoint variables that must be https in AWS mode (YOUMI_TOKEN_URL only when set). */

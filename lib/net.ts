@@ -41,7 +41,17 @@ export function callbackUrlProblem(url: string, localMode: boolean): string | un
 
 export interface PostResult { status: number }
 
-/** POSTs `body`; outside local mode, refuses to connect to any private address the name resolves to. */
+/** The most of an answer's body read (it is drained, never used): past it the status alone counts. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+const timedOut = () => Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
+
+/**
+ * POSTs `body`; outside local mode, refuses to connect to any private address the name resolves to.
+ * `timeoutMs` bounds the whole exchange — lookup, connect, request, and the answer to its end (or
+ * to MAX_ANSWER_BYTES of it): the socket's idle timeout alone never ends an answer that trickles
+ * a byte at a time.
+ */
 export function postJson(url: string, body: string, headers: Record<string, string>, opts: { allowPrivate: boolean; timeoutMs: number }): Promise<PostResult> {
   const u = new URL(url);
   const lookup = (hostname: string, options: object, cb: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
@@ -61,17 +71,38 @@ export function postJson(url: string, body: string, headers: Record<string, stri
   }
   const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
+    // From the start, whatever trickles in meanwhile.
+    const deadline = setTimeout(() => settle(timedOut()), opts.timeoutMs);
+    let settled = false;
+    const settle = (err: Error | undefined, status?: number) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      if (err) {
+        req.destroy();
+        reject(err);
+      } else resolve({ status: status ?? 0 });
+    };
     const req = send(u, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'qunfa-callbacks/1', ...headers },
       lookup: lookup as never,
       timeout: opts.timeoutMs,
     }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      const status = res.statusCode ?? 0;
+      let read = 0;
+      res.on('data', (chunk: Buffer) => {
+        read += chunk.length;
+        if (read <= MAX_ANSWER_BYTES) return;
+        settle(undefined, status);
+        res.destroy();
+      });
+      res.on('end', () => settle(undefined, status));
+      res.on('error', (err) => settle(err));
+      res.on('close', () => settle(Object.assign(new Error('the answer was cut short'), { code: 'ECONNRESET' })));
     });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
+    req.on('timeout', () => settle(timedOut()));
+    req.on('error', (err) => settle(err));
     req.end(body);
   });
 }

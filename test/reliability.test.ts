@@ -5,6 +5,8 @@
  * with a table of what it found.
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as createTask } from '../functions/createTask';
 import { handler as deleteTask } from '../functions/deleteTask';
+import { handler as deliverCallbackFn } from '../functions/deliverCallback';
 import { handler as dispatchStepFn } from '../functions/dispatchStep';
 import { handler as getTask } from '../functions/getTask';
 import { handler as listTasks } from '../functions/listTasks';
@@ -21,7 +24,12 @@ import { handler as vendorWebhook } from '../functions/vendorWebhook';
 import { dynamo } from '../lib/aws';
 import { logger } from '../lib/log';
 import { setScheduler } from '../lib/scheduler/index';
-import { LocalScheduler } from '../lib/scheduler/local';
+import { LocalScheduler, startLocalRunner } from '../lib/scheduler/local';
+import { verifyCallbackSignature } from '../lib/callbacks';
+import { postJson } from '../lib/net';
+import type { StepState } from '../lib/schema';
+import { moveStep } from '../lib/states';
+import { TaskStore } from '../lib/store';
 import { authenticate, setTenantDirectory, tenantDirectory } from '../lib/tenants';
 import { sha256 } from '../lib/json';
 import { handler as openapi } from '../functions/openapi';
@@ -301,7 +309,8 @@ describe('faults at every boundary', () => {
   it('the dispatch process killed between the vendor\'s accept and the store\'s commit → UNKNOWN, sent once', async () => {
     const t = (await create(task())).body;
     await fault({ match: 'customer_group_msg', mode: 'accept-then-delay', delayMs: 20_000 });
-    const child = spawn(join(__dirname, '..', 'node_modules/.bin/tsx'), [join(__dirname, 'reliability/dispatch-child.ts'), t.id], { env: process.env, stdio: 'ignore' });
+    // node itself runs the dispatcher (`tsx` the binary is a wrapper process: killing it would leave the dispatcher running).
+    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'reliability/dispatch-child.ts'), t.id], { cwd: join(__dirname, '..'), env: process.env, stdio: 'ignore' });
     await waitFor(async () => (await vendorTasksNamed(t.name)).length === 1, 20_000, 50);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -735,6 +744,183 @@ describe('hardening (issue 10)', () => {
     r.lost += senders.length * customers.length - seen.size;
     expect(r.duplicates + r.lost).toBe(0);
   });
+  // ---- 5. slow or killed callback deliveries ----
+  type ReceiverMode = 'trickle' | 'hold' | 'ok' | 'slow-ok' | 'flood';
+  /**
+   * A caller's endpoint, over real HTTP, as slow as the test makes it: `trickle` answers 200 and
+   * then its body a byte every 2 s (the idle timeout never fires), `hold` never answers, `slow-ok`
+   * answers 200 after a second, `flood` sends a body that never ends. Records each callback.
+   */
+  async function slowReceiver(initial: ReceiverMode) {
+    const secret = env.tenants.a!.webhookSecret;
+    const seen: { id: string; verified: boolean; answered: number | 'none'; at: number }[] = [];
+    const state = { mode: initial };
+    const timers = new Set<NodeJS.Timeout>();
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const id = (() => { try { return String(JSON.parse(raw).id); } catch { return ''; } })();
+        const verified = verifyCallbackSignature(secret, req.headers['qunfa-signature'] as string | undefined, raw);
+        const mode = state.mode;
+        const answered = mode === 'ok' || mode === 'slow-ok' ? 200 : 'none';
+        seen.push({ id, verified, answered, at: Date.now() });
+        if (mode === 'ok') { res.writeHead(200).end(); return; }
+        if (mode === 'hold') return;
+        if (mode === 'slow-ok') { const t = setTimeout(() => res.writeHead(200).end(), 1000); timers.add(t); return; }
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        if (mode === 'flood') {
+          const chunk = Buffer.alloc(64 * 1024, 'x');
+          const pump = () => { while (!res.destroyed && res.write(chunk)); if (!res.destroyed) res.once('drain', pump); };
+          pump();
+          return;
+        }
+        let sent = 0;
+        res.write('.');
+        const t = setInterval(() => {
+          if (res.destroyed || ++sent >= 6) { clearInterval(t); res.end(); return; }
+          res.write('.');
+        }, 2000);
+        timers.add(t);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      seen,
+      state,
+      close: () => new Promise<void>((r) => {
+        for (const t of timers) clearTimeout(t);
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+    };
+  }
+  const tasksStore = () => new TaskStore(dynamo(), 'qunfa-test-tasks');
+  /** A task with a callbackUrl and changes its caller has not heard of (made in the store, so no delivery starts by itself). */
+  async function withPendingCallbacks(callbackUrl: string, moves: StepState[] = ['CANCELLED']) {
+    const t = (await create({ ...task(), sendAt: inSeconds(3600), callbackUrl })).body;
+    await tasksStore().update('a', t.id, (x) => { for (const to of moves) moveStep(x, 0, to, 'test: a change to tell the caller about'); return true; });
+    return t as { id: string };
+  }
+  const deliver = (taskId: string) => (deliverCallbackFn as any)({ kind: 'callback', tenantId: 'a', taskId }, lambdaContext('deliverCallback'));
+  /** The task's callback schedules in the local scheduler's table (due or not). */
+  const callbackSchedules = async (taskId: string) => (await new LocalScheduler(dynamo(), 'qunfa-test-schedules').due(Number.MAX_SAFE_INTEGER))
+    .filter((s) => s.name.startsWith(taskId) && s.event.kind === 'callback');
+  /** The local scheduler's runner, firing only this task's schedules (other tests' schedules stay put). */
+  class TaskSchedules extends LocalScheduler {
+    constructor(readonly taskId: string) { super(dynamo(), 'qunfa-test-schedules'); }
+    override async due(now?: number) { return (await super.due(now)).filter((s) => s.name.startsWith(this.taskId)); }
+  }
+  async function fireSchedulesUntil(taskId: string, done: () => boolean, timeoutMs: number) {
+    const runner = startLocalRunner({ scheduler: new TaskSchedules(taskId), intervalMs: 100, invoke: async (e) => { await (deliverCallbackFn as any)(e, lambdaContext('deliverCallback')); } });
+    try { await waitFor(async () => done(), timeoutMs, 50); } finally { await runner.stop(); }
+  }
+
+  it('5. a receiver trickling its answer (a byte every 2 s) is cut off at the attempt deadline: ETIMEDOUT recorded within 3.5 s, a retry scheduled', async () => {
+    const r = row('callbacks: slow or killed receivers');
+    const receiver = await slowReceiver('trickle');
+    try {
+      await withEnv({ CALLBACK_TIMEOUT_MS: '3000' }, async () => {
+        const t = await withPendingCallbacks(`${receiver.url}/hooks`);
+        const started = Date.now();
+        await deliver(t.id);
+        const elapsed = Date.now() - started;
+        r.tried++;
+        expect(receiver.seen.map((s) => [s.id, s.verified])).toEqual([[`${t.id}.1`, true]]);
+        const cb = (await get(t.id)).body.callbacks;
+        expect(cb.attempts.map((a: any) => [a.eventId, a.error, a.status])).toEqual([[`${t.id}.1`, 'ETIMEDOUT', undefined]]);
+        // The attempt: from the request's arrival to its recorded end, 3 s and not the 12 s of the answer.
+        const attemptMs = Date.parse(cb.attempts[0].at) - receiver.seen[0]!.at;
+        expect(attemptMs).toBeGreaterThanOrEqual(2_900);
+        expect(attemptMs).toBeLessThan(3_500);
+        expect(elapsed).toBeLessThan(5_000); // the whole invocation, its writes included
+        expect(cb).toMatchObject({ delivered: 0, pending: 1 });
+        // The retry with backoff, and no other callback schedule.
+        expect((await callbackSchedules(t.id)).map((s) => s.name)).toEqual([`${t.id}-c1-1`]);
+      });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('5. an answer whose body never ends is read only up to a cap: its status counts', async () => {
+    const r = row('callbacks: slow or killed receivers');
+    const receiver = await slowReceiver('flood');
+    try {
+      const out = await Promise.race([
+        postJson(`${receiver.url}/hooks`, '{}', {}, { allowPrivate: true, timeoutMs: 3000 }),
+        new Promise((res) => setTimeout(() => res('still reading'), 2500)),
+      ]);
+      r.tried++;
+      expect(out).toEqual({ status: 200 });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("5. a delivery killed mid-request already has its retry scheduled at its lease's end; firing it delivers the event, once", async () => {
+    const r = row('callbacks: slow or killed receivers');
+    const receiver = await slowReceiver('hold');
+    try {
+      await withEnv({ CALLBACK_TIMEOUT_MS: '1500', CALLBACK_LEASE_SECONDS: '4' }, async () => {
+        const t = await withPendingCallbacks(`${receiver.url}/hooks`);
+        // node itself (not the tsx wrapper, which would leave its child running) so SIGKILL ends the delivery.
+        const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'reliability/deliver-child.ts'), t.id], { cwd: join(__dirname, '..'), env: process.env, stdio: 'ignore' });
+        await waitFor(async () => receiver.seen.length === 1, 20_000, 20);
+        child.kill('SIGKILL');
+        await new Promise((res) => child.once('exit', res));
+        const leaseUntil = (await tasksStore().getCallbackState('a', t.id))?.leaseUntil ?? 0;
+        const arranged = await callbackSchedules(t.id);
+        r.tried++;
+        if (arranged.length === 0) r.lost++;
+        expect(arranged.map((s) => s.event)).toEqual([{ kind: 'callback', tenantId: 'a', taskId: t.id }]);
+        expect(leaseUntil).toBeGreaterThan(Date.now()); // the dead invocation still holds the lease ...
+        expect(arranged[0]!.at).toBeGreaterThanOrEqual(leaseUntil); // ... and its retry comes after it
+        receiver.state.mode = 'ok';
+        await fireSchedulesUntil(t.id, () => receiver.seen.some((s) => s.answered === 200), 15_000);
+        const delivered = receiver.seen.filter((s) => s.answered === 200).map((s) => s.id);
+        if (delivered.length > 1) r.duplicates++;
+        expect(receiver.seen.map((s) => s.id)).toEqual([`${t.id}.1`, `${t.id}.1`]); // the killed attempt, then the retry
+        expect(receiver.seen.every((s) => s.verified)).toBe(true);
+        expect(delivered).toEqual([`${t.id}.1`]);
+        expect((await get(t.id)).body.callbacks).toMatchObject({ delivered: 1, pending: 0 });
+        expect(await callbackSchedules(t.id)).toEqual([]);
+      });
+    } finally {
+      await receiver.close();
+    }
+  }, 40_000);
+
+  it('5. one invocation stops starting attempts at half its lease and leaves the rest to a schedule: every change arrives, in order, once', async () => {
+    const r = row('callbacks: slow or killed receivers');
+    const receiver = await slowReceiver('slow-ok');
+    try {
+      await withEnv({ CALLBACK_TIMEOUT_MS: '1500', CALLBACK_LEASE_SECONDS: '4' }, async () => {
+        const t = await withPendingCallbacks(`${receiver.url}/hooks`, ['DISPATCHING', 'SUBMITTED', 'RUNNING', 'COMPLETED']);
+        const ids = [1, 2, 3, 4].map((i) => `${t.id}.${i}`);
+        const started = Date.now();
+        await deliver(t.id);
+        const elapsed = Date.now() - started;
+        r.tried++;
+        // Each answer takes 1 s: four would take 4 s, the whole lease; it stops within half of it (2 s).
+        expect(elapsed).toBeLessThan(2_500);
+        expect(receiver.seen.length).toBeLessThan(4);
+        expect((await callbackSchedules(t.id)).length).toBe(1);
+        await fireSchedulesUntil(t.id, () => receiver.seen.length >= 4, 20_000);
+        const delivered = receiver.seen.map((s) => s.id);
+        if (new Set(delivered).size !== delivered.length) r.duplicates++;
+        if (delivered.length < 4) r.lost++;
+        expect(delivered).toEqual(ids);
+        expect((await get(t.id)).body.callbacks).toMatchObject({ delivered: 4, pending: 0 });
+        expect(await callbackSchedules(t.id)).toEqual([]);
+      });
+    } finally {
+      await receiver.close();
+    }
+  }, 40_000);
+
   it('9. a YouMi event is bound to the YouMi sub-tenant: one for another sub-tenant is refused (401) and changes nothing', async () => {
     const r = row('isolation: YouMi events of another sub-tenant');
     // A reseller's client serving two YouMi sub-tenants, each a qunfa tenant of its own.

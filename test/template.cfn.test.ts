@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CALLBACK_LEASE_SECONDS } from '../lib/config';
 import { requireTool } from './helpers/external';
 
 const root = join(__dirname, '..');
@@ -68,7 +69,9 @@ describe('serverless package (offline, no credentials)', () => {
         expect(actions.every((a: string) => !a.includes('*')), `${name} ${actions}`).toBe(true);
         expect(s.Resource, name).not.toBe('*');
         if (actions.includes('scheduler:CreateSchedule')) expect(['CreateTaskRole', 'PatchTaskRole', 'DispatchStepRole', 'PollStatusRole', 'DeliverCallbackRole']).toContain(name);
-        if (actions.includes('scheduler:DeleteSchedule')) expect(['DeleteTaskRole', 'PatchTaskRole']).toContain(name); // a moved step's old schedule
+        // Delete: a cancelled task's schedules, a moved step's old one, and a callback delivery's own
+        // backstop once what comes next is arranged (the backstop only covers a delivery that dies).
+        if (actions.includes('scheduler:DeleteSchedule')) expect(['DeleteTaskRole', 'PatchTaskRole', 'DeliverCallbackRole']).toContain(name);
       }
     }
   });
@@ -102,6 +105,28 @@ describe('serverless package (offline, no credentials)', () => {
       expect(fn.Properties.Environment.Variables.TENANT_KEYS_SECRET_ID).toBe('qunfa-ci-tenant-keys');
       expect(fn.Properties.Environment.Variables.VENDOR_CREDENTIALS_SECRET_ID).toBe('qunfa-ci-vendor-credentials');
     }
+  });
+
+  it('concurrency: dispatchStep has 20 of its own; pollStatus and deliverCallback at most 10 each; the API functions share the rest', () => {
+    const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    const reserved = Object.fromEntries(fns.map(([k, r]) => [k.replace(/LambdaFunction$/, ''), r.Properties.ReservedConcurrentExecutions ?? null]));
+    expect(reserved).toEqual({
+      DispatchStep: 20, PollStatus: 10, DeliverCallback: 10,
+      CreateTask: null, GetTask: null, ListTasks: null, DeleteTask: null, PatchTask: null, VendorWebhook: null, Openapi: null, ListVendors: null,
+    });
+  });
+
+  it('the HTTP API throttles every route of its default stage: a burst of 200, then 100 requests a second', () => {
+    const stage = template.Resources.HttpApiStage;
+    expect(stage.Type).toBe('AWS::ApiGatewayV2::Stage');
+    expect(stage.Properties.StageName).toBe('$default');
+    expect(stage.Properties.DefaultRouteSettings).toEqual({ DetailedMetricsEnabled: false, ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 });
+  });
+
+  it("deliverCallback's timeout is shorter than its lease, so a timed-out delivery is over before anyone else takes its callbacks", () => {
+    const timeout = template.Resources.DeliverCallbackLambdaFunction.Properties.Timeout;
+    expect(timeout).toBe(60);
+    expect(timeout).toBeLessThan(DEFAULT_CALLBACK_LEASE_SECONDS);
   });
 
   it('bundles each function separately (middy and the SDK inside, nothing installed at deploy)', () => {

@@ -44,6 +44,10 @@ export const stepScheduleName = (taskId: string, s: { index: number; rev?: numbe
   (s.rev ? revScheduleName(taskId, s.index, s.rev, new Date(s.nextAttemptAt ?? s.sendAt)) : scheduleName(taskId, s.index));
 export const pollScheduleName = (taskId: string, step: number, n: number) => `${taskId}-s${step}-p${n}`;
 export const callbackScheduleName = (taskId: string, cursor: number, attempt: number) => `${taskId}-c${cursor}-${attempt}`;
+/** Made as a callback delivery takes lease `lease` (its version): fires after that lease, in case its holder dies. */
+export const callbackBackstopName = (taskId: string, lease: number) => `${taskId}-cb${lease}`;
+/** Made when the holder of lease `lease` runs out of time with callbacks still to deliver. */
+export const callbackContinueName = (taskId: string, lease: number) => `${taskId}-cn${lease}`;
 
 let cached: Scheduler | undefined;
 
