@@ -24,6 +24,7 @@ const Env = z.object({
   SECRETS_ENDPOINT: z.optional(z.string()),
   SCHEDULE_GROUP: z._default(z.string(), 'qunfa-dev'),
   DISPATCH_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-dispatchStep'),
+  DISPATCH_NOW_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-dispatchNow'),
   POLL_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-pollStatus'),
   CALLBACK_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-deliverCallback'),
   SCHEDULER_ROLE_NAME: z._default(z.string(), 'qunfa-dev-scheduler'),

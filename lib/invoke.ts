@@ -4,18 +4,18 @@
  * serverless-offline's Lambda API, so it is the same call.
  */
 import { config } from './config';
-import { workerFunctionName, type WorkEvent } from './scheduler/index';
+import { workerFunctionName, type DispatchLane, type WorkEvent } from './scheduler/index';
 
 let client: import('@aws-sdk/client-lambda').LambdaClient | undefined;
 
-export type Invoker = (event: WorkEvent) => Promise<void>;
+export type Invoker = (event: WorkEvent, lane?: DispatchLane) => Promise<void>;
 
-export const invokeWorker: Invoker = async (event) => {
+export const invokeWorker: Invoker = async (event, lane) => {
   const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
   const c = config();
   client ??= new LambdaClient(c.LAMBDA_ENDPOINT ? { endpoint: c.LAMBDA_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {});
   const out = await client.send(new InvokeCommand({
-    FunctionName: workerFunctionName(event.kind),
+    FunctionName: workerFunctionName(event.kind, lane),
     InvocationType: 'Event',
     Payload: new TextEncoder().encode(JSON.stringify(event)),
   }));

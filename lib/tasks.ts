@@ -96,7 +96,7 @@ export async function createTask(deps: TaskDeps, tenant: Tenant, body: unknown, 
   }
 
   for (const event of dueNow) {
-    await deps.invoke(event).catch((err: unknown) => logger.warn('direct dispatch invoke failed; the backstop schedule will fire it', { taskId: task.id, step: event.step, error: (err as Error).message }));
+    await deps.invoke(event, 'now').catch((err: unknown) => logger.warn('direct dispatch invoke failed; the backstop schedule will fire it', { taskId: task.id, step: event.step, error: (err as Error).message }));
   }
   return { task: publicTask(created || task), created: true };
 }
@@ -401,7 +401,7 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
       await scheduler.cancel(stepScheduleName(current.id, current.steps[m.index] as Step)).catch((err: unknown) =>
         logger.warn('old schedule not deleted; when it fires it finds the step not yet due', { taskId: current.id, step: m.index, error: (err as Error).message }));
       if (m.dueNow) {
-        await deps.invoke({ kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index }).catch((err: unknown) =>
+        await deps.invoke({ kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index }, 'now').catch((err: unknown) =>
           logger.warn('direct dispatch invoke failed; the backstop schedule will fire it', { taskId: current.id, step: m.index, error: (err as Error).message }));
       }
     }

@@ -49,6 +49,7 @@ async function main() {
     TABLE_NAME: `qunfa-${stage}-tasks`,
     LOCAL_SCHEDULES_TABLE: `qunfa-${stage}-local-schedules`,
     DISPATCH_FUNCTION_NAME: `qunfa-${stage}-dispatchStep`,
+    DISPATCH_NOW_FUNCTION_NAME: `qunfa-${stage}-dispatchNow`,
     DYNAMODB_ENDPOINT: dynamo.url,
     LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`,
     QUNFA_TENANTS_FILE: tenantsFile,

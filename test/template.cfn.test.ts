@@ -33,7 +33,7 @@ describe('serverless package (offline, no credentials)', () => {
   it('every function is nodejs22.x on arm64, with a role of its own kind', () => {
     const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     expect(fns.map(([k]) => k).sort()).toEqual(
-      ['CreateTask', 'DeleteTask', 'DeliverCallback', 'DispatchStep', 'GetTask', 'ListTasks', 'ListVendors', 'Openapi', 'PatchTask', 'PollStatus', 'VendorWebhook'].map((n) => `${n}LambdaFunction`),
+      ['CreateTask', 'DeleteTask', 'DeliverCallback', 'DispatchNow', 'DispatchStep', 'GetTask', 'ListTasks', 'ListVendors', 'Openapi', 'PatchTask', 'PollStatus', 'VendorWebhook'].map((n) => `${n}LambdaFunction`),
     );
     for (const [, fn] of fns) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -93,6 +93,7 @@ describe('serverless package (offline, no credentials)', () => {
       DeleteTask: ['TenantKeysSecret', 'VendorCredentialsSecret'], // cancels at YouMi
       DeliverCallback: ['TenantKeysSecret'], // signs with the webhookSecret
       DispatchStep: ['VendorCredentialsSecret'],
+      DispatchNow: ['VendorCredentialsSecret'], // the send-now lane: dispatchStep's code and role
       PollStatus: ['VendorCredentialsSecret'],
       VendorWebhook: ['VendorCredentialsSecret'],
       Openapi: [],
@@ -107,13 +108,20 @@ describe('serverless package (offline, no credentials)', () => {
     }
   });
 
-  it('concurrency: dispatchStep has 20 of its own; pollStatus and deliverCallback at most 10 each; the API functions share the rest', () => {
+  it('concurrency: dispatchStep has 20 of its own, the send-now lane 10; pollStatus and deliverCallback at most 10 each; the API functions share the rest', () => {
     const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     const reserved = Object.fromEntries(fns.map(([k, r]) => [k.replace(/LambdaFunction$/, ''), r.Properties.ReservedConcurrentExecutions ?? null]));
     expect(reserved).toEqual({
-      DispatchStep: 20, PollStatus: 10, DeliverCallback: 10,
+      DispatchStep: 20, DispatchNow: 10, PollStatus: 10, DeliverCallback: 10,
       CreateTask: null, GetTask: null, ListTasks: null, DeleteTask: null, PatchTask: null, VendorWebhook: null, Openapi: null, ListVendors: null,
     });
+  });
+
+  it('createTask and patchTask invoke only the send-now lane; the scheduler invokes only the scheduled workers', () => {
+    const invokes = (role: string) => template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
+      .filter((s: any) => [s.Action].flat().includes('lambda:InvokeFunction')).map((s: any) => s.Resource['Fn::GetAtt']?.[0]);
+    expect(invokes('CreateTaskRole')).toEqual(['DispatchNowLambdaFunction']);
+    expect(invokes('PatchTaskRole')).toEqual(['DispatchNowLambdaFunction']);
   });
 
   it('the HTTP API throttles every route of its default stage: a burst of 200, then 100 requests a second', () => {
@@ -131,7 +139,7 @@ describe('serverless package (offline, no credentials)', () => {
 
   it('bundles each function separately (middy and the SDK inside, nothing installed at deploy)', () => {
     const zips = readdirSync(out).filter((f) => f.endsWith('.zip'));
-    expect(zips.sort()).toEqual(['createTask.zip', 'deleteTask.zip', 'deliverCallback.zip', 'dispatchStep.zip', 'getTask.zip', 'listTasks.zip', 'listVendors.zip', 'openapi.zip', 'patchTask.zip', 'pollStatus.zip', 'vendorWebhook.zip']);
+    expect(zips.sort()).toEqual(['createTask.zip', 'deleteTask.zip', 'deliverCallback.zip', 'dispatchNow.zip', 'dispatchStep.zip', 'getTask.zip', 'listTasks.zip', 'listVendors.zip', 'openapi.zip', 'patchTask.zip', 'pollStatus.zip', 'vendorWebhook.zip']);
     for (const z of zips) expect(statSync(join(out, z)).size).toBeGreaterThan(1000);
   });
 

@@ -18,8 +18,17 @@ export type WorkEvent = DispatchEvent | PollEvent | CallbackEvent;
 export type WorkKind = WorkEvent['kind'];
 
 /** Which function each kind of work runs in. */
-export function workerFunctionName(kind: WorkKind): string {
+/** Which lane a dispatch takes: scheduled work, or a send-now fired straight from the API. */
+export type DispatchLane = 'scheduled' | 'now';
+
+/**
+ * The worker for an event. A send-now dispatch has a function (and queue, and reserved
+ * concurrency) of its own, the same code as dispatchStep: a campaign's due steps queued there
+ * never delay a send-now.
+ */
+export function workerFunctionName(kind: WorkKind, lane: DispatchLane = 'scheduled'): string {
   const c = config();
+  if (kind === 'dispatch' && lane === 'now') return c.DISPATCH_NOW_FUNCTION_NAME;
   return { dispatch: c.DISPATCH_FUNCTION_NAME, poll: c.POLL_FUNCTION_NAME, callback: c.CALLBACK_FUNCTION_NAME }[kind];
 }
 

@@ -52,6 +52,7 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
   // Lambda's Invoke API, as serverless-offline serves it: run the named worker with the payload.
   const workers: Record<string, () => Promise<{ handler: (e: any, c: Context) => Promise<unknown> }>> = {
     dispatchStep: () => import('../../functions/dispatchStep'),
+    dispatchNow: () => import('../../functions/dispatchStep'), // the send-now lane: same code, its own queue
     pollStatus: () => import('../../functions/pollStatus'),
     deliverCallback: () => import('../../functions/deliverCallback'),
   };
@@ -99,6 +100,7 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
     TABLE_NAME: 'qunfa-test-tasks',
     LOCAL_SCHEDULES_TABLE: 'qunfa-test-schedules',
     DISPATCH_FUNCTION_NAME: 'qunfa-test-dispatchStep',
+    DISPATCH_NOW_FUNCTION_NAME: 'qunfa-test-dispatchNow',
     POLL_FUNCTION_NAME: 'qunfa-test-pollStatus',
     CALLBACK_FUNCTION_NAME: 'qunfa-test-deliverCallback',
     DYNAMODB_ENDPOINT: dynamo.url,
