@@ -347,7 +347,7 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
     const moved = changes.filter((c) => c.sendAt !== undefined).map((c) => {
       const step = current.steps[c.index] as Step;
       const at = new Date(Math.max(Date.parse(c.sendAt as string), now.getTime()));
-      return { index: c.index, at, fromRev: step.rev ?? 0, toRev: (step.rev ?? 0) + 1, dueNow: at.getTime() - now.getTime() <= DUE_NOW_MS };
+      return { index: c.index, at, toRev: (step.rev ?? 0) + 1, dueNow: at.getTime() - now.getTime() <= DUE_NOW_MS };
     });
     for (const m of moved) {
       const event: DispatchEvent = { kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index };

@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
@@ -539,13 +538,6 @@ describe('hardening (issue 10)', () => {
   const dispatchAs = (tenantId: string, taskId: string) => (dispatchStepFn as any)({ kind: 'dispatch', tenantId, taskId, step: 0 }, lambdaContext('dispatchStep'));
   const vtask = (vendor: 'weiban' | 'youmi' | 'wshoto') => ({ vendor, name: unique(), sendAt: inSeconds(4), ...VALID[vendor] });
   /** Rewrites the tenants file for the length of `fn` (the directory re-reads it when it changes). */
-  async function withTenants(edit: (t: any) => void, fn: () => Promise<void>) {
-    const original = readFileSync(env.tenantsFile, 'utf8');
-    const t = JSON.parse(original);
-    edit(t);
-    writeFileSync(env.tenantsFile, JSON.stringify(t));
-    try { await fn(); } finally { writeFileSync(env.tenantsFile, original); }
-  }
   const tokenRequests = async (vendor: string) => ((await (await fetch(`${env.sandbox(vendor).url}/__sandbox/requests`)).json()) as any[])
     .filter((q) => /access_token|connect\/token/.test(q.path)).length;
 
@@ -556,7 +548,7 @@ describe('hardening (issue 10)', () => {
       const a = (await create(vtask(vendor))).body;
       await dispatchAs('a', a.id); // A's token is now in the warm function's cache
       expect((await get(a.id)).body.status).toBe('SUBMITTED');
-      await withTenants((t) => {
+      await env.withTenants((t) => {
         const [id, secret] = ids[vendor];
         t.b.vendors[vendor] = { ...t.b.vendors[vendor], [id]: t.a.vendors[vendor][id], [secret]: 'not-the-secret' };
       }, async () => {
@@ -580,7 +572,7 @@ describe('hardening (issue 10)', () => {
     const old = env.tenants.a!.vendors.weiban!.secret as string;
     env.tenants.a!.vendors.weiban!.secret = rotated; // Weiban knows the new secret only
     try {
-      await withTenants((t) => { t.a.vendors.weiban.secret = rotated; }, async () => {
+      await env.withTenants((t) => { t.a.vendors.weiban.secret = rotated; }, async () => {
         const second = (await create(task())).body;
         await dispatchAs('a', second.id);
         r.tried++;
@@ -924,7 +916,7 @@ describe('hardening (issue 10)', () => {
   it('9. a YouMi event is bound to the YouMi sub-tenant: one for another sub-tenant is refused (401) and changes nothing', async () => {
     const r = row('isolation: YouMi events of another sub-tenant');
     // A reseller's client serving two YouMi sub-tenants, each a qunfa tenant of its own.
-    await withTenants((t) => {
+    await env.withTenants((t) => {
       t.a.vendors.youmi = { ...t.a.vendors.youmi, tenantId: 'sub-a' };
       t.b.vendors.youmi = { ...t.a.vendors.youmi, tenantId: 'sub-b' };
     }, async () => {

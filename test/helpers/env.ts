@@ -4,7 +4,7 @@
  * runs dispatchStep the way serverless-offline does. Handlers are then called with API Gateway
  * v2 events, exactly as Lambda would call them.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,6 +34,8 @@ export interface TestEnv {
   lambda: Server;
   /** API Gateway in front of vendorWebhook, so sandboxes can call back over real HTTP. */
   apiUrl: string;
+  /** Runs `fn` with the tenants file edited by `edit` (re-read on change), then puts it back. */
+  withTenants<T>(edit: (tenants: any) => void, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -118,6 +120,13 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
   await ensureTables(dynamo.url, 'qunfa-test-tasks', 'qunfa-test-schedules');
   resetModules();
   return {
+    async withTenants(edit, fn) {
+      const original = readFileSync(tenantsFile, 'utf8');
+      const edited = JSON.parse(original);
+      edit(edited);
+      writeFileSync(tenantsFile, JSON.stringify(edited));
+      try { return await fn(); } finally { writeFileSync(tenantsFile, original); }
+    },
     dynamo, sandboxes, weiban, tenants, tenantsFile, lambda, apiUrl,
     sandbox: (vendor) => sandboxes.find((s) => s.vendor === vendor) as NamedSandbox,
     async close() {
