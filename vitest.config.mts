@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'lib/**/*.test.ts'],
     testTimeout: 30_000,
     env: { LOG_LEVEL: 'ERROR', TABLE_NAME: 'qunfa-test-tasks' },
     hookTimeout: 180_000,

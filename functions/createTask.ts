@@ -1,7 +1,7 @@
-import { taskDeps } from '../lib/deps';
-import { badRequest } from '../lib/errors';
-import { apiHandler, json } from '../lib/http';
-import { createTask } from '../lib/tasks';
+import { taskDeps } from '../lib/app';
+import { badRequest } from '../lib/core/errors';
+import { apiHandler, json } from '../lib/api/handler';
+import { createTask } from '../lib/tasks/taskService';
 
 export const handler = apiHandler(async (req) => {
   const key = req.headers['idempotency-key'];

@@ -1,9 +1,9 @@
 /** Invoked by EventBridge Scheduler (or directly, for steps due now) with a DispatchEvent; no HTTP. */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { workerDeps } from '../lib/deps';
-import { dispatchStep } from '../lib/dispatch';
-import type { DispatchEvent } from '../lib/scheduler/index';
+import { workerDeps } from '../lib/app';
+import { dispatchStep } from '../lib/delivery/dispatchStep';
+import type { DispatchEvent } from '../lib/infra/scheduler/scheduler';
 
 export const handler = middy<DispatchEvent, unknown, Error, Context>().handler(async (event, context) => {
   if (event?.kind !== 'dispatch' || typeof event.taskId !== 'string' || !Number.isInteger(event.step)) {

@@ -1,5 +1,5 @@
-import { taskStore } from '../lib/deps';
-import { apiHandler, json } from '../lib/http';
-import { listTasks } from '../lib/tasks';
+import { taskStore } from '../lib/app';
+import { apiHandler, json } from '../lib/api/handler';
+import { listTasks } from '../lib/tasks/taskService';
 
 export const handler = apiHandler(async (req) => json(200, await listTasks({ store: taskStore() }, req.tenant, req.query)));

@@ -1,4 +1,4 @@
-import { apiHandler, json } from '../lib/http';
+import { apiHandler, json } from '../lib/api/handler';
 import { vendorCatalogue } from '../lib/vendors/registry';
 
 /** The capability matrix create-time validation enforces, published as it is enforced. */

@@ -1,5 +1,5 @@
-import { apiHandler, json } from '../lib/http';
-import { openApiDocument } from '../lib/openapi';
+import { apiHandler, json } from '../lib/api/handler';
+import { openApiDocument } from '../lib/api/openapi';
 
 let doc: unknown;
 export const handler = apiHandler(async () => json(200, (doc ??= openApiDocument())), { auth: false });

@@ -1,7 +1,7 @@
 /** Vendor callbacks: POST (events) and GET (URL verification) on /v1/webhooks/{vendor}/{tenantId}. */
-import { workerDeps } from '../lib/deps';
-import { apiHandler } from '../lib/http';
-import { handleVendorWebhook } from '../lib/webhooks';
+import { workerDeps } from '../lib/app';
+import { apiHandler } from '../lib/api/handler';
+import { handleVendorWebhook } from '../lib/delivery/vendorWebhooks';
 
 export const handler = apiHandler(async (req) => {
   const reply = await handleVendorWebhook(workerDeps(req.context), req.params.vendor, req.params.tenantId, {

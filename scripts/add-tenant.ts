@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { TenantsFile } from '../lib/tenants';
+import { TenantsFile } from '../lib/infra/tenantDirectory';
 import { newApiKey, newTenant } from './lib/tenant';
 
 const id = process.argv[2];

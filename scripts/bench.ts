@@ -81,12 +81,12 @@ async function main() {
   const { handler: vendorWebhook } = await import('../functions/vendorWebhook');
   const { handler: dispatchStep } = await import('../functions/dispatchStep');
   const { handler: pollStatus } = await import('../functions/pollStatus');
-  const { setTaskStore, taskStore } = await import('../lib/deps');
-  const { setScheduler } = await import('../lib/scheduler/index');
-  const { LocalScheduler } = await import('../lib/scheduler/local');
-  const { dynamo } = await import('../lib/aws');
-  const { memoryTenantDirectory, setTenantDirectory } = await import('../lib/tenants');
-  const { youmiEventSignature } = await import('../lib/vendors/youmi');
+  const { setTaskStore, taskStore } = await import('../lib/app');
+  const { setScheduler } = await import('../lib/infra/scheduler/scheduler');
+  const { LocalScheduler } = await import('../lib/infra/scheduler/localScheduler');
+  const { dynamo } = await import('../lib/infra/awsClients');
+  const { memoryTenantDirectory, setTenantDirectory } = await import('../lib/infra/tenantDirectory');
+  const { youmiEventSignature } = await import('../lib/vendors/youmi/adapter');
   const { MemoryTaskStore } = await import('./lib/memory-store');
   const { VALID } = await import('../test/helpers/bodies');
 
@@ -286,7 +286,7 @@ async function throughput(say: (l?: string) => void) {
       await new Promise((r) => setTimeout(r, 200));
       vid = ((await (await fetch(`${base}/v1/tasks/${yt.id}`, { headers })).json()) as { steps: { vendorTaskId?: string }[] }).steps[0]?.vendorTaskId;
     }
-    const { pushYoumiEvent } = await import('../sandbox/youmi');
+    const { pushYoumiEvent } = await import('../lib/vendors/youmi/sandbox');
     const nEvents = 400;
     t0 = Date.now();
     const codes = await pool(nEvents, 16, (i) => pushYoumiEvent(`${base}/v1/webhooks/youmi/demo`, creds, { eventId: `tput-${i}`, messageType: 'rpaTaskResult', data: { taskId: Number(vid), status: 'running', total: 2, success: i % 3, fail: 0 } }));

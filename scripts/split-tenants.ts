@@ -7,8 +7,8 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Vendor } from '../lib/schema';
-import { splitTenants, TenantsFile } from '../lib/tenants';
+import { Vendor } from '../lib/core/task';
+import { splitTenants, TenantsFile } from '../lib/infra/tenantDirectory';
 import { adapterFor } from '../lib/vendors/registry';
 
 const [input, outDir = '.'] = process.argv.slice(2);

@@ -87,9 +87,9 @@ async function main() {
 
   await waitForHttp(`http://127.0.0.1:${port}/v1/openapi.json`, 120_000, offline);
 
-  const { LocalScheduler, startLocalRunner } = await import('../lib/scheduler/local');
-  const { dynamo: doc } = await import('../lib/aws');
-  const { invokeWorker } = await import('../lib/invoke');
+  const { LocalScheduler, startLocalRunner } = await import('../lib/infra/scheduler/localScheduler');
+  const { dynamo: doc } = await import('../lib/infra/awsClients');
+  const { invokeWorker } = await import('../lib/infra/workerInvoker');
   const runner = startLocalRunner({
     scheduler: new LocalScheduler(doc(), env.LOCAL_SCHEDULES_TABLE as string),
     invoke: invokeWorker,

@@ -6,11 +6,11 @@ import { handler as dispatchStepFn } from '../functions/dispatchStep';
 import { handler as getTask } from '../functions/getTask';
 import { handler as listTasks } from '../functions/listTasks';
 import { handler as openapi } from '../functions/openapi';
-import { dynamo } from '../lib/aws';
-import { MAX_BODY_BYTES } from '../lib/http';
-import { setScheduler, type DispatchEvent, type Scheduler } from '../lib/scheduler/index';
-import { LocalScheduler, startLocalRunner } from '../lib/scheduler/local';
-import { invokeWorker } from '../lib/invoke';
+import { dynamo } from '../lib/infra/awsClients';
+import { MAX_BODY_BYTES } from '../lib/api/handler';
+import { setScheduler, type DispatchEvent, type Scheduler } from '../lib/infra/scheduler/scheduler';
+import { LocalScheduler, startLocalRunner } from '../lib/infra/scheduler/localScheduler';
+import { invokeWorker } from '../lib/infra/workerInvoker';
 import { call, clearLimits, inSeconds, KEY_B, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
 
 let env: TestEnv;
@@ -397,7 +397,7 @@ describe('dispatch', () => {
     tenants.a.vendors.weiban.secret = 'wrong';
     const id = await due({ name: 'wrong-secret' });
     writeFileSync(env.tenantsFile, JSON.stringify(tenants));
-    const { clearWeibanTokens } = await import('../lib/vendors/weiban');
+    const { clearWeibanTokens } = await import('../lib/vendors/weiban/adapter');
     clearWeibanTokens();
     try {
       expect(await dispatch(ev(id))).toMatchObject({ outcome: 'FAILED' });
@@ -419,7 +419,7 @@ describe('dispatch', () => {
     const port = (probe.address() as { port: number }).port;
     await new Promise<void>((r) => probe.close(() => r())); // a port where nothing listens
     process.env.WEIBAN_BASE_URL = `http://127.0.0.1:${port}`;
-    const { resetConfig } = await import('../lib/config');
+    const { resetConfig } = await import('../lib/infra/settings');
     resetConfig();
     try {
       expect(await dispatch(ev(id))).toMatchObject({ outcome: 'deferred' });
@@ -473,11 +473,11 @@ describe('cancel', () => {
 
 describe('a dispatch that died mid-call', () => {
   it('is UNKNOWN once its lease has passed, and is not re-sent', async () => {
-    const { TaskStore } = await import('../lib/store');
+    const { TaskStore } = await import('../lib/infra/taskStore');
     const store = new TaskStore(dynamo(), 'qunfa-test-tasks');
     const res = await create(body({ sendAt: inSeconds(4) }));
     // Simulate a dispatcher that claimed the step long ago and was killed before recording anything.
-    const { moveStep } = await import('../lib/states');
+    const { moveStep } = await import('../lib/core/states');
     await store.update('a', res.body.id, (t) => {
       moveStep(t, 0, 'DISPATCHING', 'claimed by a dispatcher', { claimedAt: new Date(Date.now() - 3600_000).toISOString() });
       return true;

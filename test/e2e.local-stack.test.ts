@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Vendor } from '../lib/schema';
+import type { Vendor } from '../lib/core/task';
 import { VALID } from './helpers/bodies';
 import { freePort } from './helpers/external';
 

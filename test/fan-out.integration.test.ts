@@ -10,7 +10,7 @@ import { handler as createTask } from '../functions/createTask';
 import { handler as dispatchStepFn } from '../functions/dispatchStep';
 import { handler as getTask } from '../functions/getTask';
 import { handler as listVendors } from '../functions/listVendors';
-import { dynamo } from '../lib/aws';
+import { dynamo } from '../lib/infra/awsClients';
 import { call, inSeconds, lambdaContext, startTestEnv, type TestEnv } from './helpers/env';
 
 let env: TestEnv;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as createTask } from '../functions/createTask';
 import { handler as dispatchStepFn } from '../functions/dispatchStep';
 import { handler as getTask } from '../functions/getTask';
-import { dynamo } from '../lib/aws';
+import { dynamo } from '../lib/infra/awsClients';
 import { call, inSeconds, lambdaContext, startTestEnv, type TestEnv } from './helpers/env';
 import { dynamoFaults, throttling } from './reliability/faults';
 

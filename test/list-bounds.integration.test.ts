@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as createTask } from '../functions/createTask';
 import { handler as listTasks } from '../functions/listTasks';
-import { taskStore } from '../lib/deps';
-import { ulid } from '../lib/ids';
+import { taskStore } from '../lib/app';
+import { ulid } from '../lib/core/ids';
 import { call, inSeconds, KEY_B, startTestEnv, type TestEnv } from './helpers/env';
 
 const TASKS = 260;

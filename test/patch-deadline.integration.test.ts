@@ -10,10 +10,10 @@ import { handler as dispatchStepFn } from '../functions/dispatchStep';
 import { handler as getTask } from '../functions/getTask';
 import { handler as listVendors } from '../functions/listVendors';
 import { handler as patchTaskFn } from '../functions/patchTask';
-import { dynamo } from '../lib/aws';
-import { invokeWorker } from '../lib/invoke';
-import { setScheduler, type DispatchEvent } from '../lib/scheduler/index';
-import { LocalScheduler, startLocalRunner } from '../lib/scheduler/local';
+import { dynamo } from '../lib/infra/awsClients';
+import { invokeWorker } from '../lib/infra/workerInvoker';
+import { setScheduler, type DispatchEvent } from '../lib/infra/scheduler/scheduler';
+import { LocalScheduler, startLocalRunner } from '../lib/infra/scheduler/localScheduler';
 import { call, clearLimits, inSeconds, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
 
 let env: TestEnv;

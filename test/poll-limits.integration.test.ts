@@ -11,10 +11,10 @@ import { handler as createTask } from '../functions/createTask';
 import { handler as dispatchStepFn } from '../functions/dispatchStep';
 import { handler as getTask } from '../functions/getTask';
 import { handler as pollStatusFn } from '../functions/pollStatus';
-import { dynamo } from '../lib/aws';
-import { invokeWorker } from '../lib/invoke';
-import { LocalScheduler, startLocalRunner } from '../lib/scheduler/local';
-import { TaskStore } from '../lib/store';
+import { dynamo } from '../lib/infra/awsClients';
+import { invokeWorker } from '../lib/infra/workerInvoker';
+import { LocalScheduler, startLocalRunner } from '../lib/infra/scheduler/localScheduler';
+import { TaskStore } from '../lib/infra/taskStore';
 import { VALID } from './helpers/bodies';
 import { call, inSeconds, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
 

@@ -6,15 +6,15 @@ import { handler as dispatchStepFn } from '../functions/dispatchStep';
 import { handler as getTask } from '../functions/getTask';
 import { handler as pollStatusFn } from '../functions/pollStatus';
 import { handler as vendorWebhook } from '../functions/vendorWebhook';
-import { dynamo } from '../lib/aws';
-import { signCallback, verifyCallbackSignature } from '../lib/callbacks';
-import { invokeWorker } from '../lib/invoke';
-import { callbackUrlProblem, isPrivateAddress, postJson } from '../lib/net';
-import type { Vendor } from '../lib/schema';
-import { LocalScheduler, startLocalRunner } from '../lib/scheduler/local';
-import { TaskStore } from '../lib/store';
-import { encrypt, signature } from '../lib/wecom';
-import { pushYoumiEvent } from '../sandbox/youmi';
+import { dynamo } from '../lib/infra/awsClients';
+import { signCallback, verifyCallbackSignature } from '../lib/delivery/callerCallbacks';
+import { invokeWorker } from '../lib/infra/workerInvoker';
+import { callbackUrlProblem, isPrivateAddress, postJson } from '../lib/infra/guardedFetch';
+import type { Vendor } from '../lib/core/task';
+import { LocalScheduler, startLocalRunner } from '../lib/infra/scheduler/localScheduler';
+import { TaskStore } from '../lib/infra/taskStore';
+import { encrypt, signature } from '../lib/vendors/weiban/callbackCrypto';
+import { pushYoumiEvent } from '../lib/vendors/youmi/sandbox';
 import { startReceiver } from '../scripts/lib/receiver';
 import { VALID } from './helpers/bodies';
 import { call, inSeconds, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
@@ -134,7 +134,7 @@ describe('YouMi rpaTaskResult events', () => {
     const t = await submitted('youmi');
     const body = JSON.stringify(event(t.steps[0].vendorTaskId, 'finished', 2));
     const ts = String(Math.floor(Date.now() / 1000));
-    const { youmiEventSignature } = await import('../lib/vendors/youmi');
+    const { youmiEventSignature } = await import('../lib/vendors/youmi/adapter');
     const headers = (over: Record<string, string> = {}, b = body) => ({
       'x-youmi-appid': creds().clientId, 'x-youmi-nonce': 'n1', 'x-youmi-timestamp': ts,
       'x-youmi-signature': youmiEventSignature(creds().clientSecret, creds().clientId, 'n1', over['x-youmi-timestamp'] ?? ts, b), ...over,

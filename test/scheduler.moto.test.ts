@@ -2,8 +2,8 @@ import {
   CreateScheduleGroupCommand, GetScheduleCommand, ListSchedulesCommand, SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { atExpression, EventBridgeScheduler } from '../lib/scheduler/eventbridge';
-import { scheduleName } from '../lib/scheduler/index';
+import { atExpression, EventBridgeScheduler } from '../lib/infra/scheduler/eventBridgeScheduler';
+import { scheduleName } from '../lib/infra/scheduler/scheduler';
 import { requireTool, startMoto } from './helpers/external';
 
 const run = requireTool('moto_server', 'the EventBridge Scheduler adapter tests');

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fieldErrors } from '../lib/errors';
-import { CreateTaskInput } from '../lib/schema';
+import { fieldErrors } from '../lib/core/errors';
+import { CreateTaskInput } from '../lib/core/task';
 
 const inAnHour = () => new Date(Date.now() + 3600_000).toISOString();
 const valid = () => ({

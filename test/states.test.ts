@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { STEP_STATES, type HistoryEntry, type Step, type StepState, type Task } from '../lib/schema';
+import { STEP_STATES, type HistoryEntry, type Step, type StepState, type Task } from '../lib/core/task';
 import {
   aggregate, canMove, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
   pollCutoff, releaseUnsent, stepDeadline, stillClaimed, stoppedFollowing, type CallClaim, type PollLimits,
-} from '../lib/states';
+} from '../lib/core/states';
 
 const task = (...states: StepState[]): Task => ({
   id: 'tsk_1', vendor: 'weiban', name: 'n', status: 'SCHEDULED', audience: { kind: 'groups', senders: ['s'] },

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as createTask } from '../functions/createTask';
 import { handler as getTask } from '../functions/getTask';
 import { handler as patchTaskFn } from '../functions/patchTask';
-import { dynamo } from '../lib/aws';
+import { dynamo } from '../lib/infra/awsClients';
 import { call, inSeconds, startTestEnv, type TestEnv } from './helpers/env';
 
 let env: TestEnv;

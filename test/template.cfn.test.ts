@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CALLBACK_LEASE_SECONDS } from '../lib/config';
+import { DEFAULT_CALLBACK_LEASE_SECONDS } from '../lib/infra/settings';
 import { requireTool } from './helpers/external';
 
 const root = join(__dirname, '..');

@@ -7,8 +7,8 @@
  * senders × 100,000 customers is 10 million entries, hundreds of MB of JSON. That product is
  * bounded per call (batches split over senders as well as ids) and per task (refused at create).
  */
-import type { Audience } from '../schema';
-import type { Capabilities, StepRequestInput, VendorStatus } from './types';
+import type { Audience } from '../core/task';
+import type { Capabilities, StepRequestInput, VendorStatus } from './adapter';
 
 /** Recipient entries (senders × ids) in one vendor call: about 3.5 MB of JSON at 35 bytes an id. */
 export const ENTRIES_PER_CALL = 100_000;

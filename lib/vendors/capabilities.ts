@@ -2,9 +2,9 @@
  * Create-time enforcement of an adapter's capability matrix: what a vendor cannot carry is
  * refused with 422 naming the field and the vendor, never discovered at send time.
  */
-import type { FieldError } from '../errors';
-import type { VendorAdapter } from './types';
-import type { CreateTaskInput } from '../schema';
+import type { FieldError } from '../core/errors';
+import type { VendorAdapter } from './adapter';
+import type { CreateTaskInput } from '../core/task';
 
 export function capabilityErrors(adapter: VendorAdapter<unknown>, input: CreateTaskInput): FieldError[] {
   const caps = adapter.capabilities;

@@ -2,12 +2,12 @@
  * Credentials wiring, apart from vendor I/O: the adapter, the tenant's credentials for it (checked
  * against the adapter's own schema) and where the vendor is. Used by dispatch and by cancel.
  */
-import { config } from '../config';
-import type { Vendor } from '../schema';
-import type { RateLimits } from '../limiter';
-import { vendorCredentials, vendorLimits, type TenantDirectory } from '../tenants';
+import { config } from '../infra/settings';
+import type { Vendor } from '../core/task';
+import type { RateLimits } from '../infra/flowLimiter';
+import { vendorCredentials, vendorLimits, type TenantDirectory } from '../infra/tenantDirectory';
 import { adapterFor, baseUrlFor } from './registry';
-import { VendorCallError, type VendorAdapter, type VendorContext } from './types';
+import { VendorCallError, type VendorAdapter, type VendorContext } from './adapter';
 
 export interface Wired { adapter: VendorAdapter<unknown>; ctx: VendorContext<unknown>; limits: RateLimits }
 

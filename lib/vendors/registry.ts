@@ -3,14 +3,14 @@
  * locally, if unset, that vendor's sandbox. In AWS mode config() has already refused an unset or
  * non-https endpoint at cold start: there is no fallback to the loopback sandbox.
  */
-import { config, VENDOR_DISABLED } from '../config';
-import type { Vendor } from '../schema';
+import { config, VENDOR_DISABLED } from '../infra/settings';
+import type { Vendor } from '../core/task';
 import { publishedLimits } from './batches';
-import { tanmarketAdapter } from './tanmarket';
-import { VendorCallError, type VendorAdapter } from './types';
-import { clearWeibanTokens, weibanAdapter } from './weiban';
-import { clearWshotoTokens, wshotoAdapter } from './wshoto';
-import { clearYoumiTokens, youmiAdapter } from './youmi';
+import { tanmarketAdapter } from './tanmarket/adapter';
+import { VendorCallError, type VendorAdapter } from './adapter';
+import { clearWeibanTokens, weibanAdapter } from './weiban/adapter';
+import { clearWshotoTokens, wshotoAdapter } from './wshoto/adapter';
+import { clearYoumiTokens, youmiAdapter } from './youmi/adapter';
 
 export const ADAPTERS: Record<Vendor, VendorAdapter<any>> = {
   weiban: weibanAdapter,
@@ -33,7 +33,7 @@ export function clearVendorTokens(): void {
   clearWshotoTokens();
 }
 
-/** Local sandbox ports, one per vendor (see sandbox/). */
+/** Local sandbox ports, one per vendor (see lib/vendors/<vendor>/sandbox.ts). */
 export const SANDBOX_PORTS: Record<Vendor, number> = { weiban: 4601, youmi: 4602, tanmarket: 4603, wshoto: 4604 };
 
 export function adapterFor(vendor: Vendor): VendorAdapter<any> | undefined {

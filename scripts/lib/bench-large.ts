@@ -14,7 +14,7 @@ const sample = () => { const m = process.memoryUsage(); peakRss = Math.max(peakR
 async function main() {
   const { handler: createTask } = await import('../../functions/createTask');
   const { handler: dispatchStep } = await import('../../functions/dispatchStep');
-  const { dynamo } = await import('../../lib/aws');
+  const { dynamo } = await import('../../lib/infra/awsClients');
   const { apiEvent, lambdaContext } = await import('../../test/helpers/env');
   const { dynamoFaults, throttling } = await import('../../test/reliability/faults');
   sample();

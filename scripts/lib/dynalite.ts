@@ -1,5 +1,5 @@
 /** dynalite: a real DynamoDB implementation (LevelDB on disk, or memory) for the local stack and tests. */
-import { BY_AT } from '../../lib/scheduler/local';
+import { BY_AT } from '../../lib/infra/scheduler/localScheduler';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';

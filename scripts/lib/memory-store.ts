@@ -3,8 +3,8 @@
  * used only by the benchmark to measure a handler's own overhead with the store's I/O excluded.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Audience } from '../../lib/schema';
-import { TaskStore, type CallbackState, type IdempotencyRecord, type ListOptions, type StoredTask } from '../../lib/store';
+import type { Audience } from '../../lib/core/task';
+import { TaskStore, type CallbackState, type IdempotencyRecord, type ListOptions, type StoredTask } from '../../lib/infra/taskStore';
 
 const clone = <T>(v: T): T => structuredClone(v);
 

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifyCallbackSignature } from '../../lib/callbacks';
+import { verifyCallbackSignature } from '../../lib/delivery/callerCallbacks';
 
 export interface Received { id: string; type: string; status: string; taskId: string; verified: boolean; at: string; answered: number }
 

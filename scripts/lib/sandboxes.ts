@@ -1,10 +1,10 @@
 /** Starts every vendor sandbox, each on its own port (base, base+1, …), knowing the tenants' credentials. */
-import { startSandbox, type RunningSandbox, type SandboxSpec } from '../../sandbox/base';
-import { tanmarketSandbox } from '../../sandbox/tanmarket';
-import { weibanSandbox } from '../../sandbox/weiban';
-import { wshotoSandbox } from '../../sandbox/wshoto';
-import { youmiSandbox } from '../../sandbox/youmi';
-import type { Vendor } from '../../lib/schema';
+import { startSandbox, type RunningSandbox, type SandboxSpec } from '../../lib/vendors/kit/sandboxServer';
+import { tanmarketSandbox } from '../../lib/vendors/tanmarket/sandbox';
+import { weibanSandbox } from '../../lib/vendors/weiban/sandbox';
+import { wshotoSandbox } from '../../lib/vendors/wshoto/sandbox';
+import { youmiSandbox } from '../../lib/vendors/youmi/sandbox';
+import type { Vendor } from '../../lib/core/task';
 
 type Tenants = () => Record<string, { vendors: Record<string, Record<string, string>> }>;
 

@@ -1,7 +1,7 @@
 /** A new tenant record: only the API key's hash is kept; vendor credentials point at the sandboxes. */
 import { randomBytes } from 'node:crypto';
-import { sha256 } from '../../lib/json';
-import type { TenantRecord } from '../../lib/tenants';
+import { sha256 } from '../../lib/core/canonicalJson';
+import type { TenantRecord } from '../../lib/infra/tenantDirectory';
 
 const secret = (n = 24) => randomBytes(n).toString('base64url');
 

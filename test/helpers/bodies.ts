@@ -1,5 +1,5 @@
 /** A valid task audience and content per vendor (what each vendor can carry). */
-import type { Vendor } from '../../lib/schema';
+import type { Vendor } from '../../lib/core/task';
 
 export const VALID: Record<Vendor, Record<string, unknown>> = {
   weiban: {

@@ -7,10 +7,10 @@
  */
 import { handler as createTask } from '../../functions/createTask';
 import { handler as getTask } from '../../functions/getTask';
-import { dynamo } from '../../lib/aws';
-import { flowLimiter } from '../../lib/deps';
-import { invokeWorker } from '../../lib/invoke';
-import { LocalScheduler, startLocalRunner } from '../../lib/scheduler/local';
+import { dynamo } from '../../lib/infra/awsClients';
+import { flowLimiter } from '../../lib/app';
+import { invokeWorker } from '../../lib/infra/workerInvoker';
+import { LocalScheduler, startLocalRunner } from '../../lib/infra/scheduler/localScheduler';
 import { call, KEY_B, startTestEnv, type TestEnv } from './env';
 
 export interface CampaignFigures {

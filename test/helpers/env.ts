@@ -10,11 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { resetAwsClients } from '../../lib/aws';
-import { resetConfig } from '../../lib/config';
-import { resetDeps } from '../../lib/deps';
-import { setScheduler } from '../../lib/scheduler/index';
-import { setTenantDirectory } from '../../lib/tenants';
+import { resetAwsClients } from '../../lib/infra/awsClients';
+import { resetConfig } from '../../lib/infra/settings';
+import { resetDeps } from '../../lib/app';
+import { setScheduler } from '../../lib/infra/scheduler/scheduler';
+import { setTenantDirectory } from '../../lib/infra/tenantDirectory';
 import { clearVendorTokens } from '../../lib/vendors/registry';
 import { ensureTables, startDynalite, startDynaliteProcess, type RunningDynamo } from '../../scripts/lib/dynalite';
 import { AsyncInvokeQueue, reservedConcurrency } from '../../scripts/lib/lambda-queue';
@@ -217,7 +217,7 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeo
  * that also reset the sandbox's own counters: each test starts with a vendor that owes nothing.
  */
 export async function clearLimits(table = 'qunfa-test-tasks'): Promise<void> {
-  const { dynamo } = await import('../../lib/aws');
+  const { dynamo } = await import('../../lib/infra/awsClients');
   const { ScanCommand, DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
   const out = await dynamo().send(new ScanCommand({ TableName: table, FilterExpression: 'begins_with(sk, :p)', ExpressionAttributeValues: { ':p': 'LIMIT#' } }));
   for (const item of out.Items ?? []) await dynamo().send(new DeleteCommand({ TableName: table, Key: { pk: item.pk, sk: item.sk } }));

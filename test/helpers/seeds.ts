@@ -1,11 +1,16 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The vendors' own documents (copied from shared/seeds so a clone is self-contained). */
+const VENDORS = join(__dirname, '..', '..', 'lib', 'vendors');
+
+/** A vendor's own document (copied from shared/seeds into its folder, so a clone is self-contained). */
 export function seed(prefix: string): string {
-  const dir = join(__dirname, '..', 'fixtures', 'seeds');
-  const file = require('node:fs').readdirSync(dir).find((f: string) => f.startsWith(prefix));
-  return readFileSync(join(dir, file), 'utf8');
+  for (const vendor of readdirSync(VENDORS, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+    const dir = join(VENDORS, vendor.name);
+    const file = readdirSync(dir, { withFileTypes: true }).find((f) => f.isFile() && f.name.startsWith(`seed-${prefix}`));
+    if (file) return readFileSync(join(dir, file.name), 'utf8');
+  }
+  throw new Error(`no seed ${prefix} in lib/vendors/*/`);
 }
 
 /** The first JSON object that starts after `marker` in a seed, parsed. */

@@ -4,7 +4,7 @@
  * request leaves), and a Scheduler that wraps the real local scheduler.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Scheduler, WorkEvent } from '../../lib/scheduler/index';
+import type { Scheduler, WorkEvent } from '../../lib/infra/scheduler/scheduler';
 
 export interface DynamoFault { command?: RegExp; count: number; error: () => Error; after?: number }
 

@@ -1,0 +1,246 @@
+/**
+ * The step state machine. Transitions only move forward: a late or duplicate event can never
+ * move a step back, and a final state is final. UNKNOWN is reachable only from DISPATCHING and is
+ * left only by reconciliation with the vendor, never by re-sending.
+ */
+import type { Batch, DeliveryStats, HistoryEntry, Step, StepState, Task } from './task';
+
+const NEXT: Record<StepState, readonly StepState[]> = {
+  // FAILED straight from SCHEDULED only when its notAfter passed before it could be sent.
+  SCHEDULED: ['DISPATCHING', 'CANCELLED', 'FAILED'],
+  DISPATCHING: ['SUBMITTED', 'RUNNING', 'COMPLETED', 'FAILED', 'UNKNOWN'],
+  UNKNOWN: ['SUBMITTED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'],
+  SUBMITTED: ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'],
+  RUNNING: ['COMPLETED', 'FAILED', 'CANCELLED'],
+  COMPLETED: [],
+  FAILED: [],
+  CANCELLED: [],
+};
+
+export const FINAL: ReadonlySet<StepState> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+export const isFinal = (s: StepState) => FINAL.has(s);
+export const canMove = (from: StepState, to: StepState) => NEXT[from].includes(to);
+
+/**
+ * The task's aggregate: when every step is final, FAILED if any failed, else COMPLETED if any
+ * completed, else CANCELLED; otherwise UNKNOWN if any step is UNKNOWN (it needs a person's eye),
+ * else the state of the first unfinished step.
+ */
+export function aggregate(steps: readonly Pick<Step, 'status'>[]): StepState {
+  const states = steps.map((s) => s.status);
+  if (states.every(isFinal)) {
+    if (states.includes('FAILED')) return 'FAILED';
+    if (states.includes('COMPLETED')) return 'COMPLETED';
+    return 'CANCELLED';
+  }
+  if (states.includes('UNKNOWN')) return 'UNKNOWN';
+  return states.find((s) => !isFinal(s)) ?? 'SCHEDULED';
+}
+
+export class IllegalTransition extends Error {
+  constructor(readonly from: StepState, readonly to: StepState) {
+    super(`illegal transition ${from} → ${to}`);
+  }
+}
+
+/** Moves one step (mutating `task`), records the history entry and recomputes the aggregate. */
+export function moveStep(task: Task, index: number, to: StepState, cause: string, patch: Partial<Step> = {}, now = new Date()): void {
+  const step = task.steps[index];
+  if (!step) throw new Error(`task ${task.id} has no step ${index}`);
+  if (!canMove(step.status, to)) throw new IllegalTransition(step.status, to);
+  const at = now.toISOString();
+  const entry: HistoryEntry = { at, step: index, from: step.status, to, cause };
+  Object.assign(step, patch, { status: to, updatedAt: at });
+  task.history.push(entry);
+  task.status = aggregate(task.steps);
+  task.updatedAt = at;
+}
+
+// ---- flow control: deadlines, deferrals, claims of one vendor call at a time ----
+
+/** A step's deadline: the task's notAfter if it names one, else its sendAt plus the deployment's window. */
+export function stepDeadline(sendAt: string, taskNotAfter: string | undefined, defaultSeconds: number): string {
+  return new Date(taskNotAfter ? Date.parse(taskNotAfter) : Date.parse(sendAt) + defaultSeconds * 1000).toISOString();
+}
+
+/** A history entry that records a change of state (callbacks go out for these), not a note such as a deferral. */
+export const isStateChange = (h: HistoryEntry) => h.from !== null && h.from !== h.to;
+
+/** What PATCH may change: only a step nothing of which has been claimed. */
+export const canPatch = (s: Pick<Step, 'status'>) => s.status === 'SCHEDULED';
+
+/** How early a deferred step's firing may come (clock skew between hosts; schedulers fire at or after). */
+const RETRY_EARLY_MS = 250;
+
+export type DispatchDecision =
+  | { kind: 'wait'; reason: string }
+  | { kind: 'expire' }
+  | { kind: 'lost' }
+  | { kind: 'send' };
+
+/**
+ * What a firing of a step's schedule may do, from the step alone (pure):
+ * - send: claim the step's next vendor call (a SCHEDULED step that is due, or a step sent in
+ *   batches whose dispatcher deferred the rest or died between two calls);
+ * - expire: its deadline passed before it reached the vendor: FAILED qunfa.expired, nothing sent;
+ * - lost: the dispatcher that claimed a call died (lease over): that call may have reached the
+ *   vendor, so it is UNKNOWN and never re-sent;
+ * - wait: not yet (early, deferred, or being sent), or nothing left to send.
+ */
+export function dispatchDecision(step: Step, now: number, o: { leaseMs: number; earlyMs: number }): DispatchDecision {
+  const due = (iso: string | undefined) => !iso || Date.parse(iso) - now <= o.earlyMs;
+  // A deferral's time is when room is expected: a firing before it would only be deferred again.
+  const retryDue = (iso: string | undefined) => !iso || Date.parse(iso) - now <= RETRY_EARLY_MS;
+  const expired = !!step.notAfter && now > Date.parse(step.notAfter);
+  const leaseOver = !!step.claimedAt && now - Date.parse(step.claimedAt) > o.leaseMs;
+  if (step.status === 'SCHEDULED') {
+    if (!due(step.sendAt)) return { kind: 'wait', reason: 'not yet due' };
+    if (expired) return { kind: 'expire' };
+    if (!retryDue(step.nextAttemptAt)) return { kind: 'wait', reason: `deferred until ${step.nextAttemptAt}` };
+    return { kind: 'send' };
+  }
+  if (step.status !== 'DISPATCHING') return { kind: 'wait', reason: `step is ${step.status}` };
+  const sending = step.batches?.some((b) => b.status === 'SENDING') ?? true;
+  if (sending) return leaseOver ? { kind: 'lost' } : { kind: 'wait', reason: 'being sent' };
+  // Between two batches: deferred (nextAttemptAt), or its dispatcher died between two calls.
+  if (step.nextAttemptAt ? !retryDue(step.nextAttemptAt) : !leaseOver) return { kind: 'wait', reason: step.nextAttemptAt ? `deferred until ${step.nextAttemptAt}` : 'being sent' };
+  return expired ? { kind: 'expire' } : { kind: 'send' };
+}
+
+/** Deferral notes kept per step before later ones replace the last (a long wait stays small). */
+const DEFERRALS_KEPT = 10;
+
+/**
+ * Notes that a step waits for room (no state change): when it will be tried next and why, in its
+ * history. After DEFERRALS_KEPT notes the last one is rewritten, so the item stays small.
+ */
+export function noteDeferral(task: Task, index: number, cause: string, nextAttemptAt: Date, now = new Date(), from?: StepState): void {
+  const step = task.steps[index];
+  if (!step) throw new Error(`task ${task.id} has no step ${index}`);
+  const at = now.toISOString();
+  const deferrals = (step.deferrals ?? 0) + 1;
+  Object.assign(step, { nextAttemptAt: nextAttemptAt.toISOString(), deferrals, rev: (step.rev ?? 0) + 1, updatedAt: at });
+  const entry: HistoryEntry = { at, step: index, from: from ?? step.status, to: step.status, cause: `deferred (${deferrals}): ${cause}; next try at ${nextAttemptAt.toISOString()}` };
+  const last = task.history.at(-1);
+  if (deferrals > DEFERRALS_KEPT && last && last.step === index && last.from === last.to && entry.from === entry.to) task.history[task.history.length - 1] = entry;
+  else task.history.push(entry);
+  task.status = aggregate(task.steps);
+  task.updatedAt = at;
+}
+
+/** Which vendor call of a step a claim took: the step itself (one call) or one of its batches. */
+export type CallClaim = { batch?: number };
+
+/**
+ * Claims the step's next vendor call, if the decision allows (mutating `task`): a SCHEDULED step
+ * becomes DISPATCHING (with its batches, the first SENDING, when it goes out in several calls);
+ * a step between batches marks its next PENDING batch SENDING. The lease starts now.
+ */
+export function claimNextCall(task: Task, index: number, batches: readonly { size: number; senders?: number }[], now: Date): CallClaim | undefined {
+  const step = task.steps[index] as Step;
+  const at = now.toISOString();
+  if (step.status === 'SCHEDULED') {
+    const many = batches.length > 1;
+    moveStep(task, index, 'DISPATCHING', 'claimed by a dispatcher', {
+      claimedAt: at,
+      attempts: (step.attempts ?? 0) + 1,
+      ...(many ? { batches: batches.map((b, i): Batch => ({ index: i, ...b, status: i === 0 ? 'SENDING' : 'PENDING' })) } : {}),
+    }, now);
+    delete step.nextAttemptAt;
+    return many ? { batch: 0 } : {};
+  }
+  const next = step.batches?.find((b) => b.status === 'PENDING');
+  if (step.status !== 'DISPATCHING' || !next) return undefined;
+  next.status = 'SENDING';
+  step.claimedAt = at;
+  delete step.nextAttemptAt;
+  return { batch: next.index };
+}
+
+/** Is this claim still the one the store holds (nobody declared it lost meanwhile)? */
+export function stillClaimed(task: Task, index: number, claim: CallClaim, claimedAt: string): boolean {
+  const step = task.steps[index];
+  if (step?.status !== 'DISPATCHING' || step.claimedAt !== claimedAt) return false;
+  return claim.batch === undefined ? !step.batches : step.batches?.[claim.batch]?.status === 'SENDING';
+}
+
+/**
+ * The claimer gives a vendor call back unsent: allowed only to the claimer, and only when the
+ * vendor provably did not accept the request (it throttled, or no connection was made). A step of
+ * one call returns to SCHEDULED; a batch returns to PENDING. Either waits for `nextAttemptAt`.
+ * This is not an event transition: canMove never allows DISPATCHING → SCHEDULED.
+ */
+export function releaseUnsent(task: Task, index: number, claim: CallClaim, cause: string, nextAttemptAt: Date, now = new Date()): void {
+  const step = task.steps[index] as Step;
+  if (claim.batch === undefined) {
+    step.status = 'SCHEDULED';
+    delete step.claimedAt;
+    noteDeferral(task, index, `not sent: ${cause}`, nextAttemptAt, now, 'DISPATCHING');
+    return;
+  }
+  const b = step.batches?.[claim.batch];
+  if (b) b.status = 'PENDING';
+  noteDeferral(task, index, `batch ${claim.batch} not sent: ${cause}`, nextAttemptAt, now);
+}
+
+/** A step that can no longer reach the vendor in time: FAILED qunfa.expired (its unsent batches too). */
+export function expireStep(task: Task, index: number, now = new Date()): void {
+  const step = task.steps[index] as Step;
+  const message = `not sent: its notAfter (${step.notAfter}) passed before it could reach ${task.vendor}`;
+  if (step.status === 'SCHEDULED') {
+    moveStep(task, index, 'FAILED', message, { error: { code: 'qunfa.expired', message } }, now);
+    delete step.nextAttemptAt;
+    return;
+  }
+  for (const b of step.batches ?? []) if (b.status === 'PENDING') Object.assign(b, { status: 'FAILED', error: { code: 'qunfa.expired', message } });
+  delete step.nextAttemptAt;
+}
+
+/**
+ * How long qunfa follows a step by polling. Every poll counts, failed ones included, so a vendor
+ * that never answers and one that answers "sending" for ever both end.
+ */
+export interface PollLimits {
+  /** Polls per step, failed ones included (STATUS_POLL_MAX_COUNT). */
+  maxPolls: number;
+  /** Time since the step was submitted after which qunfa stops asking (STATUS_POLL_MAX_AGE_SECONDS). */
+  maxAgeMs: number;
+  /** The vendor's documented result horizon, if it has one (Weiban: 15 days). */
+  vendorHorizonMs?: number;
+}
+
+export interface PollCutoff {
+  /** `qunfa.result_horizon`: the vendor stops updating results; `qunfa.poll_limit`: qunfa stops asking. */
+  code: 'qunfa.result_horizon' | 'qunfa.poll_limit';
+  why: string;
+}
+
+const days = (ms: number) => `${Math.round((ms / 86_400_000) * 100) / 100} days`;
+
+/**
+ * Is this poll the last one qunfa makes? `n` is this poll's number, counting from 1 and counting
+ * failed polls; `since` when the step was submitted. Pure: no clock, no I/O.
+ */
+export function pollCutoff(poll: { n: number; since: number; now: number }, limits: PollLimits, vendor: string): PollCutoff | undefined {
+  const age = poll.now - poll.since;
+  if (limits.vendorHorizonMs !== undefined && age > limits.vendorHorizonMs) {
+    return { code: 'qunfa.result_horizon', why: `${vendor} keeps results for ${days(limits.vendorHorizonMs)}` };
+  }
+  if (age > limits.maxAgeMs) return { code: 'qunfa.poll_limit', why: `it was submitted more than ${days(limits.maxAgeMs)} ago` };
+  if (poll.n >= limits.maxPolls) return { code: 'qunfa.poll_limit', why: `it was asked ${poll.n} times, the most qunfa asks about one step` };
+  return undefined;
+}
+
+/**
+ * The final state of a step qunfa stops following: COMPLETED with its last figures if they show
+ * anything sent, else FAILED with the cutoff's code. The cause says that qunfa stopped and why.
+ */
+export function stoppedFollowing(
+  last: { stats?: DeliveryStats }, cut: PollCutoff, vendor: string, lastError?: string,
+): { state: 'COMPLETED' | 'FAILED'; error?: { code: string; message: string }; cause: string } {
+  const cause = `qunfa stopped following this step: ${cut.why}${lastError ? ` (the last ask failed: ${lastError})` : ''}; figures are final as of now`;
+  const sent = last.stats?.sent;
+  if (sent !== undefined && sent > 0) return { state: 'COMPLETED', cause };
+  const figures = sent === undefined ? `${vendor} reported no figures, so nothing is known to have been sent` : `${vendor} reported nothing sent (staff never confirmed)`;
+  return { state: 'FAILED', error: { code: cut.code, message: `${cut.why}, and ${figures}` }, cause };
+}

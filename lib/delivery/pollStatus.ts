@@ -1,0 +1,91 @@
+/**
+ * Status polling, for vendors whose results are only asked for (Weiban, WShoto). After a step is
+ * SUBMITTED, checks are scheduled with the same scheduler at STATUS_POLL_INTERVALS (the last one
+ * repeating) and stop at a final state. They also stop, for every vendor, at STATUS_POLL_MAX_COUNT
+ * polls (failed ones counted), STATUS_POLL_MAX_AGE_SECONDS after the submit, or the vendor's own
+ * result horizon: the step then ends COMPLETED with its last figures if anything was sent, else
+ * FAILED, and its history says qunfa stopped following it and why (lib/core/states.ts pollCutoff).
+ */
+import { config } from '../infra/settings';
+import { NoRoom, nextAttempt, withPermit } from './flowControl';
+import type { FlowLimiter } from '../infra/flowLimiter';
+import { logger } from '../infra/logger';
+import type { Invoker } from '../infra/workerInvoker';
+import { applyVendorStatus, notifyChange } from './progress';
+import { pollScheduleName, type PollEvent, type Scheduler } from '../infra/scheduler/scheduler';
+import { isFinal, pollCutoff, stoppedFollowing } from '../core/states';
+import type { TaskStore } from '../infra/taskStore';
+import { stepInput } from '../tasks/taskService';
+import type { TenantDirectory } from '../infra/tenantDirectory';
+import { combineStatuses } from '../vendors/batches';
+import { vendorContext } from '../vendors/context';
+import { VendorCallError, type VendorStatus } from '../vendors/adapter';
+
+export interface PollDeps { store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler>; invoke: Invoker; limiter: FlowLimiter }
+
+export async function schedulePoll(scheduler: Scheduler, tenantId: string, taskId: string, step: number, n: number, at?: Date): Promise<void> {
+  const intervals = config().STATUS_POLL_INTERVALS;
+  const seconds = intervals[Math.min(n, intervals.length - 1)] as number;
+  await scheduler.schedule(pollScheduleName(taskId, step, n), at ?? new Date(Date.now() + seconds * 1000), { kind: 'poll', tenantId, taskId, step, n });
+}
+
+export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome: string }> {
+  const task = await deps.store.get(ev.tenantId, ev.taskId);
+  const step = task?.steps[ev.step];
+  if (!task || !step) return { outcome: 'no such step' };
+  if (isFinal(step.status)) return { outcome: `already ${step.status}` };
+  // A step sent in batches is as far along as its batches together.
+  const ids = step.batches
+    ? step.batches.filter((b) => b.status === 'SUBMITTED' && b.vendorTaskId).map((b) => b.vendorTaskId as string)
+    : step.vendorTaskId ? [step.vendorTaskId] : [];
+  if (!ids.length) return { outcome: 'no vendor task id to ask about' };
+
+  const { adapter, ctx, limits } = await vendorContext(deps.tenants, ev.tenantId, task.vendor);
+  const ask = adapter.status?.bind(adapter);
+  if (!ask) return { outcome: `${task.vendor} cannot be asked` };
+  const c = config();
+  const horizonDays = adapter.capabilities.resultHorizonDays;
+  // Decided before asking, so a poll that fails is counted and ends the step at the cap too.
+  const cut = pollCutoff(
+    { n: ev.n + 1, since: Date.parse(step.submittedAt ?? step.updatedAt), now: Date.now() },
+    { maxPolls: c.STATUS_POLL_MAX_COUNT, maxAgeMs: c.STATUS_POLL_MAX_AGE_SECONDS * 1000, ...(horizonDays ? { vendorHorizonMs: horizonDays * 86_400_000 } : {}) },
+    task.vendor,
+  );
+  let status: Omit<VendorStatus, 'raw'>;
+  let failedWith: string | undefined;
+  try {
+    const input = stepInput(task, step);
+    const each: VendorStatus[] = [];
+    // Each question is a vendor call like any other: it takes an in-flight slot (not a write's window).
+    for (const id of ids) each.push(await withPermit(deps.limiter, ev.tenantId, task.vendor, 'read', limits, () => ask(ctx, id, input)));
+    status = each.length === 1 ? each[0] as VendorStatus : combineStatuses(each);
+  } catch (err) {
+    if (err instanceof NoRoom) {
+      // No room to ask now: ask when there is, without counting it as a poll.
+      await schedulePoll(await deps.scheduler(), ev.tenantId, ev.taskId, ev.step, ev.n + 1, nextAttempt(err.retryAt));
+      return { outcome: `no room to ask: ${err.message}` };
+    }
+    if (!(err instanceof VendorCallError)) throw err;
+    // Asking is always safe to repeat: a failed ask only means asking again later, up to the cap.
+    logger.warn('status poll failed', { taskId: task.id, step: ev.step, code: err.code, last: Boolean(cut) });
+    if (!cut) {
+      await schedulePoll(await deps.scheduler(), ev.tenantId, ev.taskId, ev.step, ev.n + 1);
+      return { outcome: `poll failed: ${err.code}` };
+    }
+    failedWith = err.code;
+    // The last thing known: the step's own state (a polled step is SUBMITTED or RUNNING) and figures.
+    status = { state: step.status as VendorStatus['state'], ...(step.stats ? { stats: step.stats } : {}) };
+  }
+
+  let cause = `${task.vendor} reports ${status.state.toLowerCase()}`;
+  if (!isFinal(status.state) && cut) {
+    const end = stoppedFollowing(status, cut, task.vendor, failedWith);
+    status = { ...status, state: end.state, ...(end.error ? { error: end.error } : {}) };
+    cause = end.cause;
+  }
+
+  const changed = await applyVendorStatus(deps.store, ev.tenantId, ev.taskId, ev.step, status, cause, failedWith ? {} : { polls: (step.polls ?? 0) + 1 }, task);
+  if (changed && changed.history.length !== task.history.length) await notifyChange(deps.invoke, changed);
+  if (!isFinal(status.state)) await schedulePoll(await deps.scheduler(), ev.tenantId, ev.taskId, ev.step, ev.n + 1);
+  return { outcome: status.state };
+}

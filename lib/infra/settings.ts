@@ -1,0 +1,159 @@
+/**
+ * Environment, read once per cold start and validated: a misconfigured function fails at its
+ * first invocation with a message naming the variable, not at some later vendor call.
+ */
+import * as z from 'zod/mini';
+
+/** deliverCallback's timeout in serverless.yml (60 s) must stay below it: the template test checks. */
+export const DEFAULT_CALLBACK_LEASE_SECONDS = 120;
+
+const Env = z.object({
+  STAGE: z._default(z.string(), 'dev'),
+  SERVICE: z._default(z.string(), 'qunfa'),
+  TABLE_NAME: z.string().check(z.minLength(1)),
+  AWS_REGION: z._default(z.string(), 'us-east-1'),
+  /**
+   * `local`: the stack started by `npm start` (local scheduler, http callbacks, vendor sandboxes).
+   * Never set by serverless.yml: only scripts/start.ts passes it (serverless-offline copies its
+   * environment), and a Lambda running in AWS refuses it at cold start.
+   */
+  QUNFA_MODE: z._default(z.enum(['aws', 'local']), 'aws'),
+  DYNAMODB_ENDPOINT: z.optional(z.string()),
+  SCHEDULER_ENDPOINT: z.optional(z.string()),
+  LAMBDA_ENDPOINT: z.optional(z.string()),
+  SECRETS_ENDPOINT: z.optional(z.string()),
+  SCHEDULE_GROUP: z._default(z.string(), 'qunfa-dev'),
+  DISPATCH_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-dispatchStep'),
+  DISPATCH_NOW_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-dispatchNow'),
+  POLL_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-pollStatus'),
+  CALLBACK_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-deliverCallback'),
+  SCHEDULER_ROLE_NAME: z._default(z.string(), 'qunfa-dev-scheduler'),
+  SCHEDULE_DLQ_NAME: z._default(z.string(), 'qunfa-dev-schedule-dlq'),
+  LOCAL_SCHEDULES_TABLE: z._default(z.string(), 'qunfa-local-schedules'),
+  /** Where tenants come from: a JSON file (local) or two Secrets Manager secrets (AWS): keys, and vendor credentials. */
+  QUNFA_TENANTS_FILE: z.optional(z.string()),
+  TENANT_KEYS_SECRET_ID: z.optional(z.string()),
+  VENDOR_CREDENTIALS_SECRET_ID: z.optional(z.string()),
+  /** How long a function keeps the keys secret: a revoked API key is refused at most this long after the secret changes. */
+  TENANT_KEYS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(60)), 30),
+  /** How long a function keeps the vendor credentials secret (a rotated credential takes effect within it). */
+  VENDOR_CREDENTIALS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(3600)), 300),
+  /**
+   * Vendor endpoints. Locally, unset means the vendor's sandbox. In AWS mode each must be an https
+   * URL (or `disabled`: the deployment does not use that vendor); anything else, unset included,
+   * is a configuration error at cold start. YOUMI_TOKEN_URL defaults to YOUMI_BASE_URL.
+   */
+  WEIBAN_BASE_URL: z.optional(z.string()),
+  YOUMI_BASE_URL: z.optional(z.string()),
+  YOUMI_TOKEN_URL: z.optional(z.string()),
+  TANMARKET_BASE_URL: z.optional(z.string()),
+  WSHOTO_BASE_URL: z.optional(z.string()),
+  /** YouMi's "删除RPA群发" path: the seed names the endpoint but not its path. */
+  YOUMI_DELETE_PATH: z._default(z.string().check(z.startsWith('/')), '/v2/BulkSend/DeleteBulkSendTask'),
+  YOUMI_SCOPE: z._default(z.string(), 'Ls.Qkl.PublicApi'),
+  /** Tanmarket's sign algorithm is not public: pick one of lib/vendors/tanmarket/adapter.ts SIGNERS. */
+  TANMARKET_SIGNER: z._default(z.string(), 'md5(appId+timestamp+appSecret)'),
+  /** Vendor call timeout; a timed-out create is ambiguous (UNKNOWN), so keep it generous. */
+  VENDOR_TIMEOUT_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 10_000),
+  /** How long a DISPATCHING claim may live before a later invocation calls the step UNKNOWN. */
+  DISPATCH_LEASE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 90),
+  /** Seconds between status polls after submit; the last one repeats until a final state. */
+  STATUS_POLL_INTERVALS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '60,300,900,1800,3600,7200,21600'), z.transform((s: string) => s.split(',').map(Number))),
+  /** Polls per step, failed ones included; at the cap the step ends (COMPLETED if anything was sent, else FAILED qunfa.poll_limit). */
+  STATUS_POLL_MAX_COUNT: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 100),
+  /** How long after its submit a step is followed at most (any vendor; Weiban's own 15-day horizon also applies). */
+  STATUS_POLL_MAX_AGE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 15 * 86_400),
+  /** Pauses between attempts to deliver a callback to the caller; the last repeats until 24 h have passed. */
+  CALLBACK_RETRY_SECONDS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '10,30,60,300,900,1800,3600,7200,14400'), z.transform((s: string) => s.split(',').map(Number))),
+  CALLBACK_GIVE_UP_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 24 * 3600),
+  /** The most one delivery attempt takes, start to end of the answer (however slowly it trickles). */
+  CALLBACK_TIMEOUT_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 5_000),
+  /**
+   * How long a delivery holds a task's callbacks. Longer than deliverCallback's timeout
+   * (serverless.yml), so a timed-out invocation is over before anyone else takes them; an
+   * invocation starts attempts only in the first half of it, each ending within CALLBACK_TIMEOUT_MS.
+   */
+  CALLBACK_LEASE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), DEFAULT_CALLBACK_LEASE_SECONDS),
+  /** Vendor callbacks older (or newer) than this are stale: refused. */
+  WEBHOOK_MAX_SKEW_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 300),
+  /** A send-now step also gets a schedule this far ahead, in case the direct invoke is lost. */
+  BACKSTOP_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 120),
+  /** First pause before retrying a vendor call that provably did not land (doubles each time). */
+  DISPATCH_BACKOFF_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 500),
+  DISPATCH_MAX_RETRIES: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 4),
+  /** A step's deadline when the task names no notAfter: its sendAt plus this (SPEC §1, 1 h). */
+  NOT_AFTER_DEFAULT_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 3600),
+  /** How long an in-flight slot of the flow limiter lives if its holder dies without releasing it. */
+  LIMITER_LEASE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 30),
+  /** How long a dispatcher waits in-process for an in-flight slot before deferring through the scheduler. */
+  IN_FLIGHT_WAIT_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 2_000),
+  /** The most a deferred step's next attempt is spread past the moment room is expected (no stampede). */
+  DEFER_JITTER_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 3_000),
+});
+export type Config = z.infer<typeof Env>;
+
+let cached: Config | undefined;
+
+export function config(): Config {
+  if (!cached) {
+    // serverless.yml passes unset local-only variables as '': treat them as unset.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== ''));
+    const parsed = Env.safeParse(env);
+    if (!parsed.success) {
+      const names = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      throw new Error(`invalid environment: ${names}`);
+    }
+    const problems = [...modeProblems(parsed.data, env), ...timingProblems(parsed.data)];
+    if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
+    cached = parsed.data;
+  }
+  return cached;
+}
+
+/** Settings that together would stop every callback: no attempt could ever start within its lease. */
+function timingProblems(c: Config): string[] {
+  return c.CALLBACK_LEASE_SECONDS * 1000 / 2 > c.CALLBACK_TIMEOUT_MS ? [] : ['CALLBACK_LEASE_SECONDS: half of it must exceed CALLBACK_TIMEOUT_MS (an attempt starts only if it can end within the first half of the lease)'];
+}
+
+/** The vendor endpoint variables that must be https in AWS mode (YOUMI_TOKEN_URL only when set). */
+export const VENDOR_URL_VARS = ['WEIBAN_BASE_URL', 'YOUMI_BASE_URL', 'YOUMI_TOKEN_URL', 'TANMARKET_BASE_URL', 'WSHOTO_BASE_URL'] as const;
+/** The value that says a deployment does not use a vendor (its calls are refused, not redirected). */
+export const VENDOR_DISABLED = 'disabled';
+
+/** AWS mode fails closed: no local mode inside a real Lambda, no unset or non-https vendor endpoint. Names variables, never values. */
+function modeProblems(c: Config, env: Record<string, string | undefined>): string[] {
+  const inRealLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) && !env.IS_OFFLINE;
+  if (c.QUNFA_MODE === 'local') {
+    return inRealLambda ? ['QUNFA_MODE: local mode is refused in a Lambda running in AWS (only the local stack under serverless-offline runs it)'] : [];
+  }
+  const problems: string[] = [];
+  for (const name of VENDOR_URL_VARS) {
+    const value = c[name];
+    if (value === undefined) {
+      if (name !== 'YOUMI_TOKEN_URL') problems.push(`${name}: required in AWS mode (an https URL, or "${VENDOR_DISABLED}")`);
+      continue;
+    }
+    if (value === VENDOR_DISABLED) continue;
+    let ok = false;
+    try {
+      const u = new URL(value);
+      ok = u.protocol === 'https:' && u.hostname !== '' && !u.username && !u.password;
+    } catch { /* not a URL */ }
+    if (!ok) problems.push(`${name}: must be an https URL without credentials in AWS mode (or "${VENDOR_DISABLED}")`);
+  }
+  return problems;
+}
+
+/** For tests that start several configurations in one process. */
+export function resetConfig(): void {
+  cached = undefined;
+}
+
+/**
+ * ARNs are built at run time from the invoked function's own ARN, so serverless.yml passes only
+ * plain names (serverless-offline does not resolve !Ref/!GetAtt) and `package` needs no account.
+ */
+export function arnParts(invokedFunctionArn: string): { partition: string; region: string; account: string } {
+  const [, partition = 'aws', , region = '', account = ''] = invokedFunctionArn.split(':');
+  return { partition, region, account };
+}

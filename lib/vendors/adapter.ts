@@ -1,0 +1,158 @@
+/**
+ * The vendor adapter interface (after Novu's providers): each vendor is one adapter that says
+ * what it can carry, turns a canonical step into the vendor's own request, submits it and
+ * classifies every outcome. Credentials come in from the tenant directory; adapters never read
+ * the environment or the store.
+ */
+import type * as z from 'zod/mini';
+import type { Config } from '../infra/settings';
+import type { RateLimits } from '../infra/flowLimiter';
+import type { FieldError } from '../core/errors';
+import type { AttachmentType, Audience, Content, DeliveryStats, Vendor } from '../core/task';
+import { boundMessage } from './kit/keepResponse';
+
+export interface Capabilities {
+  attachmentTypes: readonly AttachmentType[];
+  audienceKinds: readonly Audience['kind'][];
+  /** Can the vendor filter the audience by tags (include/exclude)? */
+  tagFilters: boolean;
+  /** Can a step the vendor has accepted still be cancelled there? */
+  cancelAfterSubmit: boolean;
+  /** How qunfa learns what happened after submit. */
+  status: 'poll' | 'callback' | 'none';
+  /** Per-call limits of the vendor (audiences larger than these are split into batches). */
+  limits: { customerIdsPerCall?: number; groupIdsPerCall?: number; sendersPerCall?: number };
+  /**
+   * Audience kinds whose request lists the recipient ids once per sender, so it carries
+   * senders × ids entries: bounded per call and per task (lib/vendors/batches.ts).
+   */
+  recipientsPerSender?: readonly Audience['kind'][];
+  /** How long after submit the vendor keeps results changing (polling stops there). */
+  resultHorizonDays?: number;
+  /**
+   * Flow control defaults (SPEC §1): requests in flight, vendor writes per minute and per hour;
+   * what the vendor publishes, else qunfa's conservative default. A tenant may override them.
+   */
+  rateLimits: RateLimits;
+}
+
+/** qunfa's default where a vendor publishes no limits (named in the README). */
+export const CONSERVATIVE_LIMITS: RateLimits = { inFlight: 5, perMinute: 120, perHour: 6_000 };
+
+/** What the adapter needs to build a request: the canonical task, one of its steps. */
+export interface StepRequestInput {
+  taskId: string;
+  name: string;
+  audience: Audience;
+  content: Content;
+  sendAt: string;
+  stepIndex: number;
+  vendorOptions: Record<string, unknown>;
+}
+
+export interface VendorRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+export interface SubmitResult {
+  /** The vendor's task id, or the reference it gave us; absent if it returned none. */
+  vendorTaskId?: string;
+  /** What is kept of the answer (step.vendorResponse): keepResponse(answer, adapter.responseFields). */
+  raw: Record<string, unknown>;
+}
+
+/**
+ * How a vendor call ended, as far as at-most-once delivery cares:
+ * - refused: the vendor answered and said no (FAILED, with its code and message);
+ * - throttled / not_sent: provably not accepted, safe to retry after a pause;
+ * - ambiguous: the request may have reached the vendor (UNKNOWN, never re-sent).
+ */
+export type VendorErrorKind = 'refused' | 'throttled' | 'not_sent' | 'ambiguous';
+
+export class VendorCallError extends Error {
+  constructor(
+    readonly kind: VendorErrorKind,
+    readonly code: string,
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(boundMessage(message)); // vendors' own texts land in steps and history: bounded
+    this.name = 'VendorCallError';
+  }
+}
+
+export interface VendorContext<Cred> {
+  /** The qunfa tenant the call is made for (token caches are keyed by it). */
+  tenantId: string;
+  credentials: Cred;
+  /** The vendor's API base: its *_BASE_URL, or its local sandbox. */
+  baseUrl: string;
+  timeoutMs: number;
+  /** The validated environment, for the few vendor settings that are configuration (e.g. YOUMI_TOKEN_URL). */
+  config: Config;
+}
+
+/** What a vendor says of a task it accepted, in qunfa's terms. */
+export interface VendorStatus {
+  state: 'SUBMITTED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+  error?: { code: string; message: string };
+  stats?: DeliveryStats;
+  raw: unknown;
+}
+
+/** A vendor callback as it arrived (the raw body, for signatures). */
+export interface WebhookRequest {
+  method: 'GET' | 'POST';
+  query: Record<string, string | undefined>;
+  headers: Record<string, string | undefined>;
+  rawBody: string;
+}
+
+/** One verified vendor event. `eventId` dedupes (the vendor's id, or a hash of the event). */
+export interface VendorEvent {
+  eventId: string;
+  type: string;
+  /** The vendor's task it is about, if it is about one. */
+  vendorTaskId?: string;
+  status?: Omit<VendorStatus, 'raw'>;
+  raw: unknown;
+}
+
+export type WebhookOutcome =
+  | { kind: 'echo'; body: string }
+  | { kind: 'events'; events: VendorEvent[]; reply: { status: number; contentType: string; body: string } };
+
+/** Thrown for anything that does not verify: answered 401, nothing changed. */
+export class WebhookRejected extends Error {}
+
+export interface VendorAdapter<Cred = unknown> {
+  readonly id: Vendor;
+  readonly displayName: string;
+  readonly capabilities: Capabilities;
+  /** The shape of this vendor's credentials in the tenant directory. */
+  readonly credentials: z.ZodMiniType<Cred>;
+  /** `vendorOptions` this vendor accepts (fields with no canonical meaning). */
+  readonly options: z.ZodMiniType<Record<string, unknown>>;
+  /**
+   * The fields of its create answer kept as step.vendorResponse (dotted paths; most important
+   * first), bounded by lib/vendors/kit/keepResponse.ts. Nothing else of a vendor's answer is stored.
+   */
+  readonly responseFields: readonly string[];
+  /** The local sandbox's default base URL is supplied by the registry; this is production's. */
+  readonly productionBaseUrl: string;
+  /** Vendor rules beyond the capability matrix, as field errors (→ 422). */
+  check(input: StepRequestInput): FieldError[];
+  /** Pure: the vendor request for one step (what the seed tests compare byte for byte). */
+  buildRequest(input: StepRequestInput): VendorRequest;
+  submit(ctx: VendorContext<Cred>, input: StepRequestInput): Promise<SubmitResult>;
+  /** Cancel a task the vendor accepted (only where capabilities.cancelAfterSubmit). */
+  cancel?(ctx: VendorContext<Cred>, vendorTaskId: string): Promise<void>;
+  /** Ask the vendor how a task it accepted is doing (only where capabilities.status is 'poll'). */
+  status?(ctx: VendorContext<Cred>, vendorTaskId: string, input: StepRequestInput): Promise<VendorStatus>;
+  /** Verify and read a callback with the tenant's own secrets (throws WebhookRejected). */
+  webhook?(req: WebhookRequest, credentials: Cred, maxSkewSeconds: number): WebhookOutcome;
+}
