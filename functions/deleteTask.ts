@@ -1,5 +1,7 @@
-import { taskDeps } from '../lib/app';
+import { app, type App } from '../lib/app';
 import { apiHandler, json } from '../lib/api/handler';
 import { cancelTask } from '../lib/tasks/taskService';
 
-export const handler = apiHandler(async (req) => json(200, await cancelTask(taskDeps(req.context), req.tenant, req.params.taskId)));
+export const handlerFor = (root: () => App) => apiHandler((context) => root().deps(context), async (req, deps) => json(200, await cancelTask(deps, req.tenant, req.params.taskId)));
+
+export const handler = handlerFor(app);

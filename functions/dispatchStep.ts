@@ -1,13 +1,15 @@
 /** Invoked by EventBridge Scheduler (or directly, for steps due now) with a DispatchEvent; no HTTP. */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { workerDeps } from '../lib/app';
+import { app, type App } from '../lib/app';
 import { dispatchStep } from '../lib/delivery/dispatchStep';
 import type { DispatchEvent } from '../lib/infra/scheduler/scheduler';
 
-export const handler = middy<DispatchEvent, unknown, Error, Context>().handler(async (event, context) => {
+export const handlerFor = (root: () => App) => middy<DispatchEvent, unknown, Error, Context>().handler(async (event, context) => {
   if (event?.kind !== 'dispatch' || typeof event.taskId !== 'string' || !Number.isInteger(event.step)) {
     return { outcome: 'skipped', reason: 'not a dispatch event' };
   }
-  return dispatchStep({ ...workerDeps(context), remainingMs: () => context.getRemainingTimeInMillis?.() ?? 60_000 }, event);
+  return dispatchStep({ ...root().deps(context), remainingMs: () => context.getRemainingTimeInMillis?.() ?? 60_000 }, event);
 });
+
+export const handler = handlerFor(app);

@@ -1,5 +1,7 @@
-import { taskStore } from '../lib/app';
+import { app, type App } from '../lib/app';
 import { apiHandler, json } from '../lib/api/handler';
 import { getTask } from '../lib/tasks/taskService';
 
-export const handler = apiHandler(async (req) => json(200, await getTask({ store: taskStore() }, req.tenant, req.params.taskId)));
+export const handlerFor = (root: () => App) => apiHandler((context) => root().deps(context), async (req, deps) => json(200, await getTask(deps, req.tenant, req.params.taskId)));
+
+export const handler = handlerFor(app);

@@ -2,4 +2,4 @@ import { apiHandler, json } from '../lib/api/handler';
 import { openApiDocument } from '../lib/api/openapi';
 
 let doc: unknown;
-export const handler = apiHandler(async () => json(200, (doc ??= openApiDocument())), { auth: false });
+export const handler = apiHandler(null, async () => json(200, (doc ??= openApiDocument())), { auth: false });

@@ -1,10 +1,10 @@
 /** Vendor callbacks: POST (events) and GET (URL verification) on /v1/webhooks/{vendor}/{tenantId}. */
-import { workerDeps } from '../lib/app';
+import { app, type App } from '../lib/app';
 import { apiHandler } from '../lib/api/handler';
 import { handleVendorWebhook } from '../lib/delivery/vendorWebhooks';
 
-export const handler = apiHandler(async (req) => {
-  const reply = await handleVendorWebhook(workerDeps(req.context), req.params.vendor, req.params.tenantId, {
+export const handlerFor = (root: () => App) => apiHandler((context) => root().deps(context), async (req, deps) => {
+  const reply = await handleVendorWebhook(deps, req.params.vendor, req.params.tenantId, {
     method: req.method === 'GET' ? 'GET' : 'POST',
     query: req.query,
     headers: req.headers,
@@ -12,3 +12,5 @@ export const handler = apiHandler(async (req) => {
   });
   return { statusCode: reply.status, body: reply.body, headers: { 'content-type': reply.contentType }, raw: true };
 }, { auth: false, body: 'raw' });
+
+export const handler = handlerFor(app);

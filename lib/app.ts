@@ -1,43 +1,101 @@
-/** Wiring, once per cold start: the store over the real DynamoDB client, the scheduler, the invoker. */
+/**
+ * The composition root: the one place that reads the configuration (once per cold start) and
+ * builds the parts every service is given: the store, the flow limiter, the tenant directory,
+ * the scheduler and the worker invoker. Services receive these and their settings as arguments;
+ * none of them reads the environment or builds a client. A test or the bench builds an App of
+ * its own (`buildApp(env, parts)`) rather than changing this one.
+ */
 import type { Context } from 'aws-lambda';
-import { dynamo } from './infra/awsClients';
-import { config } from './infra/settings';
-import { invokeWorker } from './infra/workerInvoker';
-import { schedulerFor } from './infra/scheduler/scheduler';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDynamo } from './infra/awsClients';
 import { FlowLimiter } from './infra/flowLimiter';
+import type { Scheduler } from './infra/scheduler/scheduler';
+import { arnParts, loadSettings, type Settings } from './infra/settings';
 import { TaskStore } from './infra/taskStore';
-import type { TaskDeps } from './tasks/taskService';
-import { tenantDirectory, type TenantDirectory } from './infra/tenantDirectory';
+import { createTenantDirectory, type TenantDirectory } from './infra/tenantDirectory';
+import { createInvoker, type Invoker } from './infra/workerInvoker';
 
-let store: TaskStore | undefined;
-let limiter: FlowLimiter | undefined;
+type FunctionContext = Pick<Context, 'invokedFunctionArn'>;
 
-export function taskStore(): TaskStore {
-  store ??= new TaskStore(dynamo(), config().TABLE_NAME);
-  return store;
+/** What every service is given for one invocation (each declares the subset it uses). */
+export interface Deps {
+  settings: Settings;
+  store: TaskStore;
+  limiter: FlowLimiter;
+  tenants: TenantDirectory;
+  invoke: Invoker;
+  scheduler: () => Promise<Scheduler>;
 }
 
-export function taskDeps(context: Pick<Context, 'invokedFunctionArn'>): TaskDeps & { tenants: TenantDirectory } {
-  return { store: taskStore(), scheduler: () => schedulerFor(context), invoke: invokeWorker, tenants: tenantDirectory(), limiter: flowLimiter() };
+export interface App {
+  readonly settings: Settings;
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly store: TaskStore;
+  readonly limiter: FlowLimiter;
+  readonly tenants: TenantDirectory;
+  readonly invoke: Invoker;
+  /** Made on first use: in AWS it needs the invoked function's ARN (account, region, partition). */
+  scheduler(context: FunctionContext): Promise<Scheduler>;
+  deps(context: FunctionContext): Deps;
 }
 
-/** The flow limiter shares the task table (its items are keyed by tenant like every other). */
-export function flowLimiter(): FlowLimiter {
-  limiter ??= new FlowLimiter(dynamo(), config().TABLE_NAME, config().LIMITER_LEASE_SECONDS * 1000);
-  return limiter;
+/** Parts given instead of built (the bench's in-memory store, a test's faulty scheduler). */
+export interface Parts {
+  dynamo: DynamoDBDocumentClient;
+  store: TaskStore;
+  limiter: FlowLimiter;
+  tenants: TenantDirectory;
+  invoke: Invoker;
+  scheduler: Scheduler;
 }
 
-/** What the worker functions (dispatch, poll, callbacks) and the webhook need. */
-export function workerDeps(context: Pick<Context, 'invokedFunctionArn'>) {
-  return { store: taskStore(), tenants: tenantDirectory(), scheduler: () => schedulerFor(context), invoke: invokeWorker, limiter: flowLimiter() };
+export function buildApp(env: Record<string, string | undefined>, parts: Partial<Parts> = {}): App {
+  const settings = loadSettings(env);
+  const dynamo = parts.dynamo ?? createDynamo(settings.DYNAMODB_ENDPOINT);
+  let scheduler: Promise<Scheduler> | undefined = parts.scheduler && Promise.resolve(parts.scheduler);
+  const app: App = {
+    settings,
+    dynamo,
+    store: parts.store ?? new TaskStore(dynamo, settings.TABLE_NAME),
+    // The flow limiter shares the task table (its items are keyed by tenant like every other).
+    limiter: parts.limiter ?? new FlowLimiter(dynamo, settings.TABLE_NAME, settings.LIMITER_LEASE_SECONDS * 1000),
+    tenants: parts.tenants ?? createTenantDirectory(settings),
+    invoke: parts.invoke ?? createInvoker(settings),
+    scheduler(context) {
+      scheduler ??= makeScheduler(settings, dynamo, context);
+      scheduler.catch(() => { scheduler = undefined; });
+      return scheduler;
+    },
+    deps(context) {
+      return { settings, store: app.store, limiter: app.limiter, tenants: app.tenants, invoke: app.invoke, scheduler: () => app.scheduler(context) };
+    },
+  };
+  return app;
 }
 
-export function resetDeps(): void {
-  store = undefined;
-  limiter = undefined;
+/** The local scheduler (a DynamoDB table the local runner fires) or EventBridge Scheduler; each loaded only where used. */
+async function makeScheduler(c: Settings, dynamo: DynamoDBDocumentClient, context: FunctionContext): Promise<Scheduler> {
+  if (c.QUNFA_MODE === 'local') {
+    const { LocalScheduler } = await import('./infra/scheduler/localScheduler');
+    return new LocalScheduler(dynamo, c.LOCAL_SCHEDULES_TABLE);
+  }
+  const { EventBridgeScheduler } = await import('./infra/scheduler/eventBridgeScheduler');
+  const { SchedulerClient } = await import('@aws-sdk/client-scheduler');
+  // ARNs are built from the invoked function's own: serverless.yml passes plain names only.
+  const { partition, region, account } = arnParts(context.invokedFunctionArn);
+  return new EventBridgeScheduler(new SchedulerClient(c.SCHEDULER_ENDPOINT ? { endpoint: c.SCHEDULER_ENDPOINT } : {}), {
+    group: c.SCHEDULE_GROUP,
+    workers: c,
+    functionArn: (name: string) => `arn:${partition}:lambda:${region}:${account}:function:${name}`,
+    roleArn: `arn:${partition}:iam::${account}:role/${c.SCHEDULER_ROLE_NAME}`,
+    deadLetterArn: `arn:${partition}:sqs:${region}:${account}:${c.SCHEDULE_DLQ_NAME}`,
+  });
 }
 
-/** For the benchmark: the same handlers over another store (e.g. one with no I/O). */
-export function setTaskStore(s: TaskStore | undefined): void {
-  store = s;
+let root: App | undefined;
+
+/** This process's App, built from the environment on first use: once per cold start. */
+export function app(): App {
+  root ??= buildApp(process.env);
+  return root;
 }

@@ -76,23 +76,20 @@ async function main() {
   // In-process sections share one environment: dynalite, the sandboxes, a Lambda-invoke endpoint.
   const { startTestEnv, call, apiEvent, lambdaContext } = await import('../test/helpers/env');
   const env = await startTestEnv({ LOG_LEVEL: 'ERROR', QUNFA_SANDBOX_PROGRESS_MS: '600000', STATUS_POLL_INTERVALS: '3600' });
-  const { handler: createTask } = await import('../functions/createTask');
-  const { handler: getTask } = await import('../functions/getTask');
-  const { handler: vendorWebhook } = await import('../functions/vendorWebhook');
-  const { handler: dispatchStep } = await import('../functions/dispatchStep');
-  const { handler: pollStatus } = await import('../functions/pollStatus');
-  const { setTaskStore, taskStore } = await import('../lib/app');
-  const { setScheduler } = await import('../lib/infra/scheduler/scheduler');
+  // The functions' handlers over the bench's own App (test/helpers/testApp.ts): parts swapped by rebuilding it.
+  const { fns, rebuildTestApp, taskStore, dynamo } = await import('../test/helpers/testApp');
+  const { createTask, getTask, vendorWebhook, dispatchStep, pollStatus } = fns;
   const { LocalScheduler } = await import('../lib/infra/scheduler/localScheduler');
-  const { dynamo } = await import('../lib/infra/awsClients');
-  const { memoryTenantDirectory, setTenantDirectory } = await import('../lib/infra/tenantDirectory');
+  const { memoryTenantDirectory } = await import('../lib/infra/tenantDirectory');
+  type Scheduler = import('../lib/infra/scheduler/scheduler').Scheduler;
   const { youmiEventSignature } = await import('../lib/vendors/youmi/adapter');
   const { MemoryTaskStore } = await import('./lib/memory-store');
   const { VALID } = await import('../test/helpers/bodies');
 
   let schedulerCalls = 0;
   const real = new LocalScheduler(dynamo(), 'qunfa-test-schedules');
-  setScheduler({ schedule: async (...a) => { schedulerCalls++; return real.schedule(...a); }, cancel: async (n) => { schedulerCalls++; return real.cancel(n); } });
+  const counting: Scheduler = { schedule: async (...a) => { schedulerCalls++; return real.schedule(...a); }, cancel: async (n) => { schedulerCalls++; return real.cancel(n); } };
+  rebuildTestApp({ scheduler: counting });
 
   const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
   const taskBody = (over: Record<string, unknown> = {}): Record<string, unknown> => ({ vendor: 'weiban', name: `bench-${randomUUID().slice(0, 6)}`, sendAt: inSeconds(3600), ...VALID.weiban, ...over });
@@ -137,13 +134,10 @@ async function main() {
   say('2. Handler overhead per request, in process (ms)');
   // I/O excluded: an in-memory store, tenants in memory, a scheduler that only counts.
   const tenants = JSON.parse(JSON.stringify(env.tenants));
-  setTenantDirectory(memoryTenantDirectory(tenants));
-  setTaskStore(new MemoryTaskStore());
   const noIoScheduler = { schedule: async () => undefined, cancel: async () => undefined };
-  setScheduler(noIoScheduler);
+  rebuildTestApp({ tenants: memoryTenantDirectory(tenants), store: new MemoryTaskStore(), scheduler: noIoScheduler });
   const memory = await handlerOverheads('memory');
-  setTaskStore(undefined);
-  setScheduler({ schedule: async (...a) => { schedulerCalls++; return real.schedule(...a); }, cancel: async (n) => { schedulerCalls++; return real.cancel(n); } });
+  rebuildTestApp({ tenants: memoryTenantDirectory(tenants), scheduler: counting });
   const withDb = await handlerOverheads('dynalite');
   say(`${'handler'.padEnd(18)}${'no I/O p50'.padStart(12)}${'p99'.padStart(9)}${'dynalite p50'.padStart(15)}${'p99'.padStart(9)}`);
   memory.forEach((m, i) => say(`${m.label.padEnd(18)}${m.p50.toFixed(3).padStart(12)}${m.p99.toFixed(3).padStart(9)}${withDb[i]!.p50.toFixed(3).padStart(15)}${withDb[i]!.p99.toFixed(3).padStart(9)}`));

@@ -88,11 +88,12 @@ async function main() {
   await waitForHttp(`http://127.0.0.1:${port}/v1/openapi.json`, 120_000, offline);
 
   const { LocalScheduler, startLocalRunner } = await import('../lib/infra/scheduler/localScheduler');
-  const { dynamo: doc } = await import('../lib/infra/awsClients');
-  const { invokeWorker } = await import('../lib/infra/workerInvoker');
+  // The runner fires schedules the way EventBridge would: a Lambda invoke of the worker (serverless-offline's).
+  const { buildApp } = await import('../lib/app');
+  const local = buildApp(env);
   const runner = startLocalRunner({
-    scheduler: new LocalScheduler(doc(), env.LOCAL_SCHEDULES_TABLE as string),
-    invoke: invokeWorker,
+    scheduler: new LocalScheduler(local.dynamo, local.settings.LOCAL_SCHEDULES_TABLE),
+    invoke: local.invoke,
     onDeadLetter: (s, err) => console.error(`[scheduler] gave up on ${s.name}: ${(err as Error).message}`),
   });
 

@@ -1,17 +1,16 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { handler as createTask } from '../functions/createTask';
-import { handler as deleteTask } from '../functions/deleteTask';
-import { handler as dispatchStepFn } from '../functions/dispatchStep';
-import { handler as getTask } from '../functions/getTask';
-import { handler as listTasks } from '../functions/listTasks';
-import { handler as openapi } from '../functions/openapi';
-import { dynamo } from '../lib/infra/awsClients';
 import { MAX_BODY_BYTES } from '../lib/api/handler';
-import { setScheduler, type DispatchEvent, type Scheduler } from '../lib/infra/scheduler/scheduler';
+import { type DispatchEvent, type Scheduler } from '../lib/infra/scheduler/scheduler';
 import { LocalScheduler, startLocalRunner } from '../lib/infra/scheduler/localScheduler';
-import { invokeWorker } from '../lib/infra/workerInvoker';
 import { call, clearLimits, inSeconds, KEY_B, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
+import { dynamo, fns, invokeWorker, rebuildTestApp, setScheduler } from './helpers/testApp';
+const createTask = fns.createTask;
+const deleteTask = fns.deleteTask;
+const dispatchStepFn = fns.dispatchStep;
+const getTask = fns.getTask;
+const listTasks = fns.listTasks;
+const openapi = fns.openapi;
 
 let env: TestEnv;
 
@@ -419,8 +418,7 @@ describe('dispatch', () => {
     const port = (probe.address() as { port: number }).port;
     await new Promise<void>((r) => probe.close(() => r())); // a port where nothing listens
     process.env.WEIBAN_BASE_URL = `http://127.0.0.1:${port}`;
-    const { resetConfig } = await import('../lib/infra/settings');
-    resetConfig();
+    rebuildTestApp();
     try {
       expect(await dispatch(ev(id))).toMatchObject({ outcome: 'deferred' });
       const t = (await get(id)).body;
@@ -429,7 +427,7 @@ describe('dispatch', () => {
       expect(Date.parse(t.steps[0].nextAttemptAt) - Date.now()).toBeGreaterThan(25_000);
     } finally {
       process.env.WEIBAN_BASE_URL = saved;
-      resetConfig();
+      rebuildTestApp();
     }
   });
 });

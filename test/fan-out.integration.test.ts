@@ -6,12 +6,12 @@
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as createTask } from '../functions/createTask';
-import { handler as dispatchStepFn } from '../functions/dispatchStep';
-import { handler as getTask } from '../functions/getTask';
-import { handler as listVendors } from '../functions/listVendors';
-import { dynamo } from '../lib/infra/awsClients';
 import { call, inSeconds, lambdaContext, startTestEnv, type TestEnv } from './helpers/env';
+import { dynamo, fns } from './helpers/testApp';
+const createTask = fns.createTask;
+const dispatchStepFn = fns.dispatchStep;
+const getTask = fns.getTask;
+const listVendors = fns.listVendors;
 
 let env: TestEnv;
 

@@ -1,11 +1,11 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as createTask } from '../functions/createTask';
-import { handler as dispatchStepFn } from '../functions/dispatchStep';
-import { handler as getTask } from '../functions/getTask';
-import { dynamo } from '../lib/infra/awsClients';
 import { call, inSeconds, lambdaContext, startTestEnv, type TestEnv } from './helpers/env';
 import { dynamoFaults, throttling } from './reliability/faults';
+import { dynamo, fns } from './helpers/testApp';
+const createTask = fns.createTask;
+const dispatchStepFn = fns.dispatchStep;
+const getTask = fns.getTask;
 
 let env: TestEnv;
 const N = 100_000;

@@ -5,11 +5,11 @@
  * continues where the scan stopped, so a page may be short or empty with a nextCursor.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as createTask } from '../functions/createTask';
-import { handler as listTasks } from '../functions/listTasks';
-import { taskStore } from '../lib/app';
 import { ulid } from '../lib/core/ids';
 import { call, inSeconds, KEY_B, startTestEnv, type TestEnv } from './helpers/env';
+import { fns, taskStore } from './helpers/testApp';
+const createTask = fns.createTask;
+const listTasks = fns.listTasks;
 
 const TASKS = 260;
 const MAX_QUERIES_PER_REQUEST = 3;

@@ -5,16 +5,15 @@
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { handler as createTask } from '../functions/createTask';
-import { handler as dispatchStepFn } from '../functions/dispatchStep';
-import { handler as getTask } from '../functions/getTask';
-import { handler as listVendors } from '../functions/listVendors';
-import { handler as patchTaskFn } from '../functions/patchTask';
-import { dynamo } from '../lib/infra/awsClients';
-import { invokeWorker } from '../lib/infra/workerInvoker';
-import { setScheduler, type DispatchEvent } from '../lib/infra/scheduler/scheduler';
+import { type DispatchEvent } from '../lib/infra/scheduler/scheduler';
 import { LocalScheduler, startLocalRunner } from '../lib/infra/scheduler/localScheduler';
 import { call, clearLimits, inSeconds, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
+import { dynamo, fns, invokeWorker, setScheduler } from './helpers/testApp';
+const createTask = fns.createTask;
+const dispatchStepFn = fns.dispatchStep;
+const getTask = fns.getTask;
+const listVendors = fns.listVendors;
+const patchTaskFn = fns.patchTask;
 
 let env: TestEnv;
 
@@ -221,7 +220,7 @@ describe('notAfter', () => {
 
 describe('the contract is published', () => {
   it('the OpenAPI document has PATCH with its body schema, generated from the one that validates', async () => {
-    const { handler: openapi } = await import('../functions/openapi');
+    const openapi = fns.openapi;
     const doc = (await call(openapi as never, { path: '/v1/openapi.json', key: null })).body;
     expect(doc.paths['/v1/tasks/{taskId}'].patch.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/PatchTask' });
     expect(Object.keys(doc.components.schemas.PatchTask.properties).sort()).toEqual(['content', 'notAfter', 'sendAt', 'steps']);

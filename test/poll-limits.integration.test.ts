@@ -7,16 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { handler as createTask } from '../functions/createTask';
-import { handler as dispatchStepFn } from '../functions/dispatchStep';
-import { handler as getTask } from '../functions/getTask';
-import { handler as pollStatusFn } from '../functions/pollStatus';
-import { dynamo } from '../lib/infra/awsClients';
-import { invokeWorker } from '../lib/infra/workerInvoker';
 import { LocalScheduler, startLocalRunner } from '../lib/infra/scheduler/localScheduler';
 import { TaskStore } from '../lib/infra/taskStore';
 import { VALID } from './helpers/bodies';
 import { call, inSeconds, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
+import { dynamo, fns, invokeWorker } from './helpers/testApp';
+const createTask = fns.createTask;
+const dispatchStepFn = fns.dispatchStep;
+const getTask = fns.getTask;
+const pollStatusFn = fns.pollStatus;
 
 const MAX_POLLS = 4;
 let env: TestEnv;

@@ -1,14 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { handler as createTask } from '../functions/createTask';
-import { handler as dispatchStepFn } from '../functions/dispatchStep';
-import { handler as getTask } from '../functions/getTask';
-import { handler as pollStatusFn } from '../functions/pollStatus';
-import { handler as vendorWebhook } from '../functions/vendorWebhook';
-import { dynamo } from '../lib/infra/awsClients';
 import { signCallback, verifyCallbackSignature } from '../lib/delivery/callerCallbacks';
-import { invokeWorker } from '../lib/infra/workerInvoker';
 import { callbackUrlProblem, isPrivateAddress, postJson } from '../lib/infra/guardedFetch';
 import type { Vendor } from '../lib/core/task';
 import { LocalScheduler, startLocalRunner } from '../lib/infra/scheduler/localScheduler';
@@ -18,6 +11,12 @@ import { pushYoumiEvent } from '../lib/vendors/youmi/sandbox';
 import { startReceiver } from '../scripts/lib/receiver';
 import { VALID } from './helpers/bodies';
 import { call, inSeconds, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
+import { dynamo, fns, invokeWorker } from './helpers/testApp';
+const createTask = fns.createTask;
+const dispatchStepFn = fns.dispatchStep;
+const getTask = fns.getTask;
+const pollStatusFn = fns.pollStatus;
+const vendorWebhook = fns.vendorWebhook;
 
 let env: TestEnv;
 let runner: { stop: () => Promise<void> };
@@ -201,7 +200,7 @@ describe('UNKNOWN steps', () => {
     expect(await dispatch(t.id)).toMatchObject({ outcome: 'UNKNOWN' });
     const after = await get(t.id);
     expect(after.history.at(-1).cause).toMatch(/not re-sent.*look in wshoto's console for a task named "lost-answer"/);
-    const { handler: listTasks } = await import('../functions/listTasks');
+    const listTasks = fns.listTasks;
     const listed = await call(listTasks as never, { path: '/v1/tasks', query: { status: 'UNKNOWN' } });
     expect(listed.body.items.map((x: any) => x.id)).toContain(t.id);
   });

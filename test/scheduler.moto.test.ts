@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atExpression, EventBridgeScheduler } from '../lib/infra/scheduler/eventBridgeScheduler';
 import { scheduleName } from '../lib/infra/scheduler/scheduler';
 import { requireTool, startMoto } from './helpers/external';
+import { fns } from './helpers/testApp';
 
 const run = requireTool('moto_server', 'the EventBridge Scheduler adapter tests');
 
@@ -22,6 +23,7 @@ describe.runIf(run)('EventBridge Scheduler adapter against moto_server', () => {
     functionArn: (name: string) => `arn:aws:lambda:ap-east-1:123456789012:function:${name}`,
     roleArn: 'arn:aws:iam::123456789012:role/qunfa-test-scheduler',
     deadLetterArn: 'arn:aws:sqs:ap-east-1:123456789012:qunfa-test-schedule-dlq',
+    workers: { DISPATCH_FUNCTION_NAME: 'qunfa-dev-dispatchStep', DISPATCH_NOW_FUNCTION_NAME: 'qunfa-dev-dispatchNow', POLL_FUNCTION_NAME: 'qunfa-dev-pollStatus', CALLBACK_FUNCTION_NAME: 'qunfa-dev-deliverCallback' },
   };
 
   beforeAll(async () => {
@@ -97,8 +99,8 @@ describe.runIf(run)('createTask and deleteTask with EventBridge Scheduler (moto)
 
   it('a created SOP has one schedule per step, targeting dispatchStep by ARN; cancel deletes them', async () => {
     const { call, inSeconds } = await import('./helpers/env');
-    const { handler: createTask } = await import('../functions/createTask');
-    const { handler: deleteTask } = await import('../functions/deleteTask');
+    const createTask = fns.createTask;
+    const deleteTask = fns.deleteTask;
     const content = { text: '提醒' };
     const res = await call(createTask as never, {
       method: 'POST', path: '/v1/tasks',

@@ -5,11 +5,11 @@
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as createTask } from '../functions/createTask';
-import { handler as getTask } from '../functions/getTask';
-import { handler as patchTaskFn } from '../functions/patchTask';
-import { dynamo } from '../lib/infra/awsClients';
 import { call, inSeconds, startTestEnv, type TestEnv } from './helpers/env';
+import { dynamo, fns } from './helpers/testApp';
+const createTask = fns.createTask;
+const getTask = fns.getTask;
+const patchTaskFn = fns.patchTask;
 
 let env: TestEnv;
 

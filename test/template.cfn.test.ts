@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CALLBACK_LEASE_SECONDS } from '../lib/infra/settings';
 import { requireTool } from './helpers/external';
+import { fns } from './helpers/testApp';
 
 const root = join(__dirname, '..');
 let out: string;

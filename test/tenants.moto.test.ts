@@ -6,15 +6,16 @@
  */
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { handler as createTask } from '../functions/createTask';
-import { handler as dispatchStepFn } from '../functions/dispatchStep';
-import { handler as getTask } from '../functions/getTask';
-import { handler as listTasks } from '../functions/listTasks';
-import { config, resetConfig } from '../lib/infra/settings';
+import { loadSettings } from '../lib/infra/settings';
 import { splitTenants, type TenantsFile } from '../lib/infra/tenantDirectory';
 import { VALID } from './helpers/bodies';
 import { call, inSeconds, KEY_A, KEY_B, lambdaContext, resetModules, startTestEnv, type TestEnv } from './helpers/env';
 import { requireTool, startMoto } from './helpers/external';
+import { fns } from './helpers/testApp';
+const createTask = fns.createTask;
+const dispatchStepFn = fns.dispatchStep;
+const getTask = fns.getTask;
+const listTasks = fns.listTasks;
 
 const run = requireTool('moto_server', 'the Secrets Manager tenant directory tests');
 const KEYS_ID = 'qunfa-test-tenant-keys';
@@ -73,7 +74,7 @@ describe.runIf(run)('tenant keys and vendor credentials in two secrets (moto_ser
 
   it('a revoked key is refused within TENANT_KEYS_CACHE_SECONDS (30 s) of the secret changing', async () => {
     resetModules();
-    expect(config().TENANT_KEYS_CACHE_SECONDS).toBe(30);
+    expect(loadSettings(process.env).TENANT_KEYS_CACHE_SECONDS).toBe(30);
     const list = (key: string) => call(listTasks as never, { path: '/v1/tasks', query: { limit: '1' }, key });
     expect((await list(KEY_B)).status).toBe(200); // read and cached now
     const { b: _revoked, ...rest } = parts.keys;
@@ -87,11 +88,7 @@ describe.runIf(run)('tenant keys and vendor credentials in two secrets (moto_ser
   });
 
   it('the key cache cannot be configured past 60 s', () => {
-    process.env.TENANT_KEYS_CACHE_SECONDS = '300';
-    resetConfig();
-    expect(() => config()).toThrow(/TENANT_KEYS_CACHE_SECONDS/);
-    delete process.env.TENANT_KEYS_CACHE_SECONDS;
-    resetConfig();
-    expect(config().TENANT_KEYS_CACHE_SECONDS).toBe(30);
+    expect(() => loadSettings({ ...process.env, TENANT_KEYS_CACHE_SECONDS: '300' })).toThrow(/TENANT_KEYS_CACHE_SECONDS/);
+    expect(loadSettings({ ...process.env, TENANT_KEYS_CACHE_SECONDS: undefined }).TENANT_KEYS_CACHE_SECONDS).toBe(30);
   });
 });

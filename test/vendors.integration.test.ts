@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { handler as createTask } from '../functions/createTask';
-import { handler as deleteTask } from '../functions/deleteTask';
-import { handler as dispatchStepFn } from '../functions/dispatchStep';
-import { handler as getTask } from '../functions/getTask';
-import { handler as listVendors } from '../functions/listVendors';
 import type { Vendor } from '../lib/core/task';
-import { stepInput } from '../lib/tasks/taskService';
-import { tenantDirectory } from '../lib/infra/tenantDirectory';
+import { stepInput } from '../lib/vendors/stepInput';
 import { vendorContext } from '../lib/vendors/context';
 import { wshotoAdapter } from '../lib/vendors/wshoto/adapter';
 import { VALID } from './helpers/bodies';
 import { call, inSeconds, lambdaContext, startTestEnv, type TestEnv } from './helpers/env';
+import { fns, tenantDirectory } from './helpers/testApp';
+const createTask = fns.createTask;
+const deleteTask = fns.deleteTask;
+const dispatchStepFn = fns.dispatchStep;
+const getTask = fns.getTask;
+const listVendors = fns.listVendors;
 
 let env: TestEnv;
 

@@ -8,7 +8,7 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { HttpError, badRequest, isThrottle, payloadTooLarge, unavailable, unsupportedMediaType } from '../core/errors';
 import { logger } from '../infra/logger';
-import { authenticate, tenantDirectory, type Tenant } from '../infra/tenantDirectory';
+import { authenticate, type Tenant, type TenantDirectory } from '../infra/tenantDirectory';
 
 /** Documented in the README and the OpenAPI document; under Lambda's 6 MB invocation limit. */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -99,7 +99,12 @@ function parseBody(event: APIGatewayProxyEventV2): { body: unknown; rawBody: str
 /** body: true parses JSON; 'raw' keeps the exact bytes (signatures are computed over them). */
 interface Options { auth?: boolean; body?: boolean | 'raw' }
 
-export function apiHandler(fn: (req: ApiRequest) => Promise<ApiResponse>, opts: Options = {}) {
+/**
+ * An HTTP API handler: `deps` gives the services' dependencies for this invocation (from the
+ * composition root; null for a public route that needs none), `fn` is the route (parse → call a
+ * service → map the result).
+ */
+export function apiHandler<D extends { tenants: TenantDirectory }>(deps: ((context: Context) => D) | null, fn: (req: ApiRequest, deps: D) => Promise<ApiResponse>, opts: Options = {}) {
   const { auth = true, body: wantsBody = false } = opts;
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(httpHeaderNormalizer())
@@ -107,7 +112,9 @@ export function apiHandler(fn: (req: ApiRequest) => Promise<ApiResponse>, opts: 
       try {
         const headers = (event.headers ?? {}) as Record<string, string | undefined>;
         // Authenticate before reading the body: an anonymous caller learns nothing about it.
-        const tenant = auth ? await authenticate(tenantDirectory(), headers.authorization) : ({ id: '' } as Tenant);
+        const d = deps?.(context);
+        if (auth && !d) throw new Error('an authenticated route needs its dependencies');
+        const tenant = auth && d ? await authenticate(d.tenants, headers.authorization) : ({ id: '' } as Tenant);
         const { body, rawBody } = wantsBody === 'raw' ? { body: undefined, rawBody: rawBodyOf(event) } : wantsBody ? parseBody(event) : { body: undefined, rawBody: '' };
         const res = await fn({
           method: event.requestContext?.http?.method ?? 'GET',
@@ -118,7 +125,7 @@ export function apiHandler(fn: (req: ApiRequest) => Promise<ApiResponse>, opts: 
           query: event.queryStringParameters ?? {},
           headers,
           context,
-        });
+        }, d as D);
         return {
           statusCode: res.statusCode,
           headers: { 'content-type': 'application/json', ...res.headers },

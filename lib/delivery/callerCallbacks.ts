@@ -9,7 +9,7 @@
  * over by the backstop schedule it made before its first attempt.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { config } from '../infra/settings';
+import type { Settings } from '../infra/settings';
 import { logger } from '../infra/logger';
 import { postJson } from '../infra/guardedFetch';
 import { callbackBackstopName, callbackContinueName, callbackScheduleName, type CallbackEvent, type Scheduler } from '../infra/scheduler/scheduler';
@@ -31,7 +31,7 @@ export function verifyCallbackSignature(secret: string, header: string | undefin
   return timingSafeEqual(expected, Buffer.from(m[2] as string));
 }
 
-export interface CallbackDeps { store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler> }
+export interface CallbackDeps { settings: Settings; store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler> }
 
 const MAX_ATTEMPTS_KEPT = 500;
 /** Kept after the last attempt of an invocation for the writes and schedules that close it. */
@@ -46,12 +46,12 @@ const CONTINUE_AFTER_MS = 1_000;
  * unless it can end (CALLBACK_TIMEOUT_MS) within half the lease and before the invocation must end.
  */
 export async function deliverCallbacks(deps: CallbackDeps, ev: CallbackEvent, o: { remainingMs?: () => number } = {}): Promise<{ delivered: number; pending: number }> {
-  const budget = Math.min(config().CALLBACK_LEASE_SECONDS * 500, (o.remainingMs?.() ?? Number.POSITIVE_INFINITY) - CLOSING_MS);
+  const budget = Math.min(deps.settings.CALLBACK_LEASE_SECONDS * 500, (o.remainingMs?.() ?? Number.POSITIVE_INFINITY) - CLOSING_MS);
   return deliverWithin(deps, ev, Date.now() + budget);
 }
 
 async function deliverWithin(deps: CallbackDeps, ev: CallbackEvent, attemptsUntil: number): Promise<{ delivered: number; pending: number }> {
-  const c = config();
+  const c = deps.settings;
   const task = await deps.store.get(ev.tenantId, ev.taskId);
   const tenant = task?.callbackUrl ? await findTenant(deps.tenants, ev.tenantId) : undefined;
   if (!task?.callbackUrl || !tenant) return { delivered: 0, pending: 0 };

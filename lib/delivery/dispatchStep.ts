@@ -4,7 +4,7 @@
  * in effect. A vendor call is retried only where the vendor provably did not accept it; anything
  * that may have reached the vendor ends UNKNOWN and is never re-sent.
  */
-import { config } from '../infra/settings';
+import type { Settings } from '../infra/settings';
 import { admit, callOutcome, deferralReason, nextAttempt, releaseQuietly } from './flowControl';
 import type { Invoker } from '../infra/workerInvoker';
 import type { FlowLimiter } from '../infra/flowLimiter';
@@ -17,14 +17,15 @@ import {
   claimNextCall, dispatchDecision, expireStep, moveStep, noteDeferral, releaseUnsent, stillClaimed, type CallClaim,
 } from '../core/states';
 import type { StoredTask, TaskStore } from '../infra/taskStore';
-import { stepInput } from '../tasks/taskService';
 import type { TenantDirectory } from '../infra/tenantDirectory';
 import { vendorContext, type Wired } from '../vendors/context';
 import { planBatches } from '../vendors/batches';
 import { adapterFor } from '../vendors/registry';
+import { stepInput } from '../vendors/stepInput';
 import { VendorCallError, type StepRequestInput, type SubmitResult } from '../vendors/adapter';
 
 export interface DispatchDeps {
+  settings: Settings;
   store: TaskStore;
   tenants: TenantDirectory;
   scheduler: () => Promise<Scheduler>;
@@ -53,8 +54,8 @@ const EARLY_TOLERANCE_MS = 5_000;
  */
 export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Promise<DispatchOutcome> {
   const { tenantId, taskId, step: index } = event;
-  const c = config();
-  const decide = decideNow;
+  const c = deps.settings;
+  const decide = (s: Step | undefined) => decideNow(c, s);
 
   const found = await deps.store.get(tenantId, taskId);
   const decision = decide(found?.steps[index]);
@@ -158,7 +159,7 @@ function recordCall(t: StoredTask, index: number, call: CallClaim, result: Attem
 async function expire(deps: DispatchDeps, known: StoredTask, index: number): Promise<DispatchOutcome> {
   const out = await deps.store.update(known.tenantId, known.id, (t) => {
     const s = t.steps[index];
-    if (decideNow(s)?.kind !== 'expire') return undefined;
+    if (decideNow(deps.settings, s)?.kind !== 'expire') return undefined;
     expireStep(t, index);
     if ((s as Step).status === 'DISPATCHING') finishBatches(t, index);
     return true;
@@ -170,7 +171,7 @@ async function expire(deps: DispatchDeps, known: StoredTask, index: number): Pro
   return { outcome: s.status === 'SUBMITTED' ? 'SUBMITTED' : 'FAILED' };
 }
 
-const decideNow = (s: Step | undefined) => s && dispatchDecision(s, Date.now(), { leaseMs: config().DISPATCH_LEASE_SECONDS * 1000, earlyMs: EARLY_TOLERANCE_MS });
+const decideNow = (c: Pick<Settings, 'DISPATCH_LEASE_SECONDS'>, s: Step | undefined) => s && dispatchDecision(s, Date.now(), { leaseMs: c.DISPATCH_LEASE_SECONDS * 1000, earlyMs: EARLY_TOLERANCE_MS });
 
 /**
  * No room now: the step waits. Its next schedule is made first (a record without a schedule
@@ -180,12 +181,12 @@ const decideNow = (s: Step | undefined) => s && dispatchDecision(s, Date.now(), 
 async function defer(deps: DispatchDeps, known: StoredTask, index: number, reason: string, retryAt: number, reserved = false): Promise<DispatchOutcome> {
   const s = known.steps[index] as Step;
   // A second the limiter chose for this step is kept (spread within it); otherwise jitter spreads.
-  const at = reserved ? new Date(retryAt + Math.random() * 800) : nextAttempt(retryAt);
+  const at = reserved ? new Date(retryAt + Math.random() * 800) : nextAttempt(retryAt, deps.settings.DEFER_JITTER_MS);
   if (s.notAfter && at.getTime() > Date.parse(s.notAfter)) return expireEarly(deps, known, index, `${reason}; room is expected only at ${at.toISOString()}`);
   const rev = (s.rev ?? 0) + 1;
   await (await deps.scheduler()).schedule(revScheduleName(known.id, index, rev, at), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index });
   const out = await deps.store.update(known.tenantId, known.id, (t) => {
-    if (decideNow(t.steps[index])?.kind !== 'send') return undefined;
+    if (decideNow(deps.settings, t.steps[index])?.kind !== 'send') return undefined;
     noteDeferral(t, index, reason, at);
     return true;
   }, known);
@@ -213,7 +214,7 @@ async function rearm(deps: DispatchDeps, task: StoredTask, index: number): Promi
  */
 async function giveBack(deps: DispatchDeps, known: StoredTask, index: number, call: CallClaim, claimedAt: string, reason: string, retryAt: number): Promise<DispatchOutcome> {
   const s = known.steps[index] as Step;
-  const at = nextAttempt(retryAt);
+  const at = nextAttempt(retryAt, deps.settings.DEFER_JITTER_MS);
   const late = !!s.notAfter && at.getTime() > Date.parse(s.notAfter);
   const rev = (s.rev ?? 0) + 1;
   let scheduleError: unknown;
@@ -241,7 +242,7 @@ async function giveBack(deps: DispatchDeps, known: StoredTask, index: number, ca
 async function expireEarly(deps: DispatchDeps, known: StoredTask, index: number, why: string): Promise<DispatchOutcome> {
   const out = await deps.store.update(known.tenantId, known.id, (t) => {
     const s = t.steps[index] as Step | undefined;
-    if (decideNow(s)?.kind !== 'send') return undefined;
+    if (decideNow(deps.settings, s)?.kind !== 'send') return undefined;
     expireStep(t, index);
     const h = t.history.at(-1);
     if (h) h.cause = `${h.cause} (${why})`;
@@ -272,10 +273,10 @@ async function fail(deps: DispatchDeps, known: StoredTask, index: number, err: V
 async function declareLost(deps: DispatchDeps, known: StoredTask, index: number): Promise<StoredTask | undefined> {
   const out = await deps.store.update(known.tenantId, known.id, (t) => {
     const s = t.steps[index];
-    if (!s || decideNow(s)?.kind !== 'lost') return undefined;
+    if (!s || decideNow(deps.settings, s)?.kind !== 'lost') return undefined;
     if (!s.batches) {
       moveStep(t, index, 'UNKNOWN', `the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, {
-        error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${config().DISPATCH_LEASE_SECONDS} s of the claim` },
+        error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${deps.settings.DISPATCH_LEASE_SECONDS} s of the claim` },
       });
       return true;
     }
@@ -324,7 +325,7 @@ function finishBatches(t: StoredTask, index: number): void {
 async function followUp(deps: DispatchDeps, vendor: Vendor, tenantId: string, taskId: string, index: number, vendorTaskId: string | undefined): Promise<void> {
   const how = adapterFor(vendor)?.capabilities.status;
   try {
-    if (how === 'poll' && vendorTaskId) await schedulePoll(await deps.scheduler(), tenantId, taskId, index, 0);
+    if (how === 'poll' && vendorTaskId) await schedulePoll(await deps.scheduler(), deps.settings.STATUS_POLL_INTERVALS, tenantId, taskId, index, 0);
     if (how === 'callback' && vendorTaskId) await deps.store.putVendorRef(tenantId, vendor, vendorTaskId, { taskId, step: index });
   } catch (err) {
     logger.error('could not arrange status follow-up', { taskId, step: index, errorMessage: (err as Error).message });
@@ -342,7 +343,7 @@ function lookupAdvice(vendor: Vendor, name: string, claimedAt?: string): string 
  * caller defers); anything that may have reached the vendor is never retried.
  */
 async function submitWithRetries(deps: DispatchDeps, wired: Wired, input: StepRequestInput, taskId: string, deadline: number): Promise<Attempt> {
-  const c = config();
+  const c = deps.settings;
   const { adapter, ctx } = wired;
   for (let retry = 0; ; retry++) {
     try {

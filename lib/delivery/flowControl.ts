@@ -5,7 +5,6 @@
  * asked us to wait — the caller defers through the scheduler to when room is expected, spread by
  * jitter so deferred work does not stampede.
  */
-import { config } from '../infra/settings';
 import type { Admission, CallKind, FlowLimiter, Permit, RateLimits } from '../infra/flowLimiter';
 import { VendorCallError } from '../vendors/adapter';
 
@@ -26,9 +25,9 @@ export async function admit(limiter: FlowLimiter, tenantId: string, vendor: stri
 }
 
 /** When deferred work should try again: when room is expected, plus jitter that grows with the wait. */
-export function nextAttempt(retryAt: number, now = Date.now()): Date {
+export function nextAttempt(retryAt: number, jitterMs: number, now = Date.now()): Date {
   const wait = Math.max(0, retryAt - now);
-  const spread = Math.min(config().DEFER_JITTER_MS, Math.max(500, wait / 20));
+  const spread = Math.min(jitterMs, Math.max(500, wait / 20));
   return new Date(Math.max(retryAt, now) + Math.random() * spread);
 }
 
@@ -54,8 +53,8 @@ export class NoRoom extends Error {
  * One vendor call inside a permit, for calls that are simply asked again later when there is no
  * room (status polls, cancels, reminders). Throws NoRoom when no permit came within the wait.
  */
-export async function withPermit<T>(limiter: FlowLimiter, tenantId: string, vendor: string, kind: CallKind, limits: RateLimits, fn: () => Promise<T>): Promise<T> {
-  const a = await admit(limiter, tenantId, vendor, kind, limits, Math.min(config().IN_FLIGHT_WAIT_MS, 3_000));
+export async function withPermit<T>(limiter: FlowLimiter, tenantId: string, vendor: string, kind: CallKind, limits: RateLimits, waitMs: number, fn: () => Promise<T>): Promise<T> {
+  const a = await admit(limiter, tenantId, vendor, kind, limits, Math.min(waitMs, 3_000));
   if (!a.granted) throw new NoRoom(a.retryAt, deferralReason(a, limits, vendor));
   let outcome: Parameters<FlowLimiter['release']>[1] = { reachedVendor: true };
   try {

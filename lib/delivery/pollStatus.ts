@@ -6,7 +6,7 @@
  * result horizon: the step then ends COMPLETED with its last figures if anything was sent, else
  * FAILED, and its history says qunfa stopped following it and why (lib/core/states.ts pollCutoff).
  */
-import { config } from '../infra/settings';
+import type { Settings } from '../infra/settings';
 import { NoRoom, nextAttempt, withPermit } from './flowControl';
 import type { FlowLimiter } from '../infra/flowLimiter';
 import { logger } from '../infra/logger';
@@ -15,16 +15,15 @@ import { applyVendorStatus, notifyChange } from './progress';
 import { pollScheduleName, type PollEvent, type Scheduler } from '../infra/scheduler/scheduler';
 import { isFinal, pollCutoff, stoppedFollowing } from '../core/states';
 import type { TaskStore } from '../infra/taskStore';
-import { stepInput } from '../tasks/taskService';
+import { stepInput } from '../vendors/stepInput';
 import type { TenantDirectory } from '../infra/tenantDirectory';
 import { combineStatuses } from '../vendors/batches';
 import { vendorContext } from '../vendors/context';
 import { VendorCallError, type VendorStatus } from '../vendors/adapter';
 
-export interface PollDeps { store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler>; invoke: Invoker; limiter: FlowLimiter }
+export interface PollDeps { settings: Settings; store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler>; invoke: Invoker; limiter: FlowLimiter }
 
-export async function schedulePoll(scheduler: Scheduler, tenantId: string, taskId: string, step: number, n: number, at?: Date): Promise<void> {
-  const intervals = config().STATUS_POLL_INTERVALS;
+export async function schedulePoll(scheduler: Scheduler, intervals: readonly number[], tenantId: string, taskId: string, step: number, n: number, at?: Date): Promise<void> {
   const seconds = intervals[Math.min(n, intervals.length - 1)] as number;
   await scheduler.schedule(pollScheduleName(taskId, step, n), at ?? new Date(Date.now() + seconds * 1000), { kind: 'poll', tenantId, taskId, step, n });
 }
@@ -43,7 +42,7 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
   const { adapter, ctx, limits } = await vendorContext(deps.tenants, ev.tenantId, task.vendor);
   const ask = adapter.status?.bind(adapter);
   if (!ask) return { outcome: `${task.vendor} cannot be asked` };
-  const c = config();
+  const c = deps.settings;
   const horizonDays = adapter.capabilities.resultHorizonDays;
   // Decided before asking, so a poll that fails is counted and ends the step at the cap too.
   const cut = pollCutoff(
@@ -57,19 +56,19 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
     const input = stepInput(task, step);
     const each: VendorStatus[] = [];
     // Each question is a vendor call like any other: it takes an in-flight slot (not a write's window).
-    for (const id of ids) each.push(await withPermit(deps.limiter, ev.tenantId, task.vendor, 'read', limits, () => ask(ctx, id, input)));
+    for (const id of ids) each.push(await withPermit(deps.limiter, ev.tenantId, task.vendor, 'read', limits, deps.settings.IN_FLIGHT_WAIT_MS, () => ask(ctx, id, input)));
     status = each.length === 1 ? each[0] as VendorStatus : combineStatuses(each);
   } catch (err) {
     if (err instanceof NoRoom) {
       // No room to ask now: ask when there is, without counting it as a poll.
-      await schedulePoll(await deps.scheduler(), ev.tenantId, ev.taskId, ev.step, ev.n + 1, nextAttempt(err.retryAt));
+      await schedulePoll(await deps.scheduler(), deps.settings.STATUS_POLL_INTERVALS, ev.tenantId, ev.taskId, ev.step, ev.n + 1, nextAttempt(err.retryAt, deps.settings.DEFER_JITTER_MS));
       return { outcome: `no room to ask: ${err.message}` };
     }
     if (!(err instanceof VendorCallError)) throw err;
     // Asking is always safe to repeat: a failed ask only means asking again later, up to the cap.
     logger.warn('status poll failed', { taskId: task.id, step: ev.step, code: err.code, last: Boolean(cut) });
     if (!cut) {
-      await schedulePoll(await deps.scheduler(), ev.tenantId, ev.taskId, ev.step, ev.n + 1);
+      await schedulePoll(await deps.scheduler(), deps.settings.STATUS_POLL_INTERVALS, ev.tenantId, ev.taskId, ev.step, ev.n + 1);
       return { outcome: `poll failed: ${err.code}` };
     }
     failedWith = err.code;
@@ -86,6 +85,6 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
 
   const changed = await applyVendorStatus(deps.store, ev.tenantId, ev.taskId, ev.step, status, cause, failedWith ? {} : { polls: (step.polls ?? 0) + 1 }, task);
   if (changed && changed.history.length !== task.history.length) await notifyChange(deps.invoke, changed);
-  if (!isFinal(status.state)) await schedulePoll(await deps.scheduler(), ev.tenantId, ev.taskId, ev.step, ev.n + 1);
+  if (!isFinal(status.state)) await schedulePoll(await deps.scheduler(), deps.settings.STATUS_POLL_INTERVALS, ev.tenantId, ev.taskId, ev.step, ev.n + 1);
   return { outcome: status.state };
 }

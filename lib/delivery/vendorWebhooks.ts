@@ -3,7 +3,7 @@
  * changed), deduplicated by the vendor's event id, applied forward-only, answered at once (the
  * work is one conditional write; callbacks to the caller go out asynchronously).
  */
-import { config } from '../infra/settings';
+import type { Settings } from '../infra/settings';
 import { HttpError, notFound, unavailable } from '../core/errors';
 import type { Invoker } from '../infra/workerInvoker';
 import { logger } from '../infra/logger';
@@ -14,7 +14,7 @@ import { vendorCredentials, type TenantDirectory } from '../infra/tenantDirector
 import { adapterFor } from '../vendors/registry';
 import { WebhookRejected, type WebhookRequest } from '../vendors/adapter';
 
-export interface WebhookDeps { store: TaskStore; tenants: TenantDirectory; invoke: Invoker }
+export interface WebhookDeps { settings: Settings; store: TaskStore; tenants: TenantDirectory; invoke: Invoker }
 export interface WebhookReply { status: number; contentType: string; body: string }
 
 const unverifiable = () => new HttpError(401, 'Unauthorized', 'the callback could not be verified');
@@ -32,7 +32,7 @@ export async function handleVendorWebhook(deps: WebhookDeps, vendorParam: string
 
   let outcome;
   try {
-    outcome = adapter.webhook(req, creds.data, config().WEBHOOK_MAX_SKEW_SECONDS);
+    outcome = adapter.webhook(req, creds.data, deps.settings.WEBHOOK_MAX_SKEW_SECONDS);
   } catch (err) {
     if (err instanceof WebhookRejected) {
       logger.warn('vendor callback rejected', { vendor: vendor.data, tenantId: tenant.id, reason: err.message });

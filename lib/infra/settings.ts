@@ -1,6 +1,7 @@
 /**
- * Environment, read once per cold start and validated: a misconfigured function fails at its
- * first invocation with a message naming the variable, not at some later vendor call.
+ * The environment, validated: the composition root (lib/app.ts) reads it once per cold start, so a
+ * misconfigured function fails at its first invocation with a message naming the variable, not
+ * at some later vendor call. Services receive the result; none of them reads the environment.
  */
 import * as z from 'zod/mini';
 
@@ -90,28 +91,23 @@ const Env = z.object({
   /** The most a deferred step's next attempt is spread past the moment room is expected (no stampede). */
   DEFER_JITTER_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 3_000),
 });
-export type Config = z.infer<typeof Env>;
+export type Settings = z.infer<typeof Env>;
 
-let cached: Config | undefined;
-
-export function config(): Config {
-  if (!cached) {
-    // serverless.yml passes unset local-only variables as '': treat them as unset.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== ''));
-    const parsed = Env.safeParse(env);
-    if (!parsed.success) {
-      const names = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-      throw new Error(`invalid environment: ${names}`);
-    }
-    const problems = [...modeProblems(parsed.data, env), ...timingProblems(parsed.data)];
-    if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
-    cached = parsed.data;
+export function loadSettings(source: Record<string, string | undefined>): Settings {
+  // serverless.yml passes unset local-only variables as '': treat them as unset.
+  const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''));
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const names = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid environment: ${names}`);
   }
-  return cached;
+  const problems = [...modeProblems(parsed.data, env), ...timingProblems(parsed.data)];
+  if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
+  return parsed.data;
 }
 
 /** Settings that together would stop every callback: no attempt could ever start within its lease. */
-function timingProblems(c: Config): string[] {
+function timingProblems(c: Settings): string[] {
   return c.CALLBACK_LEASE_SECONDS * 1000 / 2 > c.CALLBACK_TIMEOUT_MS ? [] : ['CALLBACK_LEASE_SECONDS: half of it must exceed CALLBACK_TIMEOUT_MS (an attempt starts only if it can end within the first half of the lease)'];
 }
 
@@ -121,7 +117,7 @@ export const VENDOR_URL_VARS = ['WEIBAN_BASE_URL', 'YOUMI_BASE_URL', 'YOUMI_TOKE
 export const VENDOR_DISABLED = 'disabled';
 
 /** AWS mode fails closed: no local mode inside a real Lambda, no unset or non-https vendor endpoint. Names variables, never values. */
-function modeProblems(c: Config, env: Record<string, string | undefined>): string[] {
+function modeProblems(c: Settings, env: Record<string, string | undefined>): string[] {
   const inRealLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) && !env.IS_OFFLINE;
   if (c.QUNFA_MODE === 'local') {
     return inRealLambda ? ['QUNFA_MODE: local mode is refused in a Lambda running in AWS (only the local stack under serverless-offline runs it)'] : [];
@@ -142,11 +138,6 @@ function modeProblems(c: Config, env: Record<string, string | undefined>): strin
     if (!ok) problems.push(`${name}: must be an https URL without credentials in AWS mode (or "${VENDOR_DISABLED}")`);
   }
   return problems;
-}
-
-/** For tests that start several configurations in one process. */
-export function resetConfig(): void {
-  cached = undefined;
 }
 
 /**

@@ -16,7 +16,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import * as z from 'zod/mini';
-import { config } from './settings';
+import type { Settings } from './settings';
 import { sha256 } from '../core/canonicalJson';
 import { unauthorized } from '../core/errors';
 
@@ -107,6 +107,7 @@ export class SecretsManagerTenantDirectory implements TenantDirectory {
     private readonly keysSecretId: string,
     private readonly credentialsSecretId: string | undefined,
     private readonly ttl: { keysMs: number; credentialsMs: number },
+    private readonly endpoint?: string,
   ) {}
 
   keys(): Promise<TenantKeysFile> {
@@ -130,30 +131,21 @@ export class SecretsManagerTenantDirectory implements TenantDirectory {
 
   private async read(secretId: string): Promise<string> {
     this.client ??= import('@aws-sdk/client-secrets-manager').then(({ SecretsManagerClient, GetSecretValueCommand }) => {
-      const endpoint = config().SECRETS_ENDPOINT;
-      const client = new SecretsManagerClient(endpoint ? { endpoint } : {});
+      const client = new SecretsManagerClient(this.endpoint ? { endpoint: this.endpoint } : {});
       return { get: async (id: string) => (await client.send(new GetSecretValueCommand({ SecretId: id }))).SecretString ?? '{}' };
     });
     return (await this.client).get(secretId);
   }
 }
 
-let directory: TenantDirectory | undefined;
-export function tenantDirectory(): TenantDirectory {
-  if (!directory) {
-    const c = config();
-    // A tenants file, when named, wins: the local stack names one; AWS deployments do not.
-    directory = c.QUNFA_TENANTS_FILE || !c.TENANT_KEYS_SECRET_ID
-      ? new FileTenantDirectory(c.QUNFA_TENANTS_FILE ?? '.data/tenants.json')
-      : new SecretsManagerTenantDirectory(c.TENANT_KEYS_SECRET_ID, c.VENDOR_CREDENTIALS_SECRET_ID, {
-        keysMs: c.TENANT_KEYS_CACHE_SECONDS * 1000,
-        credentialsMs: c.VENDOR_CREDENTIALS_CACHE_SECONDS * 1000,
-      });
-  }
-  return directory;
-}
-export function setTenantDirectory(d: TenantDirectory | undefined): void {
-  directory = d;
+/** A tenants file when one is named (the local stack names one; AWS deployments do not), else the two secrets. */
+export function createTenantDirectory(c: Pick<Settings, 'QUNFA_TENANTS_FILE' | 'TENANT_KEYS_SECRET_ID' | 'VENDOR_CREDENTIALS_SECRET_ID' | 'TENANT_KEYS_CACHE_SECONDS' | 'VENDOR_CREDENTIALS_CACHE_SECONDS' | 'SECRETS_ENDPOINT'>): TenantDirectory {
+  return c.QUNFA_TENANTS_FILE || !c.TENANT_KEYS_SECRET_ID
+    ? new FileTenantDirectory(c.QUNFA_TENANTS_FILE ?? '.data/tenants.json')
+    : new SecretsManagerTenantDirectory(c.TENANT_KEYS_SECRET_ID, c.VENDOR_CREDENTIALS_SECRET_ID, {
+      keysMs: c.TENANT_KEYS_CACHE_SECONDS * 1000,
+      credentialsMs: c.VENDOR_CREDENTIALS_CACHE_SECONDS * 1000,
+    }, c.SECRETS_ENDPOINT);
 }
 
 /** Every tenant is compared (no early exit), each comparison constant-time. */

@@ -2,7 +2,7 @@
  * The task service: create (validated, stored, scheduled or fired now), get, list, cancel.
  * Handlers call these; these call the store, the scheduler and the adapters' pure parts.
  */
-import { config } from '../infra/settings';
+import type { Settings } from '../infra/settings';
 import { badRequest, conflict, notFound, payloadTooLarge, unavailable, unprocessable, validationError, type FieldError, type HttpError } from '../core/errors';
 import { newTaskId, TASK_ID } from '../core/ids';
 import { NoRoom, withPermit } from '../delivery/flowControl';
@@ -20,10 +20,12 @@ import type { Tenant, TenantDirectory } from '../infra/tenantDirectory';
 import { batchCount, ENTRIES_PER_CALL, ENTRIES_PER_TASK, entriesOf } from '../vendors/batches';
 import { capabilityErrors } from '../vendors/capabilities';
 import { adapterFor } from '../vendors/registry';
+import { stepInput } from '../vendors/stepInput';
 import { vendorContext } from '../vendors/context';
 import { VendorCallError, type StepRequestInput, type VendorAdapter } from '../vendors/adapter';
 
 export interface TaskDeps {
+  settings: Settings;
   store: TaskStore;
   scheduler: () => Promise<Scheduler>;
   invoke: Invoker;
@@ -51,12 +53,12 @@ export async function createTask(deps: TaskDeps, tenant: Tenant, body: unknown, 
     }
   }
 
-  const input = validate(tenant, body);
+  const input = validate(tenant, body, deps.settings.QUNFA_MODE === 'local');
   const now = new Date();
   // Measured before anything is written (the key's claim included) or scheduled: a task that
   // cannot be stored must leave nothing behind. Ids are all one length, so the size holds for
   // whichever id the claim settles on.
-  const draft = buildTask(taskId ?? newTaskId(), tenant.id, input, now, keyHash);
+  const draft = buildTask(taskId ?? newTaskId(), tenant.id, input, now, deps.settings.NOT_AFTER_DEFAULT_SECONDS, keyHash);
   const tooLarge = sizeProblem(draft, (t) => largestField(t, input.steps ? 'steps' : 'content'));
   if (tooLarge) throw tooLarge;
 
@@ -75,7 +77,7 @@ export async function createTask(deps: TaskDeps, tenant: Tenant, body: unknown, 
   // same key makes the same schedules (deterministic names) and then the task. A schedule that
   // fires for a task never written finds nothing and does nothing.
   const scheduler = await deps.scheduler();
-  const backstop = new Date(now.getTime() + config().BACKSTOP_SECONDS * 1000);
+  const backstop = new Date(now.getTime() + deps.settings.BACKSTOP_SECONDS * 1000);
   const dueNow: DispatchEvent[] = [];
   for (const step of task.steps) {
     const event: DispatchEvent = { kind: 'dispatch', tenantId: tenant.id, taskId: task.id, step: step.index };
@@ -110,11 +112,11 @@ async function replay(deps: TaskDeps, tenant: Tenant, record: { taskId: string; 
 }
 
 /** Schema (400), the vendor's options (400), the tenant's vendor set-up and the vendor's capabilities (422). */
-export function validate(tenant: Tenant, body: unknown): CreateTaskInput {
+export function validate(tenant: Tenant, body: unknown, allowPrivateCallbacks: boolean): CreateTaskInput {
   const parsed = CreateTaskInput.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error);
   const input = parsed.data;
-  const urlProblem = input.callbackUrl ? callbackUrlProblem(input.callbackUrl, config().QUNFA_MODE === 'local') : undefined;
+  const urlProblem = input.callbackUrl ? callbackUrlProblem(input.callbackUrl, allowPrivateCallbacks) : undefined;
   if (urlProblem) throw badRequest(`callbackUrl: ${urlProblem}`, [{ path: 'callbackUrl', message: urlProblem }]);
   const adapter = adapterFor(input.vendor);
   if (!adapter) throw unprocessable(`vendor ${input.vendor} is not available`, [{ path: 'vendor', message: `${input.vendor} is not available in this deployment` }]);
@@ -168,10 +170,10 @@ function normaliseSteps(input: CreateTaskInput, now: Date): { index: number; sen
   });
 }
 
-function buildTask(id: string, tenantId: string, input: CreateTaskInput, now: Date, keyHash?: string): StoredTask {
+function buildTask(id: string, tenantId: string, input: CreateTaskInput, now: Date, notAfterWindowSeconds: number, keyHash?: string): StoredTask {
   const at = now.toISOString();
   const notAfter = input.notAfter ? new Date(input.notAfter).toISOString() : undefined;
-  const window = config().NOT_AFTER_DEFAULT_SECONDS;
+  const window = notAfterWindowSeconds;
   const steps: Step[] = normaliseSteps(input, now).map((s) => ({ ...s, status: 'SCHEDULED', notAfter: stepDeadline(s.sendAt, notAfter, window), updatedAt: at }));
   return {
     id,
@@ -222,17 +224,6 @@ function largestField(stored: StoredTask, stepsField: 'steps' | 'content'): { pa
   return fields.reduce((a, b) => (b.bytes > a.bytes ? b : a));
 }
 
-export function stepInput(task: Pick<Task, 'id' | 'name' | 'audience' | 'vendorOptions'>, step: Pick<Step, 'index' | 'sendAt' | 'content'>): StepRequestInput {
-  return {
-    taskId: task.id,
-    name: task.name,
-    audience: task.audience,
-    content: step.content,
-    sendAt: step.sendAt,
-    stepIndex: step.index,
-    vendorOptions: task.vendorOptions ?? {},
-  };
-}
 
 export async function getTask(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, taskId: string | undefined): Promise<Task> {
   if (!taskId || !TASK_ID.test(taskId)) throw notFound('task');
@@ -297,7 +288,7 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
     try {
       const { ctx, limits } = await vendorContext(deps.tenants, tenant.id, task.vendor);
       const vendorTaskId = s.vendorTaskId;
-      await withPermit(deps.limiter, tenant.id, task.vendor, 'write', limits, () => (adapter.cancel as NonNullable<typeof adapter.cancel>)(ctx, vendorTaskId));
+      await withPermit(deps.limiter, tenant.id, task.vendor, 'write', limits, deps.settings.IN_FLIGHT_WAIT_MS, () => (adapter.cancel as NonNullable<typeof adapter.cancel>)(ctx, vendorTaskId));
     } catch (err) {
       if (err instanceof NoRoom) throw unavailable(`${task.vendor} has no room for this tenant's calls right now (${err.message}); retry`, Math.max(1, Math.ceil((err.retryAt - Date.now()) / 1000)));
       if (!(err instanceof VendorCallError)) throw err;
@@ -351,10 +342,10 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
     });
     for (const m of moved) {
       const event: DispatchEvent = { kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index };
-      await scheduler.schedule(revScheduleName(current.id, m.index, m.toRev, m.at), m.dueNow ? new Date(now.getTime() + config().BACKSTOP_SECONDS * 1000) : m.at, event);
+      await scheduler.schedule(revScheduleName(current.id, m.index, m.toRev, m.at), m.dueNow ? new Date(now.getTime() + deps.settings.BACKSTOP_SECONDS * 1000) : m.at, event);
     }
 
-    const window = config().NOT_AFTER_DEFAULT_SECONDS;
+    const window = deps.settings.NOT_AFTER_DEFAULT_SECONDS;
     let tooLarge: HttpError | undefined;
     const out = await deps.store.update(tenant.id, current.id, (t) => {
       tooLarge = undefined;

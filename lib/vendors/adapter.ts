@@ -5,7 +5,7 @@
  * the environment or the store.
  */
 import type * as z from 'zod/mini';
-import type { Config } from '../infra/settings';
+import type { Settings } from '../infra/settings';
 import type { RateLimits } from '../infra/flowLimiter';
 import type { FieldError } from '../core/errors';
 import type { AttachmentType, Audience, Content, DeliveryStats, Vendor } from '../core/task';
@@ -93,7 +93,7 @@ export interface VendorContext<Cred> {
   baseUrl: string;
   timeoutMs: number;
   /** The validated environment, for the few vendor settings that are configuration (e.g. YOUMI_TOKEN_URL). */
-  config: Config;
+  config: Settings;
 }
 
 /** What a vendor says of a task it accepted, in qunfa's terms. */

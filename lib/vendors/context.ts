@@ -2,7 +2,7 @@
  * Credentials wiring, apart from vendor I/O: the adapter, the tenant's credentials for it (checked
  * against the adapter's own schema) and where the vendor is. Used by dispatch and by cancel.
  */
-import { config } from '../infra/settings';
+import { loadSettings } from '../infra/settings';
 import type { Vendor } from '../core/task';
 import type { RateLimits } from '../infra/flowLimiter';
 import { vendorCredentials, vendorLimits, type TenantDirectory } from '../infra/tenantDirectory';
@@ -23,6 +23,6 @@ export async function vendorContext(tenants: TenantDirectory, tenantId: string, 
   if (!adapter || !creds?.success) {
     throw new VendorCallError('refused', 'qunfa.no_credentials', `the tenant has no usable ${vendor} credentials`);
   }
-  const c = config();
+  const c = loadSettings(process.env); // TEMP until the vendor settings merge
   return { adapter, ctx: { tenantId, credentials: creds.data, baseUrl: baseUrlFor(vendor), timeoutMs: c.VENDOR_TIMEOUT_MS, config: c }, limits: limitsFor(adapter, await vendorLimits(tenants, tenantId, vendor)) };
 }

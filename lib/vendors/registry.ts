@@ -3,7 +3,7 @@
  * locally, if unset, that vendor's sandbox. In AWS mode config() has already refused an unset or
  * non-https endpoint at cold start: there is no fallback to the loopback sandbox.
  */
-import { config, VENDOR_DISABLED } from '../infra/settings';
+import { loadSettings, VENDOR_DISABLED } from '../infra/settings';
 import type { Vendor } from '../core/task';
 import { publishedLimits } from './batches';
 import { tanmarketAdapter } from './tanmarket/adapter';
@@ -41,7 +41,7 @@ export function adapterFor(vendor: Vendor): VendorAdapter<any> | undefined {
 }
 
 export function baseUrlFor(vendor: Vendor): string {
-  const c = config();
+  const c = loadSettings(process.env); // TEMP until the vendor settings merge
   const fromEnv = { weiban: c.WEIBAN_BASE_URL, youmi: c.YOUMI_BASE_URL, tanmarket: c.TANMARKET_BASE_URL, wshoto: c.WSHOTO_BASE_URL }[vendor];
   const name = `${vendor.toUpperCase()}_BASE_URL`;
   if (fromEnv === VENDOR_DISABLED) throw new VendorCallError('refused', 'qunfa.vendor_disabled', `${vendor} is not used by this deployment (${name}=${VENDOR_DISABLED})`);

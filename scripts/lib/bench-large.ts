@@ -12,9 +12,9 @@ let peakHeap = 0;
 const sample = () => { const m = process.memoryUsage(); peakRss = Math.max(peakRss, m.rss); peakHeap = Math.max(peakHeap, m.heapUsed); };
 
 async function main() {
-  const { handler: createTask } = await import('../../functions/createTask');
-  const { handler: dispatchStep } = await import('../../functions/dispatchStep');
-  const { dynamo } = await import('../../lib/infra/awsClients');
+  const { fns, dynamo, startTestApp } = await import('../../test/helpers/testApp');
+  startTestApp();
+  const { createTask, dispatchStep } = fns;
   const { apiEvent, lambdaContext } = await import('../../test/helpers/env');
   const { dynamoFaults, throttling } = await import('../../test/reliability/faults');
   sample();

@@ -5,13 +5,11 @@
  * Meanwhile a second tenant sends one task now. Used by the flow-control test (which asserts) and
  * by `npm run bench` (which prints the figures).
  */
-import { handler as createTask } from '../../functions/createTask';
-import { handler as getTask } from '../../functions/getTask';
-import { dynamo } from '../../lib/infra/awsClients';
-import { flowLimiter } from '../../lib/app';
-import { invokeWorker } from '../../lib/infra/workerInvoker';
 import { LocalScheduler, startLocalRunner } from '../../lib/infra/scheduler/localScheduler';
 import { call, KEY_B, startTestEnv, type TestEnv } from './env';
+import { dynamo, flowLimiter, fns, invokeWorker } from './testApp';
+const createTask = fns.createTask;
+const getTask = fns.getTask;
 
 export interface CampaignFigures {
   tasks: number;

@@ -10,16 +10,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { resetAwsClients } from '../../lib/infra/awsClients';
-import { resetConfig } from '../../lib/infra/settings';
-import { resetDeps } from '../../lib/app';
-import { setScheduler } from '../../lib/infra/scheduler/scheduler';
-import { setTenantDirectory } from '../../lib/infra/tenantDirectory';
-import { clearVendorTokens } from '../../lib/vendors/registry';
+import type { App } from '../../lib/app';
 import { ensureTables, startDynalite, startDynaliteProcess, type RunningDynamo } from '../../scripts/lib/dynalite';
 import { AsyncInvokeQueue, reservedConcurrency } from '../../scripts/lib/lambda-queue';
 import { startSandboxes, type NamedSandbox } from '../../scripts/lib/sandboxes';
 import { newTenant } from '../../scripts/lib/tenant';
+import { fns, rebuildTestApp, startTestApp, testApp } from './testApp';
 
 export const KEY_A = 'qf_test_tenant_a_key_0123456789';
 export const KEY_B = 'qf_test_tenant_b_key_9876543210';
@@ -34,6 +30,8 @@ export interface TestEnv {
   lambda: Server;
   /** API Gateway in front of vendorWebhook, so sandboxes can call back over real HTTP. */
   apiUrl: string;
+  /** The App the handlers run on (rebuilt by rebuildTestApp / setScheduler in ./testApp). */
+  app: () => App;
   /** Runs `fn` with the tenants file edited by `edit` (re-read on change), then puts it back. */
   withTenants<T>(edit: (tenants: any) => void, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -52,15 +50,15 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
   const weiban = sandboxes.find((s) => s.vendor === 'weiban') as NamedSandbox;
 
   // Lambda's Invoke API, as serverless-offline serves it: run the named worker with the payload.
-  const workers: Record<string, () => Promise<{ handler: (e: any, c: Context) => Promise<unknown> }>> = {
-    dispatchStep: () => import('../../functions/dispatchStep'),
-    dispatchNow: () => import('../../functions/dispatchStep'), // the send-now lane: same code, its own queue
-    pollStatus: () => import('../../functions/pollStatus'),
-    deliverCallback: () => import('../../functions/deliverCallback'),
+  const workers: Record<string, (e: any, c: Context) => Promise<unknown>> = {
+    dispatchStep: fns.dispatchStep,
+    dispatchNow: fns.dispatchStep, // the send-now lane: same code, its own queue
+    pollStatus: fns.pollStatus,
+    deliverCallback: fns.deliverCallback,
   };
   // Async invokes queue per function within its reservedConcurrency, as Lambda runs them.
   const queue = new AsyncInvokeQueue(
-    async (fn, event) => { await (await (workers[fn] as () => Promise<{ handler: (e: any, c: Context) => Promise<unknown> }>)()).handler(event, lambdaContext(fn)); },
+    async (fn, event) => { await (workers[fn] as (e: any, c: Context) => Promise<unknown>)(event, lambdaContext(fn)); },
     reservedConcurrency(),
     (fn, err) => console.error(`worker ${fn} failed`, err),
   );
@@ -89,7 +87,7 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
         headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
         params: { vendor: m[1] as string, tenantId: m[2] as string }, query: Object.fromEntries(url.searchParams),
       });
-      void import('../../functions/vendorWebhook').then(({ handler }) => handler(event as never, lambdaContext('vendorWebhook'))).then((out: any) => {
+      void fns.vendorWebhook(event, lambdaContext('vendorWebhook')).then((out: any) => {
         res.writeHead(out.statusCode, out.headers).end(out.body);
       }).catch(() => res.writeHead(500).end());
     });
@@ -118,8 +116,9 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
     ...extraEnv,
   });
   await ensureTables(dynamo.url, 'qunfa-test-tasks', 'qunfa-test-schedules');
-  resetModules();
+  startTestApp();
   return {
+    app: testApp,
     async withTenants(edit, fn) {
       const original = readFileSync(tenantsFile, 'utf8');
       const edited = JSON.parse(original);
@@ -136,18 +135,13 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
         await new Promise<void>((r) => server.close(() => r()));
       }
       await dynamo.close();
-      resetModules();
     },
   };
 }
 
+/** A cold start: a new App from the environment as it is now (the tenants' secrets read again). */
 export function resetModules(): void {
-  resetConfig();
-  resetAwsClients();
-  resetDeps();
-  setScheduler(undefined);
-  setTenantDirectory(undefined);
-  clearVendorTokens();
+  rebuildTestApp();
 }
 
 export function lambdaContext(name: string): Context {
@@ -217,7 +211,7 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeo
  * that also reset the sandbox's own counters: each test starts with a vendor that owes nothing.
  */
 export async function clearLimits(table = 'qunfa-test-tasks'): Promise<void> {
-  const { dynamo } = await import('../../lib/infra/awsClients');
+  const dynamo = () => testApp().dynamo;
   const { ScanCommand, DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
   const out = await dynamo().send(new ScanCommand({ TableName: table, FilterExpression: 'begins_with(sk, :p)', ExpressionAttributeValues: { ':p': 'LIMIT#' } }));
   for (const item of out.Items ?? []) await dynamo().send(new DeleteCommand({ TableName: table, Key: { pk: item.pk, sk: item.sk } }));

@@ -1,9 +1,9 @@
 import {
   ConflictException, CreateScheduleCommand, DeleteScheduleCommand, ResourceNotFoundException, type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import { workerFunctionName, type Scheduler, type WorkEvent } from './scheduler';
+import { workerFunctionName, type Scheduler, type WorkEvent, type WorkerNames } from './scheduler';
 
-export interface EventBridgeTarget { group: string; functionArn: (name: string) => string; roleArn: string; deadLetterArn: string }
+export interface EventBridgeTarget { group: string; workers: WorkerNames; functionArn: (name: string) => string; roleArn: string; deadLetterArn: string }
 
 /** `at()` takes whole seconds in the named zone; round up so a step never fires before its time. */
 export function atExpression(at: Date): string {
@@ -25,7 +25,7 @@ export class EventBridgeScheduler implements Scheduler {
         ActionAfterCompletion: 'DELETE',
         State: 'ENABLED',
         Target: {
-          Arn: this.target.functionArn(workerFunctionName(event.kind)),
+          Arn: this.target.functionArn(workerFunctionName(this.target.workers, event.kind)),
           RoleArn: this.target.roleArn,
           Input: JSON.stringify(event),
           RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 },

@@ -3,8 +3,7 @@
  * DynamoDB table of due times, fired by the runner that `npm start` runs). Schedule names are
  * deterministic, so a retried create never makes a second schedule for the same step.
  */
-import type { Context } from 'aws-lambda';
-import { arnParts, config } from '../settings';
+import type { Settings } from '../settings';
 
 /** Fire one step at the vendor (dispatchStep). */
 export interface DispatchEvent { kind: 'dispatch'; tenantId: string; taskId: string; step: number }
@@ -26,8 +25,9 @@ export type DispatchLane = 'scheduled' | 'now';
  * concurrency) of its own, the same code as dispatchStep: a campaign's due steps queued there
  * never delay a send-now.
  */
-export function workerFunctionName(kind: WorkKind, lane: DispatchLane = 'scheduled'): string {
-  const c = config();
+export type WorkerNames = Pick<Settings, 'DISPATCH_FUNCTION_NAME' | 'DISPATCH_NOW_FUNCTION_NAME' | 'POLL_FUNCTION_NAME' | 'CALLBACK_FUNCTION_NAME'>;
+
+export function workerFunctionName(c: WorkerNames, kind: WorkKind, lane: DispatchLane = 'scheduled'): string {
   if (kind === 'dispatch' && lane === 'now') return c.DISPATCH_NOW_FUNCTION_NAME;
   return { dispatch: c.DISPATCH_FUNCTION_NAME, poll: c.POLL_FUNCTION_NAME, callback: c.CALLBACK_FUNCTION_NAME }[kind];
 }
@@ -57,33 +57,3 @@ export const callbackScheduleName = (taskId: string, cursor: number, attempt: nu
 export const callbackBackstopName = (taskId: string, lease: number) => `${taskId}-cb${lease}`;
 /** Made when the holder of lease `lease` runs out of time with callbacks still to deliver. */
 export const callbackContinueName = (taskId: string, lease: number) => `${taskId}-cn${lease}`;
-
-let cached: Scheduler | undefined;
-
-export async function schedulerFor(context: Pick<Context, 'invokedFunctionArn'>): Promise<Scheduler> {
-  if (cached) return cached;
-  const c = config();
-  if (c.QUNFA_MODE === 'local') {
-    const { LocalScheduler } = await import('./localScheduler');
-    const { dynamo } = await import('../awsClients');
-    cached = new LocalScheduler(dynamo(), c.LOCAL_SCHEDULES_TABLE);
-  } else {
-    const { EventBridgeScheduler } = await import('./eventBridgeScheduler');
-    const { SchedulerClient } = await import('@aws-sdk/client-scheduler');
-    const { partition, region, account } = arnParts(context.invokedFunctionArn);
-    cached = new EventBridgeScheduler(
-      new SchedulerClient(c.SCHEDULER_ENDPOINT ? { endpoint: c.SCHEDULER_ENDPOINT } : {}),
-      {
-        group: c.SCHEDULE_GROUP,
-        functionArn: (name: string) => `arn:${partition}:lambda:${region}:${account}:function:${name}`,
-        roleArn: `arn:${partition}:iam::${account}:role/${c.SCHEDULER_ROLE_NAME}`,
-        deadLetterArn: `arn:${partition}:sqs:${region}:${account}:${c.SCHEDULE_DLQ_NAME}`,
-      },
-    );
-  }
-  return cached;
-}
-
-export function setScheduler(s: Scheduler | undefined): void {
-  cached = s;
-}
