@@ -19,7 +19,7 @@ import { postJson } from '../lib/infra/guardedFetch';
 import type { StepState } from '../lib/core/task';
 import { moveStep } from '../lib/core/states';
 import { TaskStore } from '../lib/infra/taskStore';
-import { authenticate } from '../lib/infra/tenantDirectory';
+import { authenticate } from '../lib/api/auth';
 import { sha256 } from '../lib/core/canonicalJson';
 import { weibanAdapter } from '../lib/vendors/weiban/adapter';
 import { stepInput } from '../lib/vendors/stepInput';

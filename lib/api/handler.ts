@@ -6,9 +6,11 @@
 import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { HttpError, badRequest, isThrottle, payloadTooLarge, unavailable, unsupportedMediaType } from '../core/errors';
+import { ServiceError, badRequest, payloadTooLarge, unsupportedMediaType } from '../core/errors';
+import { problemResponse } from './problems';
 import { logger } from '../infra/logger';
-import { authenticate, type Tenant, type TenantDirectory } from '../infra/tenantDirectory';
+import type { Tenant, TenantDirectory } from '../infra/tenantDirectory';
+import { authenticate } from './auth';
 
 /** Documented in the README and the OpenAPI document; under Lambda's 6 MB invocation limit. */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -53,27 +55,6 @@ export interface ApiResponse {
 
 export function json(statusCode: number, body: unknown, headers?: Record<string, string>): ApiResponse {
   return { statusCode, body, headers };
-}
-
-export function problemResponse(err: unknown): APIGatewayProxyStructuredResultV2 {
-  // A throttling dependency (DynamoDB, the scheduler) is the caller's cue to retry, not a 500.
-  const e = err instanceof HttpError && err.expose
-    ? err
-    : isThrottle(err)
-      ? unavailable('a dependency is throttling; retry after Retry-After (with the same Idempotency-Key for a create)', 2)
-      : new HttpError(500, 'Internal Server Error', 'an unexpected error occurred; it has been logged');
-  const body = {
-    type: 'about:blank',
-    title: e.title,
-    status: e.statusCode,
-    ...(e.detail ? { detail: e.detail } : {}),
-    ...(e.errors?.length ? { errors: e.errors } : {}),
-  };
-  return {
-    statusCode: e.statusCode,
-    headers: { 'content-type': 'application/problem+json', ...e.headers },
-    body: JSON.stringify(body),
-  };
 }
 
 function rawBodyOf(event: APIGatewayProxyEventV2): string {
@@ -132,7 +113,7 @@ export function apiHandler<D extends { tenants: TenantDirectory }>(deps: ((conte
           body: res.raw ? String(res.body) : JSON.stringify(res.body),
         };
       } catch (err) {
-        if (!(err instanceof HttpError) || err.statusCode >= 500) logger.error('request failed', { errorName: (err as Error)?.name, errorMessage: (err as Error)?.message });
+        if (!(err instanceof ServiceError) || err.statusCode >= 500) logger.error('request failed', { errorName: (err as Error)?.name, errorMessage: (err as Error)?.message });
         return problemResponse(err);
       }
     });

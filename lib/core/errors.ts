@@ -1,14 +1,15 @@
 /**
- * Typed errors carry their HTTP status; `expose` says whether their detail may reach the caller
- * (middy's rule). Anything else becomes a bare 500 with no detail, so no stack trace, vendor
- * message or secret can leak through an unexpected error.
+ * The service's typed errors. Each carries its status (middy's convention: `statusCode`, and
+ * `expose` saying whether its detail may reach the caller); lib/api/problems.ts is the one place
+ * they become HTTP answers. Anything else becomes a bare 500 with no detail, so no stack trace,
+ * vendor message or secret can leak through an unexpected error.
  */
 /** The part of a zod error that field paths are made from (zod/mini and classic alike). */
 interface ZodError { issues: readonly { code: string; path: PropertyKey[]; message: string; keys?: string[] }[] }
 
 export interface FieldError { path: string; message: string }
 
-export class HttpError extends Error {
+export class ServiceError extends Error {
   readonly expose: boolean;
   constructor(
     readonly statusCode: number,
@@ -18,20 +19,20 @@ export class HttpError extends Error {
     readonly headers: Record<string, string> = {},
   ) {
     super(detail ?? title);
-    this.name = 'HttpError';
+    this.name = 'ServiceError';
     this.expose = statusCode < 500 || statusCode === 503;
   }
 }
 
-export const badRequest = (detail: string, errors?: FieldError[]) => new HttpError(400, 'Bad Request', detail, errors);
-export const unauthorized = () => new HttpError(401, 'Unauthorized', 'a valid API key is required: Authorization: Bearer <key>', [{ path: 'Authorization', message: 'a valid Bearer API key is required' }], { 'www-authenticate': 'Bearer' });
-export const notFound = (what: string) => new HttpError(404, 'Not Found', `${what} not found`);
-export const conflict = (detail: string) => new HttpError(409, 'Conflict', detail);
-export const payloadTooLarge = (detail: string, errors: FieldError[]) => new HttpError(413, 'Payload Too Large', detail, errors);
-export const unsupportedMediaType = () => new HttpError(415, 'Unsupported Media Type', 'the body must be application/json', [{ path: 'Content-Type', message: 'must be application/json' }]);
-export const unprocessable = (detail: string, errors?: FieldError[]) => new HttpError(422, 'Unprocessable Content', detail, errors);
+export const badRequest = (detail: string, errors?: FieldError[]) => new ServiceError(400, 'Bad Request', detail, errors);
+export const unauthorized = () => new ServiceError(401, 'Unauthorized', 'a valid API key is required: Authorization: Bearer <key>', [{ path: 'Authorization', message: 'a valid Bearer API key is required' }], { 'www-authenticate': 'Bearer' });
+export const notFound = (what: string) => new ServiceError(404, 'Not Found', `${what} not found`);
+export const conflict = (detail: string) => new ServiceError(409, 'Conflict', detail);
+export const payloadTooLarge = (detail: string, errors: FieldError[]) => new ServiceError(413, 'Payload Too Large', detail, errors);
+export const unsupportedMediaType = () => new ServiceError(415, 'Unsupported Media Type', 'the body must be application/json', [{ path: 'Content-Type', message: 'must be application/json' }]);
+export const unprocessable = (detail: string, errors?: FieldError[]) => new ServiceError(422, 'Unprocessable Content', detail, errors);
 export const unavailable = (detail: string, retryAfterSeconds: number) =>
-  new HttpError(503, 'Service Unavailable', detail, undefined, { 'retry-after': String(retryAfterSeconds) });
+  new ServiceError(503, 'Service Unavailable', detail, undefined, { 'retry-after': String(retryAfterSeconds) });
 
 /** zod issues → field paths like `content.attachments.2.url`; unknown keys name the key itself. */
 export function fieldErrors(err: ZodError, prefix: (string | number)[] = []): FieldError[] {
@@ -49,19 +50,8 @@ export function fieldErrors(err: ZodError, prefix: (string | number)[] = []): Fi
   return out;
 }
 
-export function validationError(err: ZodError, prefix: (string | number)[] = [], status: 400 | 422 = 400): HttpError {
+export function validationError(err: ZodError, prefix: (string | number)[] = [], status: 400 | 422 = 400): ServiceError {
   const errors = fieldErrors(err, prefix);
   const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
   return status === 400 ? badRequest(detail, errors) : unprocessable(detail, errors);
 }
-
-const THROTTLES = new Set([
-  'ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded',
-  'TooManyRequestsException', 'ServiceQuotaExceededException', 'ServiceUnavailable', 'InternalServerError',
-]);
-
-/** An AWS dependency that throttles or is briefly down: the caller gets 503 with Retry-After. */
-export const isThrottle = (err: unknown) => err instanceof Error && THROTTLES.has(err.name);
-
-/** A conditional write that found the condition false (by name: no SDK import needed here). */
-export const isConditionFailed = (err: unknown) => err instanceof Error && err.name === 'ConditionalCheckFailedException';

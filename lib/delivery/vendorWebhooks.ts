@@ -4,7 +4,7 @@
  * work is one conditional write; callbacks to the caller go out asynchronously).
  */
 import type { Settings } from '../infra/settings';
-import { HttpError, notFound, unavailable } from '../core/errors';
+import { ServiceError, notFound, unavailable } from '../core/errors';
 import type { Invoker } from '../infra/workerInvoker';
 import { logger } from '../infra/logger';
 import { applyVendorStatus, notifyChange } from './progress';
@@ -17,7 +17,7 @@ import { WebhookRejected, type WebhookRequest } from '../vendors/adapter';
 export interface WebhookDeps { settings: Settings; store: TaskStore; tenants: TenantDirectory; invoke: Invoker }
 export interface WebhookReply { status: number; contentType: string; body: string }
 
-const unverifiable = () => new HttpError(401, 'Unauthorized', 'the callback could not be verified');
+const unverifiable = () => new ServiceError(401, 'Unauthorized', 'the callback could not be verified');
 
 export async function handleVendorWebhook(deps: WebhookDeps, vendorParam: string | undefined, tenantId: string | undefined, req: WebhookRequest): Promise<WebhookReply> {
   const vendor = Vendor.safeParse(vendorParam);

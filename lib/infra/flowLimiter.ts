@@ -26,7 +26,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { dynamoLib } from './awsClients';
-import { isConditionFailed } from '../core/errors';
+import { isConditionFailed } from './awsErrors';
 
 export interface RateLimits {
   /** Requests in flight at once (every vendor call). */

@@ -15,7 +15,8 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { dynamoLib } from './awsClients';
 import type { Audience } from '../core/task';
-import { badRequest, isConditionFailed, unavailable } from '../core/errors';
+import { badRequest, unavailable } from '../core/errors';
+import { isConditionFailed } from './awsErrors';
 import type { StepState, Task, Vendor } from '../core/task';
 
 export interface StoredTask extends Task {

@@ -13,12 +13,9 @@
  * them from the file). Keys are cached TENANT_KEYS_CACHE_SECONDS (default 30, at most 60): that is
  * how long a revoked key may still be accepted by a warm function.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import * as z from 'zod/mini';
 import type { Settings } from './settings';
-import { sha256 } from '../core/canonicalJson';
-import { unauthorized } from '../core/errors';
 
 const TenantId = z.string().check(z.regex(/^[a-zA-Z0-9_-]{1,64}$/));
 const ApiKeySha256 = z.string().check(z.regex(/^[0-9a-f]{64}$/));
@@ -146,19 +143,6 @@ export function createTenantDirectory(c: Pick<Settings, 'QUNFA_TENANTS_FILE' | '
       keysMs: c.TENANT_KEYS_CACHE_SECONDS * 1000,
       credentialsMs: c.VENDOR_CREDENTIALS_CACHE_SECONDS * 1000,
     }, c.SECRETS_ENDPOINT);
-}
-
-/** Every tenant is compared (no early exit), each comparison constant-time. */
-export async function authenticate(dir: TenantDirectory, authorization: string | undefined): Promise<Tenant> {
-  const match = /^Bearer ([\x21-\x7e]{16,512})$/.exec(authorization ?? '');
-  if (!match) throw unauthorized();
-  const presented = Buffer.from(sha256(match[1] as string), 'hex');
-  let found: Tenant | undefined;
-  for (const [id, record] of Object.entries(await dir.keys())) {
-    if (timingSafeEqual(presented, Buffer.from(record.apiKeySha256, 'hex')) && !found) found = { id, webhookSecret: record.webhookSecret, vendors: record.vendors };
-  }
-  if (!found) throw unauthorized();
-  return found;
 }
 
 /** A tenant by id, from the keys part (no vendor credential). */

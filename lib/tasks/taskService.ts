@@ -3,7 +3,7 @@
  * Handlers call these; these call the store, the scheduler and the adapters' pure parts.
  */
 import type { Settings } from '../infra/settings';
-import { badRequest, conflict, notFound, payloadTooLarge, unavailable, unprocessable, validationError, type FieldError, type HttpError } from '../core/errors';
+import { badRequest, conflict, notFound, payloadTooLarge, unavailable, unprocessable, validationError, type FieldError, type ServiceError } from '../core/errors';
 import { newTaskId, TASK_ID } from '../core/ids';
 import { NoRoom, withPermit } from '../delivery/flowControl';
 import type { Invoker } from '../infra/workerInvoker';
@@ -200,7 +200,7 @@ const KB = (bytes: number) => `${bytes / 1024} KB`;
  * 413 when the task's item, as it would be stored, leaves less than GROWTH_HEADROOM_BYTES of
  * DynamoDB's item limit; `field` names the part of the request that takes most of it.
  */
-function sizeProblem(task: StoredTask, field: (stored: StoredTask) => { path: string; bytes: number }): HttpError | undefined {
+function sizeProblem(task: StoredTask, field: (stored: StoredTask) => { path: string; bytes: number }): ServiceError | undefined {
   const stored = storedForm(task);
   const bytes = itemBytes(stored);
   if (bytes <= MAX_TASK_BYTES) return undefined;
@@ -346,7 +346,7 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
     }
 
     const window = deps.settings.NOT_AFTER_DEFAULT_SECONDS;
-    let tooLarge: HttpError | undefined;
+    let tooLarge: ServiceError | undefined;
     const out = await deps.store.update(tenant.id, current.id, (t) => {
       tooLarge = undefined;
       for (const c of changes) {

@@ -1,4 +1,4 @@
-import { isConditionFailed } from '../../core/errors';
+import { isConditionFailed } from '../awsErrors';
 import { DeleteCommand, PutCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Scheduler, WorkEvent } from './scheduler';
 
