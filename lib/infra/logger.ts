@@ -4,4 +4,5 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 
-export const logger = new Logger({ serviceName: 'qunfa', logLevel: (process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO' });
+/** Its level comes from POWERTOOLS_LOG_LEVEL or LOG_LEVEL, read by Powertools itself (INFO when unset). */
+export const logger = new Logger({ serviceName: 'qunfa' });
