@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { STEP_STATES, type HistoryEntry, type Step, type StepState, type Task } from '../lib/core/task';
 import {
-  aggregate, canMove, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
-  pollCutoff, releaseUnsent, stepDeadline, stillClaimed, stoppedFollowing, type CallClaim, type PollLimits,
+  aggregate, allFinal, canMove, combinedState, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
+  pollCutoff, releaseUnsent, stepDeadline, stillClaimed, stoppedFollowing, type CallClaim, type PollLimits, type ReportedState,
 } from '../lib/core/states';
 
 const task = (...states: StepState[]): Task => ({
@@ -58,6 +58,27 @@ describe('step state machine', () => {
 
   it('isFinal', () => {
     expect(STEP_STATES.filter(isFinal)).toEqual(['COMPLETED', 'FAILED', 'CANCELLED']);
+  });
+
+  it('allFinal: a task is over only when every step is final (what the store gives a TTL)', () => {
+    for (const s of STEP_STATES) {
+      expect(allFinal([{ status: 'COMPLETED' }, { status: s }])).toBe(isFinal(s));
+    }
+    expect(allFinal([{ status: 'FAILED' }, { status: 'CANCELLED' }])).toBe(true);
+  });
+
+  it.each<[ReportedState[], ReportedState]>([
+    [['SUBMITTED', 'SUBMITTED'], 'SUBMITTED'],
+    [['SUBMITTED', 'RUNNING'], 'RUNNING'],
+    [['SUBMITTED', 'COMPLETED'], 'RUNNING'], // one finished, one not yet started: under way
+    [['FAILED', 'SUBMITTED'], 'SUBMITTED'],
+    [['CANCELLED', 'RUNNING'], 'RUNNING'],
+    [['COMPLETED', 'FAILED'], 'COMPLETED'], // final: any completed is COMPLETED (unlike a task's steps)
+    [['FAILED', 'CANCELLED'], 'FAILED'],
+    [['CANCELLED', 'CANCELLED'], 'CANCELLED'],
+    [['COMPLETED'], 'COMPLETED'],
+  ])('batches reported %j combine to %s', (states, expected) => {
+    expect(combinedState(states)).toBe(expected);
   });
 });
 

@@ -20,6 +20,21 @@ const NEXT: Record<StepState, readonly StepState[]> = {
 export const FINAL: ReadonlySet<StepState> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 export const isFinal = (s: StepState) => FINAL.has(s);
 export const canMove = (from: StepState, to: StepState) => NEXT[from].includes(to);
+/** Every step final: the task is over (nothing will change it again). */
+export const allFinal = (steps: readonly Pick<Step, 'status'>[]) => steps.every((s) => isFinal(s.status));
+
+/** The states a vendor reports of a task it accepted. */
+export type ReportedState = Extract<StepState, 'SUBMITTED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED'>;
+
+/**
+ * Several vendor tasks (a step's batches) reported as one: final only when all are (COMPLETED if
+ * any completed, else FAILED if any failed, else CANCELLED); otherwise RUNNING once any has started
+ * or finished, else SUBMITTED.
+ */
+export function combinedState(states: readonly ReportedState[]): ReportedState {
+  if (states.every(isFinal)) return states.includes('COMPLETED') ? 'COMPLETED' : states.includes('FAILED') ? 'FAILED' : 'CANCELLED';
+  return states.some((s) => s === 'RUNNING' || s === 'COMPLETED') ? 'RUNNING' : 'SUBMITTED';
+}
 
 /**
  * The task's aggregate: when every step is final, FAILED if any failed, else COMPLETED if any

@@ -17,6 +17,7 @@ import { dynamoLib } from './awsClients';
 import type { Audience } from '../core/task';
 import { badRequest, isConditionFailed, unavailable } from '../core/errors';
 import type { StepState, Task, Vendor } from '../core/task';
+import { allFinal } from '../core/states';
 
 export interface StoredTask extends Task {
   tenantId: string;
@@ -126,7 +127,7 @@ export class TaskStore {
       const result = mutate(task);
       if (result === undefined) return { task, result };
       task.version = version + 1;
-      if (task.steps.every((s) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(s.status))) {
+      if (allFinal(task.steps)) {
         task.ttl = Math.floor(Date.now() / 1000) + FINAL_TASK_TTL_SECONDS;
       }
       try {
