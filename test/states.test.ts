@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { STEP_STATES, type HistoryEntry, type Step, type StepState, type Task } from '../lib/core/task';
+import { STEP_STATES, type Batch, type HistoryEntry, type Step, type StepState, type Task } from '../lib/core/task';
 import {
-  aggregate, allFinal, canMove, combinedState, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
+  aggregate, allFinal, batchesDone, batchesOutcome, canMove, canMoveBatch, combinedState, IllegalBatchTransition, isBatchFinal, loseClaim, moveBatch, stateAfterError,
+  type BatchState, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
   pollCutoff, releaseUnsent, stepDeadline, stillClaimed, stoppedFollowing, type CallClaim, type PollLimits, type ReportedState,
 } from '../lib/core/states';
 
@@ -82,6 +83,52 @@ describe('step state machine', () => {
   });
 });
 
+describe('batch state machine (a step sent as several vendor calls)', () => {
+  const BATCH_STATES: BatchState[] = ['PENDING', 'SENDING', 'SUBMITTED', 'FAILED', 'UNKNOWN'];
+  const allowed = (from: BatchState) => BATCH_STATES.filter((to) => canMoveBatch(from, to));
+
+  it('each batch is sent at most once: SUBMITTED, FAILED and UNKNOWN are final, and nothing returns to SENDING but a PENDING batch', () => {
+    expect(BATCH_STATES.filter(isBatchFinal)).toEqual(['SUBMITTED', 'FAILED', 'UNKNOWN']);
+    for (const from of ['SUBMITTED', 'FAILED', 'UNKNOWN'] as const) expect(allowed(from)).toEqual([]);
+    expect(allowed('PENDING')).toEqual(['SENDING', 'FAILED']); // FAILED: expired before it was sent
+    expect(allowed('SENDING')).toEqual(['PENDING', 'SUBMITTED', 'FAILED', 'UNKNOWN']); // PENDING: given back provably unsent
+    expect(BATCH_STATES.filter((from) => canMoveBatch(from, 'SENDING'))).toEqual(['PENDING']);
+  });
+
+  it('moveBatch records the move with what goes with it, and refuses an illegal one', () => {
+    const b: Batch = { index: 0, size: 3, status: 'PENDING' };
+    moveBatch(b, 'SENDING');
+    moveBatch(b, 'SUBMITTED', { vendorTaskId: 'v1' });
+    expect(b).toEqual({ index: 0, size: 3, status: 'SUBMITTED', vendorTaskId: 'v1' });
+    expect(() => moveBatch(b, 'SENDING')).toThrow(IllegalBatchTransition);
+    expect(() => moveBatch({ index: 1, size: 1, status: 'UNKNOWN' }, 'PENDING')).toThrow(IllegalBatchTransition);
+    expect(() => moveBatch({ index: 1, size: 1, status: 'PENDING' }, 'UNKNOWN')).toThrow(IllegalBatchTransition);
+  });
+
+  const bs = (...states: BatchState[]) => states.map((status, index) => ({ index, size: 1, status }));
+
+  it('the step has its outcome once no batch is PENDING or SENDING', () => {
+    expect(batchesDone(bs('SUBMITTED', 'FAILED', 'UNKNOWN'))).toBe(true);
+    expect(batchesDone(bs('SUBMITTED', 'PENDING'))).toBe(false);
+    expect(batchesDone(bs('SENDING', 'SUBMITTED'))).toBe(false);
+  });
+
+  it.each<[BatchState[], string]>([
+    [['SUBMITTED', 'SUBMITTED'], 'SUBMITTED'],
+    [['SUBMITTED', 'FAILED'], 'SUBMITTED'], // partly refused: qunfa.partial, still SUBMITTED
+    [['FAILED', 'FAILED'], 'FAILED'],
+    [['SUBMITTED', 'UNKNOWN'], 'UNKNOWN'],
+    [['FAILED', 'UNKNOWN'], 'UNKNOWN'],
+  ])('batches ending %j make the step %s', (states, expected) => {
+    expect(batchesOutcome(bs(...states))).toBe(expected);
+  });
+
+  it('a call that may have reached the vendor is UNKNOWN, one it refused is FAILED', () => {
+    expect(stateAfterError('ambiguous')).toBe('UNKNOWN');
+    expect(stateAfterError('refused')).toBe('FAILED');
+  });
+});
+
 describe('flow-control rules (pure: no store, no clock but the one given)', () => {
   const T = Date.parse('2026-12-01T02:00:00.000Z');
   const iso = (ms: number) => new Date(T + ms).toISOString();
@@ -122,6 +169,39 @@ describe('flow-control rules (pure: no store, no clock but the one given)', () =
     expect(t.history.at(-1)).toMatchObject({ from: 'DISPATCHING', to: 'SCHEDULED' });
     expect(isStateChange(t.history.at(-1) as HistoryEntry)).toBe(true);
     expect(canMove('DISPATCHING', 'SCHEDULED')).toBe(false);
+  });
+
+  it('a lost claim (dispatch lease over): a step of one call is UNKNOWN qunfa.dispatch_lost, never re-sent', () => {
+    const t = task('SCHEDULED');
+    claimNextCall(t, 0, [{ size: 1 }], new Date(T));
+    loseClaim(t, 0, { leaseSeconds: 90, advice: 'look in the console' }, new Date(T + 91_000));
+    expect(t.steps[0]).toMatchObject({ status: 'UNKNOWN', error: { code: 'qunfa.dispatch_lost', message: 'no outcome recorded within 90 s of the claim' } });
+    expect(t.history.at(-1)).toMatchObject({
+      from: 'DISPATCHING', to: 'UNKNOWN', at: iso(91_000),
+      cause: 'the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. look in the console',
+    });
+    expect(t.status).toBe('UNKNOWN');
+  });
+
+  it('a lost claim in a step of batches: the batch being sent is UNKNOWN, the unsent ones may go at once', () => {
+    const t = task('SCHEDULED');
+    claimNextCall(t, 0, [{ size: 10 }, { size: 10 }, { size: 5 }], new Date(T));
+    loseClaim(t, 0, { leaseSeconds: 90, advice: '' }, new Date(T + 91_000));
+    const s = t.steps[0] as Step;
+    expect(s.status).toBe('DISPATCHING');
+    expect(s.batches?.map((b) => b.status)).toEqual(['UNKNOWN', 'PENDING', 'PENDING']);
+    expect(s.batches?.[0]?.error).toEqual({ code: 'qunfa.dispatch_lost', message: 'the dispatcher died while sending this batch' });
+    expect(s.nextAttemptAt).toBe(iso(91_000));
+    expect(dispatchDecision(s, T + 91_000, o)).toEqual({ kind: 'send' });
+  });
+
+  it('a batch given back unsent is PENDING again and is the next one claimed', () => {
+    const t = task('SCHEDULED');
+    const shapes = [{ size: 10 }, { size: 10 }];
+    const claim = claimNextCall(t, 0, shapes, new Date(T)) as CallClaim;
+    releaseUnsent(t, 0, claim, 'throttled', new Date(T + 60_000), new Date(T));
+    expect(t.steps[0]?.batches?.map((b) => b.status)).toEqual(['PENDING', 'PENDING']);
+    expect(claimNextCall(t, 0, shapes, new Date(T + 60_000))).toEqual({ batch: 0 });
   });
 
   it('deferral notes stay bounded however long a step waits', () => {

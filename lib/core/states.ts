@@ -71,6 +71,58 @@ export function moveStep(task: Task, index: number, to: StepState, cause: string
   task.updatedAt = at;
 }
 
+// ---- batches: the vendor calls of a step whose audience is over the vendor's per-call limits ----
+
+export type BatchState = Batch['status'];
+
+/**
+ * Batch states, written by qunfa alone (no vendor event touches a batch). Each batch is sent at
+ * most once: SUBMITTED, FAILED and UNKNOWN are final, and an UNKNOWN batch is never re-sent.
+ */
+const BATCH_NEXT: Record<BatchState, readonly BatchState[]> = {
+  // FAILED straight from PENDING only when the step's notAfter passed before it could be sent.
+  PENDING: ['SENDING', 'FAILED'],
+  // Back to PENDING only when its claimer gives it back provably unsent (releaseUnsent).
+  SENDING: ['SUBMITTED', 'FAILED', 'UNKNOWN', 'PENDING'],
+  SUBMITTED: [],
+  FAILED: [],
+  UNKNOWN: [],
+};
+
+export const canMoveBatch = (from: BatchState, to: BatchState) => BATCH_NEXT[from].includes(to);
+export const isBatchFinal = (s: BatchState) => BATCH_NEXT[s].length === 0;
+/** Every batch has its outcome: the step can have its own. */
+export const batchesDone = (batches: readonly Pick<Batch, 'status'>[]) => batches.every((b) => isBatchFinal(b.status));
+
+export class IllegalBatchTransition extends Error {
+  constructor(readonly from: BatchState, readonly to: BatchState) {
+    super(`illegal batch transition ${from} → ${to}`);
+  }
+}
+
+/** Moves one batch (mutating it), with what else the move records (its vendor task id, its error). */
+export function moveBatch(batch: Batch, to: BatchState, patch: Partial<Batch> = {}): void {
+  if (!canMoveBatch(batch.status, to)) throw new IllegalBatchTransition(batch.status, to);
+  Object.assign(batch, patch, { status: to });
+}
+
+/**
+ * A step's state once all its batches have their outcome: UNKNOWN if any may have reached the
+ * vendor unrecorded; else FAILED if none was accepted; else SUBMITTED (refused ones are noted).
+ */
+export function batchesOutcome(batches: readonly Pick<Batch, 'status'>[]): 'UNKNOWN' | 'FAILED' | 'SUBMITTED' {
+  if (batches.some((b) => b.status === 'UNKNOWN')) return 'UNKNOWN';
+  if (!batches.some((b) => b.status === 'SUBMITTED')) return 'FAILED';
+  return 'SUBMITTED';
+}
+
+/**
+ * What a vendor call that ended in error makes of its step or batch: UNKNOWN if the request may
+ * have reached the vendor (ambiguous: never re-sent), else FAILED (the vendor refused). Calls that
+ * provably did not reach it (throttled, not sent) are given back instead (releaseUnsent).
+ */
+export const stateAfterError = (kind: string): 'UNKNOWN' | 'FAILED' => (kind === 'ambiguous' ? 'UNKNOWN' : 'FAILED');
+
 // ---- flow control: deadlines, deferrals, claims of one vendor call at a time ----
 
 /** A step's deadline: the task's notAfter if it names one, else its sendAt plus the deployment's window. */
@@ -166,7 +218,7 @@ export function claimNextCall(task: Task, index: number, batches: readonly { siz
   }
   const next = step.batches?.find((b) => b.status === 'PENDING');
   if (step.status !== 'DISPATCHING' || !next) return undefined;
-  next.status = 'SENDING';
+  moveBatch(next, 'SENDING');
   step.claimedAt = at;
   delete step.nextAttemptAt;
   return { batch: next.index };
@@ -177,6 +229,27 @@ export function stillClaimed(task: Task, index: number, claim: CallClaim, claime
   const step = task.steps[index];
   if (step?.status !== 'DISPATCHING' || step.claimedAt !== claimedAt) return false;
   return claim.batch === undefined ? !step.batches : step.batches?.[claim.batch]?.status === 'SENDING';
+}
+
+/**
+ * A claimed call whose dispatcher died (its lease is over) may have reached the vendor: UNKNOWN,
+ * never re-sent (mutating `task`). A step of one call becomes UNKNOWN qunfa.dispatch_lost; in a step
+ * of batches the batch being sent does, and the batches never sent may go at once (the caller gives
+ * the step its outcome when none is left: batchesDone). `advice` tells a person where to look.
+ */
+export function loseClaim(task: Task, index: number, o: { leaseSeconds: number; advice: string }, now = new Date()): void {
+  const s = task.steps[index] as Step;
+  if (!s.batches) {
+    moveStep(task, index, 'UNKNOWN', `the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. ${o.advice}`, {
+      error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${o.leaseSeconds} s of the claim` },
+    }, now);
+    return;
+  }
+  for (const b of s.batches) {
+    if (b.status === 'SENDING') moveBatch(b, 'UNKNOWN', { error: { code: 'qunfa.dispatch_lost', message: 'the dispatcher died while sending this batch' } });
+  }
+  // Nobody is sending now: the batches left go out at once.
+  s.nextAttemptAt = now.toISOString();
 }
 
 /**
@@ -194,7 +267,7 @@ export function releaseUnsent(task: Task, index: number, claim: CallClaim, cause
     return;
   }
   const b = step.batches?.[claim.batch];
-  if (b) b.status = 'PENDING';
+  if (b) moveBatch(b, 'PENDING');
   noteDeferral(task, index, `batch ${claim.batch} not sent: ${cause}`, nextAttemptAt, now);
 }
 
@@ -207,7 +280,7 @@ export function expireStep(task: Task, index: number, now = new Date()): void {
     delete step.nextAttemptAt;
     return;
   }
-  for (const b of step.batches ?? []) if (b.status === 'PENDING') Object.assign(b, { status: 'FAILED', error: { code: 'qunfa.expired', message } });
+  for (const b of step.batches ?? []) if (b.status === 'PENDING') moveBatch(b, 'FAILED', { error: { code: 'qunfa.expired', message } });
   delete step.nextAttemptAt;
 }
 

@@ -14,7 +14,8 @@ import { notifyChange } from './progress';
 import { revScheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
 import type { Batch, Step, Vendor } from '../core/task';
 import {
-  claimNextCall, dispatchDecision, expireStep, moveStep, noteDeferral, releaseUnsent, stillClaimed, type CallClaim,
+  batchesDone, batchesOutcome, claimNextCall, dispatchDecision, expireStep, loseClaim, moveBatch, moveStep, noteDeferral, releaseUnsent, stateAfterError,
+  stillClaimed, type CallClaim,
 } from '../core/states';
 import type { StoredTask, TaskStore } from '../infra/taskStore';
 import { stepInput } from '../tasks/taskService';
@@ -137,7 +138,7 @@ function recordCall(t: StoredTask, index: number, call: CallClaim, result: Attem
   if (call.batch === undefined) {
     if (result.kind === 'ok') {
       moveStep(t, index, 'SUBMITTED', acceptedCause(t.vendor), { vendorTaskId: result.value.vendorTaskId, vendorResponse: result.value.raw, submittedAt: now });
-    } else if (result.error.kind === 'ambiguous') {
+    } else if (stateAfterError(result.error.kind) === 'UNKNOWN') {
       const s = t.steps[index] as Step;
       moveStep(t, index, 'UNKNOWN', `${t.vendor} may have received the step (${result.error.message}); not re-sent. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, { error: { code: result.error.code, message: result.error.message } });
     } else {
@@ -147,9 +148,9 @@ function recordCall(t: StoredTask, index: number, call: CallClaim, result: Attem
   }
   const s = t.steps[index] as Step;
   const b = s.batches?.[call.batch] as Batch;
-  if (result.kind === 'ok') Object.assign(b, { status: 'SUBMITTED', ...(result.value.vendorTaskId ? { vendorTaskId: result.value.vendorTaskId } : {}) });
-  else Object.assign(b, { status: result.error.kind === 'ambiguous' ? 'UNKNOWN' : 'FAILED', error: { code: result.error.code, message: result.error.message } });
-  if (!s.batches?.some((x) => x.status === 'PENDING' || x.status === 'SENDING')) finishBatches(t, index);
+  if (result.kind === 'ok') moveBatch(b, 'SUBMITTED', result.value.vendorTaskId ? { vendorTaskId: result.value.vendorTaskId } : {});
+  else moveBatch(b, stateAfterError(result.error.kind), { error: { code: result.error.code, message: result.error.message } });
+  if (batchesDone(s.batches ?? [])) finishBatches(t, index);
   else s.nextAttemptAt = now; // the rest may go now (this dispatcher goes on with them)
   return true;
 }
@@ -273,18 +274,8 @@ async function declareLost(deps: DispatchDeps, known: StoredTask, index: number)
   const out = await deps.store.update(known.tenantId, known.id, (t) => {
     const s = t.steps[index];
     if (!s || decideNow(s)?.kind !== 'lost') return undefined;
-    if (!s.batches) {
-      moveStep(t, index, 'UNKNOWN', `the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, {
-        error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${config().DISPATCH_LEASE_SECONDS} s of the claim` },
-      });
-      return true;
-    }
-    for (const b of s.batches) {
-      if (b.status === 'SENDING') Object.assign(b, { status: 'UNKNOWN', error: { code: 'qunfa.dispatch_lost', message: 'the dispatcher died while sending this batch' } });
-    }
-    // Nobody is sending now: the batches left go out at once.
-    s.nextAttemptAt = new Date().toISOString();
-    if (!s.batches.some((b) => b.status === 'PENDING')) finishBatches(t, index);
+    loseClaim(t, index, { leaseSeconds: config().DISPATCH_LEASE_SECONDS, advice: lookupAdvice(t.vendor, t.name, s.claimedAt) });
+    if (s.batches && batchesDone(s.batches)) finishBatches(t, index);
     return true;
   }, known);
   if (!out?.result) return undefined;
@@ -305,9 +296,10 @@ function finishBatches(t: StoredTask, index: number): void {
   const failed = bs.filter((b) => b.status === 'FAILED');
   const first = sent[0]?.vendorTaskId ? { vendorTaskId: sent[0].vendorTaskId, submittedAt: new Date().toISOString() } : {};
   const list = (xs: typeof bs) => xs.map((b) => b.index).join(', ');
-  if (unknown.length) {
+  const outcome = batchesOutcome(bs);
+  if (outcome === 'UNKNOWN') {
     moveStep(t, index, 'UNKNOWN', `batches ${list(unknown)} of ${bs.length} may have reached ${t.vendor} and are not re-sent; ${sent.length} submitted. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, { ...first, error: unknown[0]?.error });
-  } else if (!sent.length) {
+  } else if (outcome === 'FAILED') {
     moveStep(t, index, 'FAILED', `${t.vendor} refused every batch: ${failed[0]?.error?.code} ${failed[0]?.error?.message}`, { error: failed[0]?.error });
   } else {
     moveStep(t, index, 'SUBMITTED', `${acceptedCause(t.vendor)} in ${bs.length} batches`, {
