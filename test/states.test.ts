@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { STEP_STATES, type Batch, type HistoryEntry, type Step, type StepState, type Task } from '../lib/core/task';
 import {
   aggregate, allFinal, batchesDone, batchesOutcome, canMove, canMoveBatch, combinedState, IllegalBatchTransition, isBatchFinal, loseClaim, moveBatch, stateAfterError,
-  type BatchState, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
+  missesDeadline, pastDeadline, redateUnsent, retriesUntil, type BatchState, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
   pollCutoff, releaseUnsent, stepDeadline, stillClaimed, stoppedFollowing, type CallClaim, type PollLimits, type ReportedState,
 } from '../lib/core/states';
 
@@ -229,6 +229,34 @@ describe('flow-control rules (pure: no store, no clock but the one given)', () =
     expect(stepDeadline(iso(0), undefined, 3600)).toBe(iso(3_600_000));
     expect(stepDeadline(iso(0), iso(90_000), 3600)).toBe(iso(90_000));
     expect(STEP_STATES.filter((status) => canPatch({ status }))).toEqual(['SCHEDULED']);
+  });
+
+  it('a new notAfter re-dates only the steps not yet claimed', () => {
+    const steps = [step({ status: 'SUBMITTED', notAfter: iso(1_000) }), step({ index: 1, sendAt: iso(60_000), notAfter: iso(2_000) }), step({ index: 2, sendAt: iso(120_000), notAfter: iso(3_000) })];
+    redateUnsent(steps, iso(600_000), 3600);
+    expect(steps.map((s) => s.notAfter)).toEqual([iso(1_000), iso(600_000), iso(600_000)]);
+    redateUnsent(steps, undefined, 3600); // notAfter taken away: each sendAt + the window
+    expect(steps.map((s) => s.notAfter)).toEqual([iso(1_000), iso(3_660_000), iso(3_720_000)]);
+  });
+
+  it('past the deadline means after it, not at it; a step without one never is', () => {
+    expect(pastDeadline({ notAfter: iso(1_000) }, T + 1_000)).toBe(false);
+    expect(pastDeadline({ notAfter: iso(1_000) }, T + 1_001)).toBe(true);
+    expect(pastDeadline({}, T + 1e12)).toBe(false);
+    expect(dispatchDecision(step({ notAfter: iso(1_000) }), T + 1_000, o)).toEqual({ kind: 'send' });
+    expect(dispatchDecision(step({ notAfter: iso(1_000) }), T + 1_001, o)).toEqual({ kind: 'expire' });
+  });
+
+  it('a step not yet claimed must be due strictly before the deadline; a claimed one is not held to it again', () => {
+    expect(missesDeadline({ status: 'SCHEDULED' }, T, T + 1)).toBe(false);
+    expect(missesDeadline({ status: 'SCHEDULED' }, T, T)).toBe(true);
+    for (const status of STEP_STATES.filter((x) => x !== 'SCHEDULED')) expect(missesDeadline({ status }, T + 10, T)).toBe(false);
+  });
+
+  it("connect retries stop a second before the permit's lease ends, or at the step's deadline if sooner", () => {
+    expect(retriesUntil({}, T + 30_000)).toBe(T + 29_000);
+    expect(retriesUntil({ notAfter: iso(60_000) }, T + 30_000)).toBe(T + 29_000);
+    expect(retriesUntil({ notAfter: iso(10_000) }, T + 30_000)).toBe(T + 10_000);
   });
 });
 

@@ -136,6 +136,33 @@ export const isStateChange = (h: HistoryEntry) => h.from !== null && h.from !== 
 /** What PATCH may change: only a step nothing of which has been claimed. */
 export const canPatch = (s: Pick<Step, 'status'>) => s.status === 'SCHEDULED';
 
+/**
+ * Every step not yet claimed takes its deadline again from the task's (new) notAfter, else its
+ * (new) sendAt plus the window (PATCH); a claimed step keeps the deadline it was sent under.
+ */
+export function redateUnsent(steps: Step[], taskNotAfter: string | undefined, defaultSeconds: number): void {
+  for (const s of steps) if (canPatch(s)) s.notAfter = stepDeadline(s.sendAt, taskNotAfter, defaultSeconds);
+}
+
+/** Is `at` (epoch ms) past the step's deadline? A step without one never is; its deadline itself is not. */
+export const pastDeadline = (step: Pick<Step, 'notAfter'>, at: number) => !!step.notAfter && at > Date.parse(step.notAfter);
+
+/**
+ * Would a step due at `sendAt` (epoch ms) miss `deadline`? Only a step not yet claimed can, and it
+ * must be due strictly before it (a PATCH that breaks this is refused).
+ */
+export const missesDeadline = (step: Pick<Step, 'status'>, sendAt: number, deadline: number) => canPatch(step) && sendAt >= deadline;
+
+/** Margin kept before a permit's lease ends: no connect retry starts after it. */
+const PERMIT_MARGIN_MS = 1_000;
+
+/**
+ * Until when a claimed call's connect retries may go on: while its place in flight (the flow
+ * limiter's lease, `permitLease` epoch ms) is surely still held, and never past the step's deadline.
+ */
+export const retriesUntil = (step: Pick<Step, 'notAfter'>, permitLease: number) =>
+  Math.min(permitLease - PERMIT_MARGIN_MS, step.notAfter ? Date.parse(step.notAfter) : Number.POSITIVE_INFINITY);
+
 /** How early a deferred step's firing may come (clock skew between hosts; schedulers fire at or after). */
 const RETRY_EARLY_MS = 250;
 
@@ -158,7 +185,7 @@ export function dispatchDecision(step: Step, now: number, o: { leaseMs: number; 
   const due = (iso: string | undefined) => !iso || Date.parse(iso) - now <= o.earlyMs;
   // A deferral's time is when room is expected: a firing before it would only be deferred again.
   const retryDue = (iso: string | undefined) => !iso || Date.parse(iso) - now <= RETRY_EARLY_MS;
-  const expired = !!step.notAfter && now > Date.parse(step.notAfter);
+  const expired = pastDeadline(step, now);
   const leaseOver = !!step.claimedAt && now - Date.parse(step.claimedAt) > o.leaseMs;
   if (step.status === 'SCHEDULED') {
     if (!due(step.sendAt)) return { kind: 'wait', reason: 'not yet due' };

@@ -14,8 +14,8 @@ import { notifyChange } from './progress';
 import { revScheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
 import type { Batch, Step, Vendor } from '../core/task';
 import {
-  batchesDone, batchesOutcome, claimNextCall, dispatchDecision, expireStep, loseClaim, moveBatch, moveStep, noteDeferral, releaseUnsent, stateAfterError,
-  stillClaimed, type CallClaim,
+  batchesDone, batchesOutcome, claimNextCall, dispatchDecision, expireStep, loseClaim, moveBatch, moveStep, noteDeferral, pastDeadline, releaseUnsent,
+  retriesUntil, stateAfterError, stillClaimed, type CallClaim,
 } from '../core/states';
 import type { StoredTask, TaskStore } from '../infra/taskStore';
 import { stepInput } from '../tasks/taskService';
@@ -105,7 +105,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     const input: StepRequestInput = { ...plan.batch(call.batch ?? 0), content: step.content, sendAt: step.sendAt };
 
     // Retries stop while the place in flight is surely still ours, and at the step's deadline.
-    const deadline = Math.min(permit.lease - 1_000, step.notAfter ? Date.parse(step.notAfter) : Number.POSITIVE_INFINITY);
+    const deadline = retriesUntil(step, permit.lease);
     const result = await submitWithRetries(deps, wired, input, taskId, deadline);
     await releaseQuietly(deps.limiter, permit, callOutcome(result.kind === 'error' ? result.error : undefined));
 
@@ -182,7 +182,7 @@ async function defer(deps: DispatchDeps, known: StoredTask, index: number, reaso
   const s = known.steps[index] as Step;
   // A second the limiter chose for this step is kept (spread within it); otherwise jitter spreads.
   const at = reserved ? new Date(retryAt + Math.random() * 800) : nextAttempt(retryAt);
-  if (s.notAfter && at.getTime() > Date.parse(s.notAfter)) return expireEarly(deps, known, index, `${reason}; room is expected only at ${at.toISOString()}`);
+  if (pastDeadline(s, at.getTime())) return expireEarly(deps, known, index, `${reason}; room is expected only at ${at.toISOString()}`);
   const rev = (s.rev ?? 0) + 1;
   await (await deps.scheduler()).schedule(revScheduleName(known.id, index, rev, at), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index });
   const out = await deps.store.update(known.tenantId, known.id, (t) => {
@@ -215,7 +215,7 @@ async function rearm(deps: DispatchDeps, task: StoredTask, index: number): Promi
 async function giveBack(deps: DispatchDeps, known: StoredTask, index: number, call: CallClaim, claimedAt: string, reason: string, retryAt: number): Promise<DispatchOutcome> {
   const s = known.steps[index] as Step;
   const at = nextAttempt(retryAt);
-  const late = !!s.notAfter && at.getTime() > Date.parse(s.notAfter);
+  const late = pastDeadline(s, at.getTime());
   const rev = (s.rev ?? 0) + 1;
   let scheduleError: unknown;
   if (!late) {

@@ -14,7 +14,7 @@ import { callbackUrlProblem } from '../infra/guardedFetch';
 import { notifyChange } from '../delivery/progress';
 import { revScheduleName, scheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
 import { CreateTaskInput, ListQuery, PatchTaskInput, type Step, type Task } from '../core/task';
-import { canMove, canPatch, isFinal, isStateChange, moveStep, stepDeadline } from '../core/states';
+import { canMove, canPatch, isFinal, isStateChange, missesDeadline, moveStep, redateUnsent, stepDeadline } from '../core/states';
 import { GROWTH_HEADROOM_BYTES, itemBytes, MAX_ITEM_BYTES, MAX_TASK_BYTES, publicTask, storedForm, type StoredTask, type TaskStore } from '../infra/taskStore';
 import type { Tenant, TenantDirectory } from '../infra/tenantDirectory';
 import { batchCount, ENTRIES_PER_CALL, ENTRIES_PER_TASK, entriesOf } from '../vendors/batches';
@@ -381,7 +381,7 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
         t.history.push({ at, step: c.index, from: s.status, to: s.status, cause: `${what.join(', ')} by the caller` });
       }
       // Every step not yet sent gets its deadline again: the task's notAfter, else its sendAt + the window.
-      for (const s of t.steps) if (s.status === 'SCHEDULED') s.notAfter = stepDeadline(s.sendAt, t.notAfter, window);
+      redateUnsent(t.steps, t.notAfter, window);
       if (patch.notAfter) t.history.push({ at, from: t.status, to: t.status, cause: `notAfter set to ${t.notAfter} by the caller` });
       t.updatedAt = at;
       // Measured on the state this write would replace; too large → nothing is written.
@@ -449,7 +449,7 @@ function checkPatch(task: StoredTask, patch: PatchTaskInput, changes: StepChange
   }
   const deadline = patch.notAfter ? Date.parse(patch.notAfter) : task.notAfter ? Date.parse(task.notAfter) : undefined;
   if (deadline !== undefined) {
-    const late = task.steps.some((s, i) => s.status === 'SCHEDULED' && (sendAts[i] as number) >= deadline);
+    const late = task.steps.some((s, i) => missesDeadline(s, sendAts[i] as number, deadline));
     if (late) errors.push(patch.notAfter ? { path: 'notAfter', message: 'must be after the sendAt of every step not yet sent' } : { path: changes.find((c) => c.sendAt)?.path ? at(changes.find((c) => c.sendAt)?.path as string, 'sendAt') : 'sendAt', message: `must be before the task's notAfter (${task.notAfter})` });
   }
   if (errors.length) throw badRequest(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
