@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { STEP_STATES, type Batch, type HistoryEntry, type Step, type StepState, type Task } from '../lib/core/task';
 import {
   aggregate, allFinal, batchesDone, batchesOutcome, canMove, canMoveBatch, combinedState, IllegalBatchTransition, isBatchFinal, loseClaim, moveBatch, stateAfterError,
-  missesDeadline, pastDeadline, redateUnsent, retriesUntil, type BatchState, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
+  cancelAction, cancelledAtVendor, cancelsHere, cancelUnsent, nothingCancelled, missesDeadline, pastDeadline, redateUnsent, retriesUntil, type BatchState, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
   pollCutoff, releaseUnsent, stepDeadline, stillClaimed, stoppedFollowing, type CallClaim, type PollLimits, type ReportedState,
 } from '../lib/core/states';
 
@@ -80,6 +80,57 @@ describe('step state machine', () => {
     [['COMPLETED'], 'COMPLETED'],
   ])('batches reported %j combine to %s', (states, expected) => {
     expect(combinedState(states)).toBe(expected);
+  });
+});
+
+describe('cancel (what the caller\'s cancel does to each step)', () => {
+  const able = { id: 'youmi', displayName: 'YouMi', canCancel: true };
+  const unable = { id: 'weiban', displayName: 'Weiban', canCancel: false };
+  const s = (status: StepState, vendorTaskId?: string) => ({ index: 2, status, ...(vendorTaskId ? { vendorTaskId } : {}) });
+
+  it('only a step nothing of which was claimed is cancelled here', () => {
+    expect(STEP_STATES.filter((status) => cancelsHere({ status }))).toEqual(['SCHEDULED']);
+    expect(cancelAction(s('SCHEDULED'), unable)).toEqual({ kind: 'here' });
+  });
+
+  it('a final step has nothing to cancel; one being sent cannot be cancelled mid-call', () => {
+    for (const status of ['COMPLETED', 'FAILED', 'CANCELLED'] as const) expect(cancelAction(s(status, 'v'), able)).toEqual({ kind: 'none' });
+    expect(cancelAction(s('DISPATCHING', 'v'), able)).toEqual({ kind: 'refused', reason: 'step 2 is being sent to youmi right now' });
+  });
+
+  it('a step at the vendor is cancelled there only where the vendor can, and only with its id', () => {
+    for (const status of ['SUBMITTED', 'RUNNING', 'UNKNOWN'] as const) {
+      expect(cancelAction(s(status, 'v9'), able)).toEqual({ kind: 'at-vendor', vendorTaskId: 'v9' });
+      expect(cancelAction(s(status, 'v9'), unable)).toEqual({ kind: 'refused', reason: `step 2 is already at weiban (${status}), and Weiban cannot cancel a task it has accepted` });
+    }
+    expect(cancelAction(s('UNKNOWN'), able)).toEqual({ kind: 'refused', reason: 'step 2 is UNKNOWN with no youmi task id to cancel' });
+  });
+
+  it('cancelUnsent: every SCHEDULED step, and only those, becomes CANCELLED with its cause', () => {
+    const t = task('SUBMITTED', 'SCHEDULED', 'SCHEDULED');
+    expect(cancelUnsent(t, new Date('2026-12-01T00:00:00Z'))).toEqual([1, 2]);
+    expect(t.steps.map((x) => x.status)).toEqual(['SUBMITTED', 'CANCELLED', 'CANCELLED']);
+    expect(t.history.map((h) => [h.step, h.from, h.to, h.cause])).toEqual([
+      [1, 'SCHEDULED', 'CANCELLED', 'cancelled by the caller before it was sent'],
+      [2, 'SCHEDULED', 'CANCELLED', 'cancelled by the caller before it was sent'],
+    ]);
+    expect(t.status).toBe('SUBMITTED');
+    expect(cancelUnsent(t)).toEqual([]);
+  });
+
+  it('cancelledAtVendor: CANCELLED unless the step moved on meanwhile to a final state', () => {
+    const t = task('RUNNING', 'COMPLETED');
+    expect(cancelledAtVendor(t, 0)).toBe(true);
+    expect(t.steps[0]?.status).toBe('CANCELLED');
+    expect(t.history.at(-1)?.cause).toBe('cancelled at weiban by the caller');
+    expect(cancelledAtVendor(t, 1)).toBeUndefined();
+    expect(cancelledAtVendor(t, 7)).toBeUndefined();
+    expect(t.history).toHaveLength(1);
+  });
+
+  it('a cancel that cancelled nothing says why: the task is over, or each step\'s reason', () => {
+    expect(nothingCancelled({ status: 'COMPLETED', steps: [{ status: 'COMPLETED' } as Step] }, ['x'])).toBe('the task is already COMPLETED; there is nothing left to cancel');
+    expect(nothingCancelled({ status: 'RUNNING', steps: [{ status: 'RUNNING' } as Step] }, ['a', 'b'])).toBe('nothing could be cancelled: a; b');
   });
 });
 

@@ -71,6 +71,60 @@ export function moveStep(task: Task, index: number, to: StepState, cause: string
   task.updatedAt = at;
 }
 
+// ---- cancel: what the caller's cancel does to each step ----
+
+/** A step nothing of which has been claimed: a cancel makes it CANCELLED here (its firing then sends nothing). */
+export const cancelsHere = (s: Pick<Step, 'status'>) => s.status === 'SCHEDULED';
+
+export type CancelAction =
+  | { kind: 'here' }
+  /** At a vendor that can cancel a task it accepted: ask it to, then the step is CANCELLED. */
+  | { kind: 'at-vendor'; vendorTaskId: string }
+  /** Final already: nothing to cancel. */
+  | { kind: 'none' }
+  /** It cannot be cancelled now: why (the 409 says it). */
+  | { kind: 'refused'; reason: string };
+
+/**
+ * What a cancel can do with a step: cancel it here (not yet claimed), nothing (final), nothing now
+ * (being sent: it cannot be taken back mid-call), ask its vendor (where the vendor can cancel an
+ * accepted task and qunfa has its id), or nothing with the reason why.
+ */
+export function cancelAction(step: Pick<Step, 'index' | 'status' | 'vendorTaskId'>, vendor: { id: string; displayName: string; canCancel: boolean }): CancelAction {
+  if (cancelsHere(step)) return { kind: 'here' };
+  if (isFinal(step.status)) return { kind: 'none' };
+  if (step.status === 'DISPATCHING') return { kind: 'refused', reason: `step ${step.index} is being sent to ${vendor.id} right now` };
+  if (!vendor.canCancel) return { kind: 'refused', reason: `step ${step.index} is already at ${vendor.id} (${step.status}), and ${vendor.displayName} cannot cancel a task it has accepted` };
+  if (!step.vendorTaskId) return { kind: 'refused', reason: `step ${step.index} is ${step.status} with no ${vendor.id} task id to cancel` };
+  return { kind: 'at-vendor', vendorTaskId: step.vendorTaskId };
+}
+
+/** Cancels every step not yet claimed (mutating `task`); returns their indexes. */
+export function cancelUnsent(task: Task, now = new Date()): number[] {
+  const cancelled: number[] = [];
+  for (const s of task.steps) {
+    if (cancelsHere(s)) {
+      moveStep(task, s.index, 'CANCELLED', 'cancelled by the caller before it was sent', {}, now);
+      cancelled.push(s.index);
+    }
+  }
+  return cancelled;
+}
+
+/** A step its vendor cancelled: CANCELLED, unless it moved on meanwhile to where it cannot be (mutating `task`). */
+export function cancelledAtVendor(task: Task, index: number, now = new Date()): true | undefined {
+  const step = task.steps[index];
+  if (!step || !canMove(step.status, 'CANCELLED')) return undefined;
+  moveStep(task, index, 'CANCELLED', `cancelled at ${task.vendor} by the caller`, {}, now);
+  return true;
+}
+
+/** Why a cancel that cancelled nothing is refused (409): the task is over, or each step's reason. */
+export function nothingCancelled(task: Pick<Task, 'status' | 'steps'>, reasons: readonly string[]): string {
+  if (allFinal(task.steps)) return `the task is already ${task.status}; there is nothing left to cancel`;
+  return `nothing could be cancelled: ${reasons.join('; ')}`;
+}
+
 // ---- batches: the vendor calls of a step whose audience is over the vendor's per-call limits ----
 
 export type BatchState = Batch['status'];
