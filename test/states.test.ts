@@ -3,7 +3,7 @@ import { STEP_STATES, type Batch, type HistoryEntry, type Step, type StepState, 
 import {
   aggregate, allFinal, batchesDone, batchesOutcome, canMove, canMoveBatch, combinedState, IllegalBatchTransition, isBatchFinal, loseClaim, moveBatch, stateAfterError,
   cancelAction, cancelledAtVendor, cancelsHere, cancelUnsent, nothingCancelled, missesDeadline, pastDeadline, redateUnsent, retriesUntil, type BatchState, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
-  pollCutoff, releaseUnsent, stepDeadline, stillClaimed, stoppedFollowing, type CallClaim, type PollLimits, type ReportedState,
+  followedSince, followedVendorTaskIds, lastKnown, pollCutoff, pollLimits, polledOutcome, releaseUnsent, stepDeadline, stillClaimed, stoppedFollowing, type CallClaim, type PollLimits, type ReportedState,
 } from '../lib/core/states';
 
 const task = (...states: StepState[]): Task => ({
@@ -334,6 +334,36 @@ describe('when qunfa stops following a step (pollCutoff, stoppedFollowing)', () 
     const weiban = { ...limits, maxAgeMs: 30 * DAY, vendorHorizonMs: 15 * DAY };
     expect(pollCutoff({ n: 3, since: t0, now: t0 + 16 * DAY }, weiban, 'weiban')).toEqual({ code: 'qunfa.result_horizon', why: 'weiban keeps results for 15 days' });
     expect(pollCutoff({ n: 3, since: t0, now: t0 + 14 * DAY }, weiban, 'weiban')).toBeUndefined();
+  });
+
+  it("limits from the settings and the vendor's horizon in days (none when the vendor documents none)", () => {
+    expect(pollLimits(100, 15 * 86_400)).toEqual({ maxPolls: 100, maxAgeMs: 15 * DAY });
+    expect(pollLimits(100, 30 * 86_400, 15)).toEqual({ maxPolls: 100, maxAgeMs: 30 * DAY, vendorHorizonMs: 15 * DAY });
+    expect(pollLimits(100, 30 * 86_400, 0)).toEqual({ maxPolls: 100, maxAgeMs: 30 * DAY });
+  });
+
+  it('a step is followed from its submit (else its last change), by its own vendor task or each batch the vendor accepted', () => {
+    expect(followedSince({ submittedAt: '2026-11-01T00:00:00Z', updatedAt: '2026-11-02T00:00:00Z' })).toBe(t0);
+    expect(followedSince({ updatedAt: '2026-11-01T00:00:00Z' })).toBe(t0);
+    expect(followedVendorTaskIds({ vendorTaskId: 'v' })).toEqual(['v']);
+    expect(followedVendorTaskIds({})).toEqual([]);
+    expect(followedVendorTaskIds({ vendorTaskId: 'v0', batches: [
+      { index: 0, size: 1, status: 'SUBMITTED', vendorTaskId: 'v0' }, { index: 1, size: 1, status: 'FAILED', vendorTaskId: 'v1' },
+      { index: 2, size: 1, status: 'UNKNOWN', vendorTaskId: 'v2' }, { index: 3, size: 1, status: 'SUBMITTED' }, { index: 4, size: 1, status: 'SUBMITTED', vendorTaskId: 'v4' },
+    ] })).toEqual(['v0', 'v4']);
+  });
+
+  it("a poll records the vendor's answer as it is, unless it was the last and the answer is not final", () => {
+    const cut = { code: 'qunfa.result_horizon' as const, why: 'weiban keeps results for 15 days' };
+    expect(polledOutcome({ state: 'RUNNING', stats: { sent: 2 } }, undefined, 'weiban')).toEqual({ status: { state: 'RUNNING', stats: { sent: 2 } }, cause: 'weiban reports running' });
+    expect(polledOutcome({ state: 'FAILED' }, cut, 'weiban')).toEqual({ status: { state: 'FAILED' }, cause: 'weiban reports failed' });
+    expect(polledOutcome({ state: 'RUNNING', stats: { sent: 2 } }, cut, 'weiban')).toEqual({
+      status: { state: 'COMPLETED', stats: { sent: 2 } }, cause: 'qunfa stopped following this step: weiban keeps results for 15 days; figures are final as of now',
+    });
+    const failed = polledOutcome(lastKnown({ status: 'SUBMITTED' }), cut, 'weiban', 'http_502');
+    expect(failed.status).toEqual({ state: 'FAILED', error: { code: 'qunfa.result_horizon', message: 'weiban keeps results for 15 days, and weiban reported no figures, so nothing is known to have been sent' } });
+    expect(failed.cause).toMatch(/\(the last ask failed: http_502\)/);
+    expect(lastKnown({ status: 'RUNNING', stats: { sent: 1 } })).toEqual({ state: 'RUNNING', stats: { sent: 1 } });
   });
 
   it('ends COMPLETED when the last figures show anything sent, else FAILED with the cutoff\'s code', () => {

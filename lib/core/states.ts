@@ -378,13 +378,30 @@ export interface PollLimits {
   vendorHorizonMs?: number;
 }
 
+const DAY_MS = 86_400_000;
+
+/** The limits from the deployment's settings and the vendor's documented horizon (days; none if 0 or absent). */
+export function pollLimits(maxPolls: number, maxAgeSeconds: number, resultHorizonDays?: number): PollLimits {
+  return { maxPolls, maxAgeMs: maxAgeSeconds * 1000, ...(resultHorizonDays ? { vendorHorizonMs: resultHorizonDays * DAY_MS } : {}) };
+}
+
+/** When qunfa started following a step (its age counts from here): its submit, else its last change. */
+export const followedSince = (step: Pick<Step, 'submittedAt' | 'updatedAt'>) => Date.parse(step.submittedAt ?? step.updatedAt);
+
+/** The vendor tasks a step is followed by: its own, or (sent in batches) each batch the vendor accepted. */
+export function followedVendorTaskIds(step: Pick<Step, 'batches' | 'vendorTaskId'>): string[] {
+  return step.batches
+    ? step.batches.filter((b) => b.status === 'SUBMITTED' && b.vendorTaskId).map((b) => b.vendorTaskId as string)
+    : step.vendorTaskId ? [step.vendorTaskId] : [];
+}
+
 export interface PollCutoff {
   /** `qunfa.result_horizon`: the vendor stops updating results; `qunfa.poll_limit`: qunfa stops asking. */
   code: 'qunfa.result_horizon' | 'qunfa.poll_limit';
   why: string;
 }
 
-const days = (ms: number) => `${Math.round((ms / 86_400_000) * 100) / 100} days`;
+const days = (ms: number) => `${Math.round((ms / DAY_MS) * 100) / 100} days`;
 
 /**
  * Is this poll the last one qunfa makes? `n` is this poll's number, counting from 1 and counting
@@ -412,4 +429,20 @@ export function stoppedFollowing(
   if (sent !== undefined && sent > 0) return { state: 'COMPLETED', cause };
   const figures = sent === undefined ? `${vendor} reported no figures, so nothing is known to have been sent` : `${vendor} reported nothing sent (staff never confirmed)`;
   return { state: 'FAILED', error: { code: cut.code, message: `${cut.why}, and ${figures}` }, cause };
+}
+
+/** What a poll learnt of a step, in qunfa's terms. */
+export interface PolledStatus { state: ReportedState; stats?: DeliveryStats; error?: { code: string; message: string } }
+
+/** The last thing known of a step whose last poll failed: its own state (a polled step is SUBMITTED or RUNNING) and figures. */
+export const lastKnown = (step: Pick<Step, 'status' | 'stats'>): PolledStatus => ({ state: step.status as ReportedState, ...(step.stats ? { stats: step.stats } : {}) });
+
+/**
+ * What a poll records: the vendor's answer as it is, unless this was the last poll (`cut`) and the
+ * answer is not final: then the final state qunfa gives the step (stoppedFollowing) and why.
+ */
+export function polledOutcome(status: PolledStatus, cut: PollCutoff | undefined, vendor: string, lastError?: string): { status: PolledStatus; cause: string } {
+  if (isFinal(status.state) || !cut) return { status, cause: `${vendor} reports ${status.state.toLowerCase()}` };
+  const end = stoppedFollowing(status, cut, vendor, lastError);
+  return { status: { ...status, state: end.state, ...(end.error ? { error: end.error } : {}) }, cause: end.cause };
 }
