@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { STEP_STATES, type Batch, type HistoryEntry, type Step, type StepState, type Task } from '../lib/core/task';
 import {
-  aggregate, allFinal, batchesDone, batchesOutcome, canMove, canMoveBatch, combinedState, IllegalBatchTransition, isBatchFinal, loseClaim, moveBatch, stateAfterError,
+  aggregate, allFinal, callbackAbandoned, callbackLeaseHeld, callbackLeaseUntil, batchesDone, batchesOutcome, canMove, canMoveBatch, combinedState, IllegalBatchTransition, isBatchFinal, loseClaim, moveBatch, stateAfterError,
   cancelAction, cancelledAtVendor, cancelsHere, cancelUnsent, nothingCancelled, missesDeadline, pastDeadline, redateUnsent, retriesUntil, type BatchState, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
   followedSince, followedVendorTaskIds, lastKnown, pollCutoff, pollLimits, polledOutcome, releaseUnsent, stepDeadline, stillClaimed, stoppedFollowing, type CallClaim, type PollLimits, type ReportedState,
 } from '../lib/core/states';
@@ -380,5 +380,22 @@ describe('when qunfa stops following a step (pollCutoff, stoppedFollowing)', () 
     expect(noFigures.state).toBe('FAILED');
     expect(noFigures.error?.message).toMatch(/wshoto reported no figures/);
     expect(noFigures.cause).toBe('qunfa stopped following this step: it was asked 100 times, the most qunfa asks about one step (the last ask failed: http_500); figures are final as of now');
+  });
+});
+
+describe('callbacks to the caller: the delivery lease and the retry window', () => {
+  const T = Date.parse('2026-12-01T02:00:00.000Z');
+
+  it('a lease is held until the instant it ends, then anyone may take it', () => {
+    expect(callbackLeaseUntil(T, 120)).toBe(T + 120_000);
+    expect(callbackLeaseHeld(T + 120_000, T + 119_999)).toBe(true);
+    expect(callbackLeaseHeld(T + 120_000, T + 120_000)).toBe(false);
+    expect(callbackLeaseHeld(0, T)).toBe(false); // never taken, or given back
+  });
+
+  it('a change is abandoned only once its retry window has passed', () => {
+    const at = new Date(T).toISOString();
+    expect(callbackAbandoned(at, T + 86_400_000, 86_400)).toBe(false);
+    expect(callbackAbandoned(at, T + 86_400_001, 86_400)).toBe(true);
   });
 });

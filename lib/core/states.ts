@@ -446,3 +446,14 @@ export function polledOutcome(status: PolledStatus, cut: PollCutoff | undefined,
   const end = stoppedFollowing(status, cut, vendor, lastError);
   return { status: { ...status, state: end.state, ...(end.error ? { error: end.error } : {}) }, cause: end.cause };
 }
+
+// ---- callbacks to the caller: one delivery per task at a time (a lease), retried for a while ----
+
+/** Does a delivery hold the task's callback lease at `now` (epoch ms)? Then nobody else delivers. */
+export const callbackLeaseHeld = (leaseUntil: number, now: number) => leaseUntil > now;
+
+/** When a callback lease taken at `now` ends (epoch ms); a delivery that dies holding it is taken over after. */
+export const callbackLeaseUntil = (now: number, leaseSeconds: number) => now + leaseSeconds * 1000;
+
+/** Is a change that happened at `occurredAt` past its retry window (its callback is then abandoned)? */
+export const callbackAbandoned = (occurredAt: string, now: number, giveUpSeconds: number) => now - Date.parse(occurredAt) > giveUpSeconds * 1000;
