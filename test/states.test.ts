@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { STEP_STATES, type Batch, type HistoryEntry, type Step, type StepState, type Task } from '../lib/core/task';
 import {
-  aggregate, allFinal, callbackAbandoned, callbackLeaseHeld, callbackLeaseUntil, batchesDone, batchesOutcome, canMove, canMoveBatch, combinedState, IllegalBatchTransition, isBatchFinal, loseClaim, moveBatch, stateAfterError,
-  cancelAction, cancelledAtVendor, cancelsHere, cancelUnsent, nothingCancelled, missesDeadline, pastDeadline, redateUnsent, retriesUntil, type BatchState, canPatch, claimNextCall, dispatchDecision, expireStep, IllegalTransition, isFinal, isStateChange, moveStep, noteDeferral,
-  followedSince, followedVendorTaskIds, lastKnown, pollCutoff, pollLimits, polledOutcome, releaseUnsent, stepDeadline, stillClaimed, stoppedFollowing, type CallClaim, type PollLimits, type ReportedState,
+  aggregate, allFinal, batchesDone, batchesOutcome, callbackAbandoned, callbackLeaseHeld, callbackLeaseUntil, cancelAction, cancelledAtVendor,
+  cancelsHere, cancelUnsent, canMove, canMoveBatch, canPatch, claimNextCall, combinedState, dispatchDecision, expireStep, followedSince,
+  followedVendorTaskIds, IllegalBatchTransition, IllegalTransition, isBatchFinal, isFinal, isStateChange, lastKnown, loseClaim, missesDeadline,
+  moveBatch, moveStep, noteDeferral, nothingCancelled, pastDeadline, pollCutoff, polledOutcome, pollLimits, redateUnsent, refuseUnsent,
+  releaseUnsent, retriesUntil, stateAfterError, stepDeadline, stillClaimed, stoppedFollowing, type BatchState, type CallClaim, type PollLimits,
+  type ReportedState,
 } from '../lib/core/states';
 
 const task = (...states: StepState[]): Task => ({
@@ -253,6 +256,17 @@ describe('flow-control rules (pure: no store, no clock but the one given)', () =
     releaseUnsent(t, 0, claim, 'throttled', new Date(T + 60_000), new Date(T));
     expect(t.steps[0]?.batches?.map((b) => b.status)).toEqual(['PENDING', 'PENDING']);
     expect(claimNextCall(t, 0, shapes, new Date(T + 60_000))).toEqual({ batch: 0 });
+  });
+
+  it('a step that cannot be sent at all (no usable credentials) fails only if nothing of it was claimed', () => {
+    const t = task('SCHEDULED', 'DISPATCHING');
+    const err = { code: 'qunfa.no_credentials', message: 'no weiban credentials for this tenant', kind: 'refused' };
+    expect(refuseUnsent(t, 0, err, new Date(T))).toBe(true);
+    expect(t.steps[0]).toMatchObject({ status: 'FAILED', error: { code: 'qunfa.no_credentials', message: 'no weiban credentials for this tenant' } });
+    expect(t.steps[0]?.error).toEqual({ code: 'qunfa.no_credentials', message: 'no weiban credentials for this tenant' });
+    expect(t.history.at(-1)?.cause).toBe('weiban refused: qunfa.no_credentials no weiban credentials for this tenant');
+    expect(refuseUnsent(t, 1, err, new Date(T))).toBeUndefined();
+    expect(t.steps[1]?.status).toBe('DISPATCHING');
   });
 
   it('deferral notes stay bounded however long a step waits', () => {

@@ -352,6 +352,16 @@ export function releaseUnsent(task: Task, index: number, claim: CallClaim, cause
   noteDeferral(task, index, `batch ${claim.batch} not sent: ${cause}`, nextAttemptAt, now);
 }
 
+/**
+ * A step that cannot be sent at all (no usable credentials for its vendor): FAILED with the error,
+ * if nothing of it has been claimed (mutating `task`); a claimed step is left to its claimer.
+ */
+export function refuseUnsent(task: Task, index: number, err: { code: string; message: string }, now = new Date()): true | undefined {
+  if (task.steps[index]?.status !== 'SCHEDULED') return undefined;
+  moveStep(task, index, 'FAILED', `${task.vendor} refused: ${err.code} ${err.message}`, { error: { code: err.code, message: err.message } }, now);
+  return true;
+}
+
 /** A step that can no longer reach the vendor in time: FAILED qunfa.expired (its unsent batches too). */
 export function expireStep(task: Task, index: number, now = new Date()): void {
   const step = task.steps[index] as Step;

@@ -14,8 +14,8 @@ import { notifyChange } from './progress';
 import { revScheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
 import type { Batch, Step, Vendor } from '../core/task';
 import {
-  batchesDone, batchesOutcome, claimNextCall, dispatchDecision, expireStep, loseClaim, moveBatch, moveStep, noteDeferral, pastDeadline, releaseUnsent,
-  retriesUntil, stateAfterError, stillClaimed, type CallClaim,
+  batchesDone, batchesOutcome, claimNextCall, dispatchDecision, expireStep, loseClaim, moveBatch, moveStep, noteDeferral, pastDeadline, refuseUnsent,
+  releaseUnsent, retriesUntil, stateAfterError, stillClaimed, type CallClaim,
 } from '../core/states';
 import type { StoredTask, TaskStore } from '../infra/taskStore';
 import { stepInput } from '../tasks/taskService';
@@ -256,11 +256,7 @@ async function expireEarly(deps: DispatchDeps, known: StoredTask, index: number,
 
 /** No usable credentials: nothing can be sent. */
 async function fail(deps: DispatchDeps, known: StoredTask, index: number, err: VendorCallError): Promise<DispatchOutcome> {
-  const out = await deps.store.update(known.tenantId, known.id, (t) => {
-    if (t.steps[index]?.status !== 'SCHEDULED') return undefined;
-    moveStep(t, index, 'FAILED', `${t.vendor} refused: ${err.code} ${err.message}`, { error: { code: err.code, message: err.message } });
-    return true;
-  }, known);
+  const out = await deps.store.update(known.tenantId, known.id, (t) => refuseUnsent(t, index, err), known);
   if (out?.result) await notifyChange(deps.invoke, out.task);
   return out?.result ? { outcome: 'FAILED' } : { outcome: 'skipped', reason: 'the step changed meanwhile' };
 }
