@@ -20,6 +20,21 @@ const NEXT: Record<StepState, readonly StepState[]> = {
 export const FINAL: ReadonlySet<StepState> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 export const isFinal = (s: StepState) => FINAL.has(s);
 export const canMove = (from: StepState, to: StepState) => NEXT[from].includes(to);
+/** Every step final: the task is over (nothing will change it again). */
+export const allFinal = (steps: readonly Pick<Step, 'status'>[]) => steps.every((s) => isFinal(s.status));
+
+/** The states a vendor reports of a task it accepted. */
+export type ReportedState = Extract<StepState, 'SUBMITTED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED'>;
+
+/**
+ * Several vendor tasks (a step's batches) reported as one: final only when all are (COMPLETED if
+ * any completed, else FAILED if any failed, else CANCELLED); otherwise RUNNING once any has started
+ * or finished, else SUBMITTED.
+ */
+export function combinedState(states: readonly ReportedState[]): ReportedState {
+  if (states.every(isFinal)) return states.includes('COMPLETED') ? 'COMPLETED' : states.includes('FAILED') ? 'FAILED' : 'CANCELLED';
+  return states.some((s) => s === 'RUNNING' || s === 'COMPLETED') ? 'RUNNING' : 'SUBMITTED';
+}
 
 /**
  * The task's aggregate: when every step is final, FAILED if any failed, else COMPLETED if any
@@ -56,6 +71,112 @@ export function moveStep(task: Task, index: number, to: StepState, cause: string
   task.updatedAt = at;
 }
 
+// ---- cancel: what the caller's cancel does to each step ----
+
+/** A step nothing of which has been claimed: a cancel makes it CANCELLED here (its firing then sends nothing). */
+export const cancelsHere = (s: Pick<Step, 'status'>) => s.status === 'SCHEDULED';
+
+export type CancelAction =
+  | { kind: 'here' }
+  /** At a vendor that can cancel a task it accepted: ask it to, then the step is CANCELLED. */
+  | { kind: 'at-vendor'; vendorTaskId: string }
+  /** Final already: nothing to cancel. */
+  | { kind: 'none' }
+  /** It cannot be cancelled now: why (the 409 says it). */
+  | { kind: 'refused'; reason: string };
+
+/**
+ * What a cancel can do with a step: cancel it here (not yet claimed), nothing (final), nothing now
+ * (being sent: it cannot be taken back mid-call), ask its vendor (where the vendor can cancel an
+ * accepted task and qunfa has its id), or nothing with the reason why.
+ */
+export function cancelAction(step: Pick<Step, 'index' | 'status' | 'vendorTaskId'>, vendor: { id: string; displayName: string; canCancel: boolean }): CancelAction {
+  if (cancelsHere(step)) return { kind: 'here' };
+  if (isFinal(step.status)) return { kind: 'none' };
+  if (step.status === 'DISPATCHING') return { kind: 'refused', reason: `step ${step.index} is being sent to ${vendor.id} right now` };
+  if (!vendor.canCancel) return { kind: 'refused', reason: `step ${step.index} is already at ${vendor.id} (${step.status}), and ${vendor.displayName} cannot cancel a task it has accepted` };
+  if (!step.vendorTaskId) return { kind: 'refused', reason: `step ${step.index} is ${step.status} with no ${vendor.id} task id to cancel` };
+  return { kind: 'at-vendor', vendorTaskId: step.vendorTaskId };
+}
+
+/** Cancels every step not yet claimed (mutating `task`); returns their indexes. */
+export function cancelUnsent(task: Task, now = new Date()): number[] {
+  const cancelled: number[] = [];
+  for (const s of task.steps) {
+    if (cancelsHere(s)) {
+      moveStep(task, s.index, 'CANCELLED', 'cancelled by the caller before it was sent', {}, now);
+      cancelled.push(s.index);
+    }
+  }
+  return cancelled;
+}
+
+/** A step its vendor cancelled: CANCELLED, unless it moved on meanwhile to where it cannot be (mutating `task`). */
+export function cancelledAtVendor(task: Task, index: number, now = new Date()): true | undefined {
+  const step = task.steps[index];
+  if (!step || !canMove(step.status, 'CANCELLED')) return undefined;
+  moveStep(task, index, 'CANCELLED', `cancelled at ${task.vendor} by the caller`, {}, now);
+  return true;
+}
+
+/** Why a cancel that cancelled nothing is refused (409): the task is over, or each step's reason. */
+export function nothingCancelled(task: Pick<Task, 'status' | 'steps'>, reasons: readonly string[]): string {
+  if (allFinal(task.steps)) return `the task is already ${task.status}; there is nothing left to cancel`;
+  return `nothing could be cancelled: ${reasons.join('; ')}`;
+}
+
+// ---- batches: the vendor calls of a step whose audience is over the vendor's per-call limits ----
+
+export type BatchState = Batch['status'];
+
+/**
+ * Batch states, written by qunfa alone (no vendor event touches a batch). Each batch is sent at
+ * most once: SUBMITTED, FAILED and UNKNOWN are final, and an UNKNOWN batch is never re-sent.
+ */
+const BATCH_NEXT: Record<BatchState, readonly BatchState[]> = {
+  // FAILED straight from PENDING only when the step's notAfter passed before it could be sent.
+  PENDING: ['SENDING', 'FAILED'],
+  // Back to PENDING only when its claimer gives it back provably unsent (releaseUnsent).
+  SENDING: ['SUBMITTED', 'FAILED', 'UNKNOWN', 'PENDING'],
+  SUBMITTED: [],
+  FAILED: [],
+  UNKNOWN: [],
+};
+
+export const canMoveBatch = (from: BatchState, to: BatchState) => BATCH_NEXT[from].includes(to);
+export const isBatchFinal = (s: BatchState) => BATCH_NEXT[s].length === 0;
+/** Every batch has its outcome: the step can have its own. */
+export const batchesDone = (batches: readonly Pick<Batch, 'status'>[]) => batches.every((b) => isBatchFinal(b.status));
+
+export class IllegalBatchTransition extends Error {
+  constructor(readonly from: BatchState, readonly to: BatchState) {
+    super(`illegal batch transition ${from} → ${to}`);
+  }
+}
+
+/** Moves one batch (mutating it), with what else the move records (its vendor task id, its error). */
+export function moveBatch(batch: Batch, to: BatchState, patch: Partial<Batch> = {}): void {
+  if (!canMoveBatch(batch.status, to)) throw new IllegalBatchTransition(batch.status, to);
+  Object.assign(batch, patch, { status: to });
+}
+
+/**
+ * A step's state once all its batches have their outcome: UNKNOWN if any may have reached the
+ * vendor unrecorded; else FAILED if none was accepted; else SUBMITTED (refused ones are noted).
+ */
+export function batchesOutcome(batches: readonly Pick<Batch, 'status'>[]): 'UNKNOWN' | 'FAILED' | 'SUBMITTED' {
+  if (batches.some((b) => b.status === 'UNKNOWN')) return 'UNKNOWN';
+  if (!batches.some((b) => b.status === 'SUBMITTED')) return 'FAILED';
+  return 'SUBMITTED';
+}
+
+/**
+ * What a vendor call that ended in error makes of its step or batch: UNKNOWN if the request may
+ * have reached the vendor (ambiguous: never re-sent), else FAILED (the vendor refused). Calls that
+ * provably did not reach it (throttled, not sent) are given back instead (releaseUnsent).
+ */
+export const stateAfterError = (kind: string): 'UNKNOWN' | 'FAILED' => (kind === 'ambiguous' ? 'UNKNOWN' : 'FAILED');
+
 // ---- flow control: deadlines, deferrals, claims of one vendor call at a time ----
 
 /** A step's deadline: the task's notAfter if it names one, else its sendAt plus the deployment's window. */
@@ -68,6 +189,33 @@ export const isStateChange = (h: HistoryEntry) => h.from !== null && h.from !== 
 
 /** What PATCH may change: only a step nothing of which has been claimed. */
 export const canPatch = (s: Pick<Step, 'status'>) => s.status === 'SCHEDULED';
+
+/**
+ * Every step not yet claimed takes its deadline again from the task's (new) notAfter, else its
+ * (new) sendAt plus the window (PATCH); a claimed step keeps the deadline it was sent under.
+ */
+export function redateUnsent(steps: Step[], taskNotAfter: string | undefined, defaultSeconds: number): void {
+  for (const s of steps) if (canPatch(s)) s.notAfter = stepDeadline(s.sendAt, taskNotAfter, defaultSeconds);
+}
+
+/** Is `at` (epoch ms) past the step's deadline? A step without one never is; its deadline itself is not. */
+export const pastDeadline = (step: Pick<Step, 'notAfter'>, at: number) => !!step.notAfter && at > Date.parse(step.notAfter);
+
+/**
+ * Would a step due at `sendAt` (epoch ms) miss `deadline`? Only a step not yet claimed can, and it
+ * must be due strictly before it (a PATCH that breaks this is refused).
+ */
+export const missesDeadline = (step: Pick<Step, 'status'>, sendAt: number, deadline: number) => canPatch(step) && sendAt >= deadline;
+
+/** Margin kept before a permit's lease ends: no connect retry starts after it. */
+const PERMIT_MARGIN_MS = 1_000;
+
+/**
+ * Until when a claimed call's connect retries may go on: while its place in flight (the flow
+ * limiter's lease, `permitLease` epoch ms) is surely still held, and never past the step's deadline.
+ */
+export const retriesUntil = (step: Pick<Step, 'notAfter'>, permitLease: number) =>
+  Math.min(permitLease - PERMIT_MARGIN_MS, step.notAfter ? Date.parse(step.notAfter) : Number.POSITIVE_INFINITY);
 
 /** How early a deferred step's firing may come (clock skew between hosts; schedulers fire at or after). */
 const RETRY_EARLY_MS = 250;
@@ -91,7 +239,7 @@ export function dispatchDecision(step: Step, now: number, o: { leaseMs: number; 
   const due = (iso: string | undefined) => !iso || Date.parse(iso) - now <= o.earlyMs;
   // A deferral's time is when room is expected: a firing before it would only be deferred again.
   const retryDue = (iso: string | undefined) => !iso || Date.parse(iso) - now <= RETRY_EARLY_MS;
-  const expired = !!step.notAfter && now > Date.parse(step.notAfter);
+  const expired = pastDeadline(step, now);
   const leaseOver = !!step.claimedAt && now - Date.parse(step.claimedAt) > o.leaseMs;
   if (step.status === 'SCHEDULED') {
     if (!due(step.sendAt)) return { kind: 'wait', reason: 'not yet due' };
@@ -151,7 +299,7 @@ export function claimNextCall(task: Task, index: number, batches: readonly { siz
   }
   const next = step.batches?.find((b) => b.status === 'PENDING');
   if (step.status !== 'DISPATCHING' || !next) return undefined;
-  next.status = 'SENDING';
+  moveBatch(next, 'SENDING');
   step.claimedAt = at;
   delete step.nextAttemptAt;
   return { batch: next.index };
@@ -162,6 +310,27 @@ export function stillClaimed(task: Task, index: number, claim: CallClaim, claime
   const step = task.steps[index];
   if (step?.status !== 'DISPATCHING' || step.claimedAt !== claimedAt) return false;
   return claim.batch === undefined ? !step.batches : step.batches?.[claim.batch]?.status === 'SENDING';
+}
+
+/**
+ * A claimed call whose dispatcher died (its lease is over) may have reached the vendor: UNKNOWN,
+ * never re-sent (mutating `task`). A step of one call becomes UNKNOWN qunfa.dispatch_lost; in a step
+ * of batches the batch being sent does, and the batches never sent may go at once (the caller gives
+ * the step its outcome when none is left: batchesDone). `advice` tells a person where to look.
+ */
+export function loseClaim(task: Task, index: number, o: { leaseSeconds: number; advice: string }, now = new Date()): void {
+  const s = task.steps[index] as Step;
+  if (!s.batches) {
+    moveStep(task, index, 'UNKNOWN', `the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. ${o.advice}`, {
+      error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${o.leaseSeconds} s of the claim` },
+    }, now);
+    return;
+  }
+  for (const b of s.batches) {
+    if (b.status === 'SENDING') moveBatch(b, 'UNKNOWN', { error: { code: 'qunfa.dispatch_lost', message: 'the dispatcher died while sending this batch' } });
+  }
+  // Nobody is sending now: the batches left go out at once.
+  s.nextAttemptAt = now.toISOString();
 }
 
 /**
@@ -179,8 +348,18 @@ export function releaseUnsent(task: Task, index: number, claim: CallClaim, cause
     return;
   }
   const b = step.batches?.[claim.batch];
-  if (b) b.status = 'PENDING';
+  if (b) moveBatch(b, 'PENDING');
   noteDeferral(task, index, `batch ${claim.batch} not sent: ${cause}`, nextAttemptAt, now);
+}
+
+/**
+ * A step that cannot be sent at all (no usable credentials for its vendor): FAILED with the error,
+ * if nothing of it has been claimed (mutating `task`); a claimed step is left to its claimer.
+ */
+export function refuseUnsent(task: Task, index: number, err: { code: string; message: string }, now = new Date()): true | undefined {
+  if (task.steps[index]?.status !== 'SCHEDULED') return undefined;
+  moveStep(task, index, 'FAILED', `${task.vendor} refused: ${err.code} ${err.message}`, { error: { code: err.code, message: err.message } }, now);
+  return true;
 }
 
 /** A step that can no longer reach the vendor in time: FAILED qunfa.expired (its unsent batches too). */
@@ -192,7 +371,7 @@ export function expireStep(task: Task, index: number, now = new Date()): void {
     delete step.nextAttemptAt;
     return;
   }
-  for (const b of step.batches ?? []) if (b.status === 'PENDING') Object.assign(b, { status: 'FAILED', error: { code: 'qunfa.expired', message } });
+  for (const b of step.batches ?? []) if (b.status === 'PENDING') moveBatch(b, 'FAILED', { error: { code: 'qunfa.expired', message } });
   delete step.nextAttemptAt;
 }
 
@@ -209,13 +388,30 @@ export interface PollLimits {
   vendorHorizonMs?: number;
 }
 
+const DAY_MS = 86_400_000;
+
+/** The limits from the deployment's settings and the vendor's documented horizon (days; none if 0 or absent). */
+export function pollLimits(maxPolls: number, maxAgeSeconds: number, resultHorizonDays?: number): PollLimits {
+  return { maxPolls, maxAgeMs: maxAgeSeconds * 1000, ...(resultHorizonDays ? { vendorHorizonMs: resultHorizonDays * DAY_MS } : {}) };
+}
+
+/** When qunfa started following a step (its age counts from here): its submit, else its last change. */
+export const followedSince = (step: Pick<Step, 'submittedAt' | 'updatedAt'>) => Date.parse(step.submittedAt ?? step.updatedAt);
+
+/** The vendor tasks a step is followed by: its own, or (sent in batches) each batch the vendor accepted. */
+export function followedVendorTaskIds(step: Pick<Step, 'batches' | 'vendorTaskId'>): string[] {
+  return step.batches
+    ? step.batches.filter((b) => b.status === 'SUBMITTED' && b.vendorTaskId).map((b) => b.vendorTaskId as string)
+    : step.vendorTaskId ? [step.vendorTaskId] : [];
+}
+
 export interface PollCutoff {
   /** `qunfa.result_horizon`: the vendor stops updating results; `qunfa.poll_limit`: qunfa stops asking. */
   code: 'qunfa.result_horizon' | 'qunfa.poll_limit';
   why: string;
 }
 
-const days = (ms: number) => `${Math.round((ms / 86_400_000) * 100) / 100} days`;
+const days = (ms: number) => `${Math.round((ms / DAY_MS) * 100) / 100} days`;
 
 /**
  * Is this poll the last one qunfa makes? `n` is this poll's number, counting from 1 and counting
@@ -244,3 +440,30 @@ export function stoppedFollowing(
   const figures = sent === undefined ? `${vendor} reported no figures, so nothing is known to have been sent` : `${vendor} reported nothing sent (staff never confirmed)`;
   return { state: 'FAILED', error: { code: cut.code, message: `${cut.why}, and ${figures}` }, cause };
 }
+
+/** What a poll learnt of a step, in qunfa's terms. */
+export interface PolledStatus { state: ReportedState; stats?: DeliveryStats; error?: { code: string; message: string } }
+
+/** The last thing known of a step whose last poll failed: its own state (a polled step is SUBMITTED or RUNNING) and figures. */
+export const lastKnown = (step: Pick<Step, 'status' | 'stats'>): PolledStatus => ({ state: step.status as ReportedState, ...(step.stats ? { stats: step.stats } : {}) });
+
+/**
+ * What a poll records: the vendor's answer as it is, unless this was the last poll (`cut`) and the
+ * answer is not final: then the final state qunfa gives the step (stoppedFollowing) and why.
+ */
+export function polledOutcome(status: PolledStatus, cut: PollCutoff | undefined, vendor: string, lastError?: string): { status: PolledStatus; cause: string } {
+  if (isFinal(status.state) || !cut) return { status, cause: `${vendor} reports ${status.state.toLowerCase()}` };
+  const end = stoppedFollowing(status, cut, vendor, lastError);
+  return { status: { ...status, state: end.state, ...(end.error ? { error: end.error } : {}) }, cause: end.cause };
+}
+
+// ---- callbacks to the caller: one delivery per task at a time (a lease), retried for a while ----
+
+/** Does a delivery hold the task's callback lease at `now` (epoch ms)? Then nobody else delivers. */
+export const callbackLeaseHeld = (leaseUntil: number, now: number) => leaseUntil > now;
+
+/** When a callback lease taken at `now` ends (epoch ms); a delivery that dies holding it is taken over after. */
+export const callbackLeaseUntil = (now: number, leaseSeconds: number) => now + leaseSeconds * 1000;
+
+/** Is a change that happened at `occurredAt` past its retry window (its callback is then abandoned)? */
+export const callbackAbandoned = (occurredAt: string, now: number, giveUpSeconds: number) => now - Date.parse(occurredAt) > giveUpSeconds * 1000;

@@ -14,7 +14,7 @@ import { logger } from '../infra/logger';
 import { postJson } from '../infra/guardedFetch';
 import { callbackBackstopName, callbackContinueName, callbackScheduleName, type CallbackEvent, type Scheduler } from '../infra/scheduler/scheduler';
 import { publicTask, type CallbackState, type TaskStore } from '../infra/taskStore';
-import { isStateChange } from '../core/states';
+import { callbackAbandoned, callbackLeaseHeld, callbackLeaseUntil, isStateChange } from '../core/states';
 import { findTenant, type TenantDirectory } from '../infra/tenantDirectory';
 
 export function signCallback(secret: string, timestamp: number, rawBody: string): string {
@@ -59,11 +59,11 @@ async function deliverWithin(deps: CallbackDeps, ev: CallbackEvent, attemptsUnti
   // Take the lease; whoever holds it delivers everything pending, in order.
   const now = Date.now();
   let state: CallbackState = (await deps.store.getCallbackState(ev.tenantId, ev.taskId)) ?? { cursor: 0, attempts: [], abandoned: [], leaseUntil: 0, version: 0 };
-  if (state.leaseUntil > now) return { delivered: 0, pending: task.history.length - state.cursor };
+  if (callbackLeaseHeld(state.leaseUntil, now)) return { delivered: 0, pending: task.history.length - state.cursor };
   // Nothing to tell (a backstop or a retry that finds all delivered): no lease, no schedule.
   if (!task.history.slice(state.cursor).some(isStateChange)) return { delivered: 0, pending: task.history.length - state.cursor };
   const expected = state.version;
-  state = { ...state, leaseUntil: now + c.CALLBACK_LEASE_SECONDS * 1000, version: expected + 1 };
+  state = { ...state, leaseUntil: callbackLeaseUntil(now, c.CALLBACK_LEASE_SECONDS), version: expected + 1 };
   if (!(await deps.store.putCallbackState(ev.tenantId, ev.taskId, state, expected))) return { delivered: 0, pending: -1 };
   const lease = state.version;
   /** Writes what is known so far; false if the lease has gone to someone else. */
@@ -123,7 +123,7 @@ async function deliverWithin(deps: CallbackDeps, ev: CallbackEvent, attemptsUnti
         continue;
       }
       const tries = state.attempts.filter((a) => a.eventId === eventId).length;
-      if (Date.now() - Date.parse(entry.at) > c.CALLBACK_GIVE_UP_SECONDS * 1000) {
+      if (callbackAbandoned(entry.at, Date.now(), c.CALLBACK_GIVE_UP_SECONDS)) {
         logger.warn('callback abandoned after the retry window', { taskId: fresh.id, eventId, tries });
         state.abandoned.push(eventId);
         state.cursor++;

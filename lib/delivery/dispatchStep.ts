@@ -14,7 +14,8 @@ import { notifyChange } from './progress';
 import { revScheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
 import type { Batch, Step, Vendor } from '../core/task';
 import {
-  claimNextCall, dispatchDecision, expireStep, moveStep, noteDeferral, releaseUnsent, stillClaimed, type CallClaim,
+  batchesDone, batchesOutcome, claimNextCall, dispatchDecision, expireStep, loseClaim, moveBatch, moveStep, noteDeferral, pastDeadline, refuseUnsent,
+  releaseUnsent, retriesUntil, stateAfterError, stillClaimed, type CallClaim,
 } from '../core/states';
 import type { StoredTask, TaskStore } from '../infra/taskStore';
 import type { TenantDirectory } from '../infra/tenantDirectory';
@@ -105,7 +106,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     const input: StepRequestInput = { ...plan.batch(call.batch ?? 0), content: step.content, sendAt: step.sendAt };
 
     // Retries stop while the place in flight is surely still ours, and at the step's deadline.
-    const deadline = Math.min(permit.lease - 1_000, step.notAfter ? Date.parse(step.notAfter) : Number.POSITIVE_INFINITY);
+    const deadline = retriesUntil(step, permit.lease);
     const result = await submitWithRetries(deps, wired, input, taskId, deadline);
     await releaseQuietly(deps.limiter, permit, callOutcome(result.kind === 'error' ? result.error : undefined));
 
@@ -138,7 +139,7 @@ function recordCall(t: StoredTask, index: number, call: CallClaim, result: Attem
   if (call.batch === undefined) {
     if (result.kind === 'ok') {
       moveStep(t, index, 'SUBMITTED', acceptedCause(t.vendor), { vendorTaskId: result.value.vendorTaskId, vendorResponse: result.value.raw, submittedAt: now });
-    } else if (result.error.kind === 'ambiguous') {
+    } else if (stateAfterError(result.error.kind) === 'UNKNOWN') {
       const s = t.steps[index] as Step;
       moveStep(t, index, 'UNKNOWN', `${t.vendor} may have received the step (${result.error.message}); not re-sent. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, { error: { code: result.error.code, message: result.error.message } });
     } else {
@@ -148,9 +149,9 @@ function recordCall(t: StoredTask, index: number, call: CallClaim, result: Attem
   }
   const s = t.steps[index] as Step;
   const b = s.batches?.[call.batch] as Batch;
-  if (result.kind === 'ok') Object.assign(b, { status: 'SUBMITTED', ...(result.value.vendorTaskId ? { vendorTaskId: result.value.vendorTaskId } : {}) });
-  else Object.assign(b, { status: result.error.kind === 'ambiguous' ? 'UNKNOWN' : 'FAILED', error: { code: result.error.code, message: result.error.message } });
-  if (!s.batches?.some((x) => x.status === 'PENDING' || x.status === 'SENDING')) finishBatches(t, index);
+  if (result.kind === 'ok') moveBatch(b, 'SUBMITTED', result.value.vendorTaskId ? { vendorTaskId: result.value.vendorTaskId } : {});
+  else moveBatch(b, stateAfterError(result.error.kind), { error: { code: result.error.code, message: result.error.message } });
+  if (batchesDone(s.batches ?? [])) finishBatches(t, index);
   else s.nextAttemptAt = now; // the rest may go now (this dispatcher goes on with them)
   return true;
 }
@@ -182,7 +183,7 @@ async function defer(deps: DispatchDeps, known: StoredTask, index: number, reaso
   const s = known.steps[index] as Step;
   // A second the limiter chose for this step is kept (spread within it); otherwise jitter spreads.
   const at = reserved ? new Date(retryAt + Math.random() * 800) : nextAttempt(retryAt, deps.settings.DEFER_JITTER_MS);
-  if (s.notAfter && at.getTime() > Date.parse(s.notAfter)) return expireEarly(deps, known, index, `${reason}; room is expected only at ${at.toISOString()}`);
+  if (pastDeadline(s, at.getTime())) return expireEarly(deps, known, index, `${reason}; room is expected only at ${at.toISOString()}`);
   const rev = (s.rev ?? 0) + 1;
   await (await deps.scheduler()).schedule(revScheduleName(known.id, index, rev, at), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index });
   const out = await deps.store.update(known.tenantId, known.id, (t) => {
@@ -215,7 +216,7 @@ async function rearm(deps: DispatchDeps, task: StoredTask, index: number): Promi
 async function giveBack(deps: DispatchDeps, known: StoredTask, index: number, call: CallClaim, claimedAt: string, reason: string, retryAt: number): Promise<DispatchOutcome> {
   const s = known.steps[index] as Step;
   const at = nextAttempt(retryAt, deps.settings.DEFER_JITTER_MS);
-  const late = !!s.notAfter && at.getTime() > Date.parse(s.notAfter);
+  const late = pastDeadline(s, at.getTime());
   const rev = (s.rev ?? 0) + 1;
   let scheduleError: unknown;
   if (!late) {
@@ -256,11 +257,7 @@ async function expireEarly(deps: DispatchDeps, known: StoredTask, index: number,
 
 /** No usable credentials: nothing can be sent. */
 async function fail(deps: DispatchDeps, known: StoredTask, index: number, err: VendorCallError): Promise<DispatchOutcome> {
-  const out = await deps.store.update(known.tenantId, known.id, (t) => {
-    if (t.steps[index]?.status !== 'SCHEDULED') return undefined;
-    moveStep(t, index, 'FAILED', `${t.vendor} refused: ${err.code} ${err.message}`, { error: { code: err.code, message: err.message } });
-    return true;
-  }, known);
+  const out = await deps.store.update(known.tenantId, known.id, (t) => refuseUnsent(t, index, err), known);
   if (out?.result) await notifyChange(deps.invoke, out.task);
   return out?.result ? { outcome: 'FAILED' } : { outcome: 'skipped', reason: 'the step changed meanwhile' };
 }
@@ -274,18 +271,8 @@ async function declareLost(deps: DispatchDeps, known: StoredTask, index: number)
   const out = await deps.store.update(known.tenantId, known.id, (t) => {
     const s = t.steps[index];
     if (!s || decideNow(deps.settings, s)?.kind !== 'lost') return undefined;
-    if (!s.batches) {
-      moveStep(t, index, 'UNKNOWN', `the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, {
-        error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${deps.settings.DISPATCH_LEASE_SECONDS} s of the claim` },
-      });
-      return true;
-    }
-    for (const b of s.batches) {
-      if (b.status === 'SENDING') Object.assign(b, { status: 'UNKNOWN', error: { code: 'qunfa.dispatch_lost', message: 'the dispatcher died while sending this batch' } });
-    }
-    // Nobody is sending now: the batches left go out at once.
-    s.nextAttemptAt = new Date().toISOString();
-    if (!s.batches.some((b) => b.status === 'PENDING')) finishBatches(t, index);
+    loseClaim(t, index, { leaseSeconds: deps.settings.DISPATCH_LEASE_SECONDS, advice: lookupAdvice(t.vendor, t.name, s.claimedAt) });
+    if (s.batches && batchesDone(s.batches)) finishBatches(t, index);
     return true;
   }, known);
   if (!out?.result) return undefined;
@@ -306,9 +293,10 @@ function finishBatches(t: StoredTask, index: number): void {
   const failed = bs.filter((b) => b.status === 'FAILED');
   const first = sent[0]?.vendorTaskId ? { vendorTaskId: sent[0].vendorTaskId, submittedAt: new Date().toISOString() } : {};
   const list = (xs: typeof bs) => xs.map((b) => b.index).join(', ');
-  if (unknown.length) {
+  const outcome = batchesOutcome(bs);
+  if (outcome === 'UNKNOWN') {
     moveStep(t, index, 'UNKNOWN', `batches ${list(unknown)} of ${bs.length} may have reached ${t.vendor} and are not re-sent; ${sent.length} submitted. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, { ...first, error: unknown[0]?.error });
-  } else if (!sent.length) {
+  } else if (outcome === 'FAILED') {
     moveStep(t, index, 'FAILED', `${t.vendor} refused every batch: ${failed[0]?.error?.code} ${failed[0]?.error?.message}`, { error: failed[0]?.error });
   } else {
     moveStep(t, index, 'SUBMITTED', `${acceptedCause(t.vendor)} in ${bs.length} batches`, {

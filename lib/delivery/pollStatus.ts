@@ -13,7 +13,7 @@ import { logger } from '../infra/logger';
 import type { Invoker } from '../infra/workerInvoker';
 import { applyVendorStatus, notifyChange } from './progress';
 import { pollScheduleName, type PollEvent, type Scheduler } from '../infra/scheduler/scheduler';
-import { isFinal, pollCutoff, stoppedFollowing } from '../core/states';
+import { followedSince, followedVendorTaskIds, isFinal, lastKnown, pollCutoff, pollLimits, polledOutcome } from '../core/states';
 import type { TaskStore } from '../infra/taskStore';
 import { stepInput } from '../vendors/stepInput';
 import type { TenantDirectory } from '../infra/tenantDirectory';
@@ -34,20 +34,17 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
   if (!task || !step) return { outcome: 'no such step' };
   if (isFinal(step.status)) return { outcome: `already ${step.status}` };
   // A step sent in batches is as far along as its batches together.
-  const ids = step.batches
-    ? step.batches.filter((b) => b.status === 'SUBMITTED' && b.vendorTaskId).map((b) => b.vendorTaskId as string)
-    : step.vendorTaskId ? [step.vendorTaskId] : [];
+  const ids = followedVendorTaskIds(step);
   if (!ids.length) return { outcome: 'no vendor task id to ask about' };
 
   const { adapter, ctx, limits } = await vendorContext(deps.tenants, ev.tenantId, task.vendor);
   const ask = adapter.status?.bind(adapter);
   if (!ask) return { outcome: `${task.vendor} cannot be asked` };
   const c = deps.settings;
-  const horizonDays = adapter.capabilities.resultHorizonDays;
   // Decided before asking, so a poll that fails is counted and ends the step at the cap too.
   const cut = pollCutoff(
-    { n: ev.n + 1, since: Date.parse(step.submittedAt ?? step.updatedAt), now: Date.now() },
-    { maxPolls: c.STATUS_POLL_MAX_COUNT, maxAgeMs: c.STATUS_POLL_MAX_AGE_SECONDS * 1000, ...(horizonDays ? { vendorHorizonMs: horizonDays * 86_400_000 } : {}) },
+    { n: ev.n + 1, since: followedSince(step), now: Date.now() },
+    pollLimits(c.STATUS_POLL_MAX_COUNT, c.STATUS_POLL_MAX_AGE_SECONDS, adapter.capabilities.resultHorizonDays),
     task.vendor,
   );
   let status: Omit<VendorStatus, 'raw'>;
@@ -72,16 +69,12 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
       return { outcome: `poll failed: ${err.code}` };
     }
     failedWith = err.code;
-    // The last thing known: the step's own state (a polled step is SUBMITTED or RUNNING) and figures.
-    status = { state: step.status as VendorStatus['state'], ...(step.stats ? { stats: step.stats } : {}) };
+    status = lastKnown(step);
   }
 
-  let cause = `${task.vendor} reports ${status.state.toLowerCase()}`;
-  if (!isFinal(status.state) && cut) {
-    const end = stoppedFollowing(status, cut, task.vendor, failedWith);
-    status = { ...status, state: end.state, ...(end.error ? { error: end.error } : {}) };
-    cause = end.cause;
-  }
+  const outcome = polledOutcome(status, cut, task.vendor, failedWith);
+  status = outcome.status;
+  const cause = outcome.cause;
 
   const changed = await applyVendorStatus(deps.store, ev.tenantId, ev.taskId, ev.step, status, cause, failedWith ? {} : { polls: (step.polls ?? 0) + 1 }, task);
   if (changed && changed.history.length !== task.history.length) await notifyChange(deps.invoke, changed);

@@ -18,6 +18,7 @@ import type { Audience } from '../core/task';
 import { badRequest, unavailable } from '../core/errors';
 import { isConditionFailed } from './awsErrors';
 import type { StepState, Task, Vendor } from '../core/task';
+import { allFinal } from '../core/states';
 
 export interface StoredTask extends Task {
   tenantId: string;
@@ -127,7 +128,7 @@ export class TaskStore {
       const result = mutate(task);
       if (result === undefined) return { task, result };
       task.version = version + 1;
-      if (task.steps.every((s) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(s.status))) {
+      if (allFinal(task.steps)) {
         task.ttl = Math.floor(Date.now() / 1000) + FINAL_TASK_TTL_SECONDS;
       }
       try {

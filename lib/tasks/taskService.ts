@@ -14,7 +14,9 @@ import { callbackUrlProblem } from '../infra/guardedFetch';
 import { notifyChange } from '../delivery/progress';
 import { revScheduleName, scheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
 import { CreateTaskInput, ListQuery, PatchTaskInput, type Step, type Task } from '../core/task';
-import { canMove, canPatch, isFinal, isStateChange, moveStep, stepDeadline } from '../core/states';
+import {
+  cancelAction, cancelledAtVendor, cancelUnsent, canPatch, isFinal, isStateChange, missesDeadline, nothingCancelled, redateUnsent, stepDeadline,
+} from '../core/states';
 import { GROWTH_HEADROOM_BYTES, itemBytes, MAX_ITEM_BYTES, MAX_TASK_BYTES, publicTask, storedForm, type StoredTask, type TaskStore } from '../infra/taskStore';
 import type { Tenant, TenantDirectory } from '../infra/tenantDirectory';
 import { batchCount, ENTRIES_PER_CALL, ENTRIES_PER_TASK, entriesOf } from '../vendors/batches';
@@ -254,13 +256,7 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
   if (!current) throw notFound('task');
   const adapter = adapterFor(current.vendor) as VendorAdapter<unknown>;
   const outcome = await deps.store.update(tenant.id, current.id, (t) => {
-    const cancelled: number[] = [];
-    for (const s of t.steps) {
-      if (s.status === 'SCHEDULED') {
-        moveStep(t, s.index, 'CANCELLED', 'cancelled by the caller before it was sent');
-        cancelled.push(s.index);
-      }
-    }
+    const cancelled = cancelUnsent(t);
     return cancelled.length ? cancelled : undefined;
   }, current);
   if (!outcome) throw notFound('task');
@@ -277,17 +273,14 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
 
   // Steps the vendor already holds: cancelled there, where the vendor has a way to.
   const reasons: string[] = [];
+  const vendor = { id: task.vendor, displayName: adapter.displayName, canCancel: adapter.capabilities.cancelAfterSubmit && !!adapter.cancel };
   for (const s of task.steps) {
-    if (isFinal(s.status)) continue;
-    if (s.status === 'DISPATCHING') { reasons.push(`step ${s.index} is being sent to ${task.vendor} right now`); continue; }
-    if (!adapter.capabilities.cancelAfterSubmit || !adapter.cancel) {
-      reasons.push(`step ${s.index} is already at ${task.vendor} (${s.status}), and ${adapter.displayName} cannot cancel a task it has accepted`);
-      continue;
-    }
-    if (!s.vendorTaskId) { reasons.push(`step ${s.index} is ${s.status} with no ${task.vendor} task id to cancel`); continue; }
+    // (steps not yet claimed were all cancelled above: none is left to cancel 'here')
+    const action = cancelAction(s, vendor);
+    if (action.kind !== 'at-vendor') { if (action.kind === 'refused') reasons.push(action.reason); continue; }
     try {
       const { ctx, limits } = await vendorContext(deps.tenants, tenant.id, task.vendor);
-      const vendorTaskId = s.vendorTaskId;
+      const vendorTaskId = action.vendorTaskId;
       await withPermit(deps.limiter, tenant.id, task.vendor, 'write', limits, deps.settings.IN_FLIGHT_WAIT_MS, () => (adapter.cancel as NonNullable<typeof adapter.cancel>)(ctx, vendorTaskId));
     } catch (err) {
       if (err instanceof NoRoom) throw unavailable(`${task.vendor} has no room for this tenant's calls right now (${err.message}); retry`, Math.max(1, Math.ceil((err.retryAt - Date.now()) / 1000)));
@@ -295,20 +288,12 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
       reasons.push(`${task.vendor} did not cancel step ${s.index}: ${err.code} ${err.message}`);
       continue;
     }
-    const moved = await deps.store.update(tenant.id, task.id, (t) => {
-      const step = t.steps[s.index];
-      if (!step || !canMove(step.status, 'CANCELLED')) return undefined;
-      moveStep(t, s.index, 'CANCELLED', `cancelled at ${task.vendor} by the caller`);
-      return true;
-    });
+    const moved = await deps.store.update(tenant.id, task.id, (t) => cancelledAtVendor(t, s.index));
     if (moved) task = moved.task;
     if (moved?.result) cancelled.push(s.index);
   }
 
-  if (cancelled.length === 0) {
-    if (task.steps.every((s) => isFinal(s.status))) throw conflict(`the task is already ${task.status}; there is nothing left to cancel`);
-    throw conflict(`nothing could be cancelled: ${reasons.join('; ')}`);
-  }
+  if (cancelled.length === 0) throw conflict(nothingCancelled(task, reasons));
   await notifyChange(deps.invoke, task);
   return publicTask(task);
 }
@@ -372,7 +357,7 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
         t.history.push({ at, step: c.index, from: s.status, to: s.status, cause: `${what.join(', ')} by the caller` });
       }
       // Every step not yet sent gets its deadline again: the task's notAfter, else its sendAt + the window.
-      for (const s of t.steps) if (s.status === 'SCHEDULED') s.notAfter = stepDeadline(s.sendAt, t.notAfter, window);
+      redateUnsent(t.steps, t.notAfter, window);
       if (patch.notAfter) t.history.push({ at, from: t.status, to: t.status, cause: `notAfter set to ${t.notAfter} by the caller` });
       t.updatedAt = at;
       // Measured on the state this write would replace; too large → nothing is written.
@@ -440,7 +425,7 @@ function checkPatch(task: StoredTask, patch: PatchTaskInput, changes: StepChange
   }
   const deadline = patch.notAfter ? Date.parse(patch.notAfter) : task.notAfter ? Date.parse(task.notAfter) : undefined;
   if (deadline !== undefined) {
-    const late = task.steps.some((s, i) => s.status === 'SCHEDULED' && (sendAts[i] as number) >= deadline);
+    const late = task.steps.some((s, i) => missesDeadline(s, sendAts[i] as number, deadline));
     if (late) errors.push(patch.notAfter ? { path: 'notAfter', message: 'must be after the sendAt of every step not yet sent' } : { path: changes.find((c) => c.sendAt)?.path ? at(changes.find((c) => c.sendAt)?.path as string, 'sendAt') : 'sendAt', message: `must be before the task's notAfter (${task.notAfter})` });
   }
   if (errors.length) throw badRequest(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);

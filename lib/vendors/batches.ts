@@ -8,6 +8,7 @@
  * bounded per call (batches split over senders as well as ids) and per task (refused at create).
  */
 import type { Audience } from '../core/task';
+import { combinedState } from '../core/states';
 import type { Capabilities, StepRequestInput, VendorStatus } from './adapter';
 
 /** Recipient entries (senders × ids) in one vendor call: about 3.5 MB of JSON at 35 bytes an id. */
@@ -91,11 +92,7 @@ export function planBatches(input: StepRequestInput, caps: Capabilities): BatchP
 
 /** Several batches' statuses as one: final only when all are; figures added up. */
 export function combineStatuses(statuses: VendorStatus[]): VendorStatus {
-  const states = statuses.map((s) => s.state);
-  const final = states.every((s) => s === 'COMPLETED' || s === 'FAILED' || s === 'CANCELLED');
-  const state: VendorStatus['state'] = final
-    ? states.includes('COMPLETED') ? 'COMPLETED' : states.includes('FAILED') ? 'FAILED' : 'CANCELLED'
-    : states.some((s) => s === 'RUNNING' || s === 'COMPLETED') ? 'RUNNING' : 'SUBMITTED';
+  const state: VendorStatus['state'] = combinedState(statuses.map((s) => s.state));
   const stats: Record<string, number> = {};
   for (const s of statuses) for (const [k, v] of Object.entries(s.stats ?? {})) if (typeof v === 'number') stats[k] = (stats[k] ?? 0) + v;
   const error = state === 'FAILED' ? statuses.find((s) => s.error)?.error : undefined;
