@@ -1,0 +1,58 @@
+// @ts-check
+// ESLint: the recommended JavaScript and type-aware typescript-eslint rules, tuned where they are noise here.
+// Formatting is Prettier's (eslint-config-prettier, last, turns off every rule it owns); layers and cycles are
+// dependency-cruiser's (.dependency-cruiser.cjs).
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+/** Test code and its doubles: the fixtures and the vendor sandboxes read loosely typed JSON on purpose. */
+const TEST_CODE = ['test/**', 'scripts/**', 'lib/**/*.test.ts', 'lib/vendors/*/sandbox.ts', 'lib/vendors/kit/sandboxServer.ts'];
+
+export default tseslint.config(
+  { ignores: ['node_modules/', '.serverless/', '.esbuild/', '.esbuild-*/', '.data/', '.bench/', 'coverage/'] },
+  js.configs.recommended,
+  tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      globals: globals.node,
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // `_` marks a binding kept on purpose (a field dropped by destructuring, an unused parameter).
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          caughtErrorsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+          ignoreRestSiblings: true,
+        },
+      ],
+      // Async functions that do not await implement Promise-returning interfaces (stores, directories, adapters).
+      '@typescript-eslint/require-await': 'off',
+      // String(x) of an `unknown` vendor reply field is how adapters turn whatever a vendor said into text.
+      '@typescript-eslint/no-base-to-string': 'off',
+    },
+  },
+  {
+    // The AWS SDK clients are required on first use so a cold start pays only for the clients it calls.
+    files: ['lib/infra/awsClients.ts'],
+    rules: { '@typescript-eslint/no-require-imports': ['error', { allow: ['^@aws-sdk/'] }] },
+  },
+  {
+    files: TEST_CODE,
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+    },
+  },
+  { files: ['**/*.{js,mjs,cjs}'], extends: [tseslint.configs.disableTypeChecked] },
+  prettier,
+);
