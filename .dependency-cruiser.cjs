@@ -2,8 +2,8 @@
 //   core      the model, state machine, errors, ids: imports no other layer
 //   vendors   adapters, registry, kit: core (and vendors)
 //   infra     settings, AWS clients, store, scheduler, ...: core (and infra)
-//   tasks     task use cases: core, vendors, infra
 //   delivery  dispatch, poll, webhooks, callbacks, flow control: core, vendors, infra
+//   tasks     task use cases (create, cancel at the vendor, PATCH): core, vendors, infra, delivery
 //   api       handler plumbing, problems, openapi: anything in lib but the composition root
 //   lib/app.ts  the composition root: anything in lib
 //   functions/  Lambda entry points: anything in lib
@@ -37,8 +37,8 @@ module.exports = {
     layer('core', []),
     layer('vendors', ['core']),
     layer('infra', ['core']),
-    layer('tasks', ['core', 'vendors', 'infra']),
     layer('delivery', ['core', 'vendors', 'infra']),
+    layer('tasks', ['core', 'vendors', 'infra', 'delivery']),
     {
       name: 'api-not-to-app',
       comment: 'lib/api is plumbing the composition root wires; it must not import lib/app.ts.',

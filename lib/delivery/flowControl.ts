@@ -5,7 +5,8 @@
  * asked us to wait — the caller defers through the scheduler to when room is expected, spread by
  * jitter so deferred work does not stampede.
  */
-import type { Admission, CallKind, FlowLimiter, Permit, RateLimits } from '../infra/flowLimiter';
+import type { RateLimits } from '../core/rateLimits';
+import type { Admission, CallKind, FlowLimiter, Permit } from '../infra/flowLimiter';
 import { VendorCallError } from '../vendors/adapter';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

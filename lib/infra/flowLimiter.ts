@@ -27,15 +27,7 @@ import { randomBytes } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { dynamoLib } from './awsClients';
 import { isConditionFailed } from './awsErrors';
-
-export interface RateLimits {
-  /** Requests in flight at once (every vendor call). */
-  inFlight: number;
-  /** Vendor writes (creates, cancels, reminders) in any 60 s. */
-  perMinute: number;
-  /** Vendor writes in any hour. */
-  perHour: number;
-}
+import type { RateLimits } from '../core/rateLimits';
 
 /** A write counts against the minute and hour windows; a read (a status query) only takes a slot. */
 export type CallKind = 'write' | 'read';

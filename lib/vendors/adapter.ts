@@ -6,7 +6,7 @@
  */
 import type * as z from 'zod/mini';
 import type { Settings } from '../infra/settings';
-import type { RateLimits } from '../infra/flowLimiter';
+import type { RateLimits } from '../core/rateLimits';
 import type { FieldError } from '../core/errors';
 import type { AttachmentType, Audience, Content, DeliveryStats, Vendor } from '../core/task';
 import { boundMessage } from './kit/keepResponse';

@@ -4,7 +4,7 @@
  */
 import { loadSettings } from '../infra/settings';
 import type { Vendor } from '../core/task';
-import type { RateLimits } from '../infra/flowLimiter';
+import type { RateLimits } from '../core/rateLimits';
 import { vendorCredentials, vendorLimits, type TenantDirectory } from '../infra/tenantDirectory';
 import { adapterFor, baseUrlFor } from './registry';
 import { VendorCallError, type VendorAdapter, type VendorContext } from './adapter';
