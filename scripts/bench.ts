@@ -14,7 +14,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -272,7 +272,7 @@ async function throughput(say: (l?: string) => void) {
     say(`steps dispatched through the scheduler to the sandbox: ${(submittedAt.length / span).toFixed(0)}/s (${submittedAt.length} due at one second, last SUBMITTED ${span.toFixed(1)} s after)`);
 
     // Callbacks ingested per second: signed YouMi events for one submitted task.
-    const tenants = JSON.parse(require('node:fs').readFileSync(join(dataDir, 'tenants.json'), 'utf8'));
+    const tenants = JSON.parse(readFileSync(join(dataDir, 'tenants.json'), 'utf8'));
     const creds = tenants.demo.vendors.youmi;
     const yt = (await (await fetch(`${base}/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ vendor: 'youmi', name: 'tput-hook', ...VALID.youmi }) })).json()) as { id: string };
     let vid: string | undefined;

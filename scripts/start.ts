@@ -124,8 +124,8 @@ Create a task (sent now; add "sendAt":"2026-12-01T10:00:00+08:00" to schedule it
     await dynamo.close();
     process.exit(0);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
   offline.on('exit', (code) => {
     if (!stopping) {
       console.error(`serverless-offline exited (${code}); stopping`);

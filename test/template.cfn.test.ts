@@ -67,7 +67,7 @@ describe('serverless package (offline, no credentials)', () => {
     for (const [name, r] of resources().filter(([k, r]) => r.Type === 'AWS::IAM::Role' && k !== 'SchedulerRole')) {
       for (const s of r.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)) {
         const actions = [s.Action].flat();
-        expect(actions.every((a: string) => !a.includes('*')), `${name} ${actions}`).toBe(true);
+        expect(actions.every((a: string) => !a.includes('*')), `${name} ${actions.join(',')}`).toBe(true);
         expect(s.Resource, name).not.toBe('*');
         if (actions.includes('scheduler:CreateSchedule')) expect(['CreateTaskRole', 'PatchTaskRole', 'DispatchStepRole', 'PollStatusRole', 'DeliverCallbackRole']).toContain(name);
         // Delete: a cancelled task's schedules, a moved step's old one, and a callback delivery's own

@@ -35,6 +35,7 @@ const HttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
 const Id = z.string({ error: 'must be a string' }).check(
   z.minLength(1, 'must not be empty'),
   z.maxLength(128, 'must be at most 128 characters'),
+  // eslint-disable-next-line no-control-regex -- the control characters are what it refuses
   z.regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters'),
 );
 

@@ -218,10 +218,10 @@ async function giveBack(deps: DispatchDeps, known: StoredTask, index: number, ca
   const at = nextAttempt(retryAt, deps.settings.DEFER_JITTER_MS);
   const late = pastDeadline(s, at.getTime());
   const rev = (s.rev ?? 0) + 1;
-  let scheduleError: unknown;
+  let scheduleError: Error | undefined;
   if (!late) {
     await (await deps.scheduler()).schedule(revScheduleName(known.id, index, rev, at), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index })
-      .catch((err: unknown) => { scheduleError = err; });
+      .catch((err: unknown) => { scheduleError = err instanceof Error ? err : new Error(String(err)); });
   }
   const out = await deps.store.update(known.tenantId, known.id, (t) => {
     if (!stillClaimed(t, index, call, claimedAt)) return undefined;

@@ -24,7 +24,7 @@ import { capabilityErrors } from '../vendors/capabilities';
 import { adapterFor } from '../vendors/registry';
 import { stepInput } from '../vendors/stepInput';
 import { vendorContext } from '../vendors/context';
-import { VendorCallError, type StepRequestInput, type VendorAdapter } from '../vendors/adapter';
+import { VendorCallError, type VendorAdapter } from '../vendors/adapter';
 
 export interface TaskDeps {
   settings: Settings;
