@@ -67,8 +67,8 @@ describe.each(VENDORS)('%s over its sandbox', (vendor) => {
     const creds = tenants.a.vendors[vendor];
     for (const k of ['secret', 'clientSecret', 'appSecret']) if (k in creds) creds[k] = 'not-the-secret';
     writeFileSync(env.tenantsFile, JSON.stringify(tenants));
-    const { clearVendorTokens } = await import('../lib/vendors/registry');
-    clearVendorTokens();
+    // No cache to clear: tokens are kept per tenant *and* every credential field, so the wrong
+    // secret is never served the token the right one got; it must ask, and is refused.
     try {
       expect(await dispatch(res.body.id)).toMatchObject({ outcome: 'FAILED' });
       const step = (await get(res.body.id)).steps[0];
@@ -79,7 +79,6 @@ describe.each(VENDORS)('%s over its sandbox', (vendor) => {
       expect(sent).toBeLessThanOrEqual(2); // one token request (or one signed call); no retry loop
     } finally {
       writeFileSync(env.tenantsFile, original);
-      clearVendorTokens();
     }
   });
 

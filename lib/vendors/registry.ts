@@ -8,9 +8,9 @@ import type { Vendor } from '../core/task';
 import { publishedLimits } from './batches';
 import { tanmarketAdapter } from './tanmarket/adapter';
 import { VendorCallError, type VendorAdapter } from './adapter';
-import { clearWeibanTokens, weibanAdapter } from './weiban/adapter';
-import { clearWshotoTokens, wshotoAdapter } from './wshoto/adapter';
-import { clearYoumiTokens, youmiAdapter } from './youmi/adapter';
+import { weibanAdapter } from './weiban/adapter';
+import { wshotoAdapter } from './wshoto/adapter';
+import { youmiAdapter } from './youmi/adapter';
 
 export const ADAPTERS: Record<Vendor, VendorAdapter<any>> = {
   weiban: weibanAdapter,
@@ -24,13 +24,6 @@ export function vendorCatalogue() {
   return Object.values(ADAPTERS).map((a) => ({
     id: a.id, name: a.displayName, productionBaseUrl: a.productionBaseUrl, capabilities: { ...a.capabilities, limits: publishedLimits(a.capabilities) },
   }));
-}
-
-/** For tests: forget every cached vendor token. */
-export function clearVendorTokens(): void {
-  clearWeibanTokens();
-  clearYoumiTokens();
-  clearWshotoTokens();
 }
 
 /** Local sandbox ports, one per vendor (see lib/vendors/<vendor>/sandbox.ts). */

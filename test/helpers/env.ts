@@ -15,7 +15,6 @@ import { resetConfig } from '../../lib/infra/settings';
 import { resetDeps } from '../../lib/app';
 import { setScheduler } from '../../lib/infra/scheduler/scheduler';
 import { setTenantDirectory } from '../../lib/infra/tenantDirectory';
-import { clearVendorTokens } from '../../lib/vendors/registry';
 import { ensureTables, startDynalite, startDynaliteProcess, type RunningDynamo } from '../../scripts/lib/dynalite';
 import { AsyncInvokeQueue, reservedConcurrency } from '../../scripts/lib/lambda-queue';
 import { startSandboxes, type NamedSandbox } from '../../scripts/lib/sandboxes';
@@ -147,7 +146,6 @@ export function resetModules(): void {
   resetDeps();
   setScheduler(undefined);
   setTenantDirectory(undefined);
-  clearVendorTokens();
 }
 
 export function lambdaContext(name: string): Context {

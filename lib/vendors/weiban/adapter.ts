@@ -268,8 +268,3 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
     };
   },
 };
-
-/** For tests: forget cached tokens. */
-export function clearWeibanTokens(): void {
-  tokens.clear();
-}

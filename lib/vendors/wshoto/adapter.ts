@@ -181,7 +181,3 @@ export function parseWshotoStatus(env: { data?: Record<string, unknown> }): Vend
     raw: env,
   };
 }
-
-export function clearWshotoTokens(): void {
-  tokens.clear();
-}

@@ -274,7 +274,3 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
     };
   },
 };
-
-export function clearYoumiTokens(): void {
-  tokens.clear();
-}
