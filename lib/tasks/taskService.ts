@@ -138,8 +138,8 @@ export function validate(tenant: Tenant, body: unknown): CreateTaskInput {
 
 /**
  * What the audience costs in vendor calls: senders × ids entries bounded per task (a vendor that
- * lists recipients per sender multiplies the request); a vendor whose results come by callback
- * takes the whole audience in one call (its events name one vendor task, so it is not batched).
+ * lists recipients per sender multiplies the request); a vendor that declares it takes no batches
+ * (capabilities.batches false) takes the whole audience in one call.
  */
 function fanOutErrors(adapter: VendorAdapter<unknown>, input: CreateTaskInput): FieldError[] {
   const caps = adapter.capabilities;
@@ -150,7 +150,7 @@ function fanOutErrors(adapter: VendorAdapter<unknown>, input: CreateTaskInput): 
   if (entries > ENTRIES_PER_TASK) {
     return [{ path: 'audience', message: `${a.senders?.length ?? 0} senders × ${ids} ${field} = ${entries} recipient entries; ${input.vendor} lists every recipient once per sender, and a task may carry at most ${ENTRIES_PER_TASK}: split the task (fewer senders or fewer ${field} per task)` }];
   }
-  if (caps.status !== 'callback') return [];
+  if (caps.batches) return [];
   const limit = a.kind === 'groups' ? caps.limits.groupIdsPerCall : caps.limits.customerIdsPerCall;
   if (limit && ids > limit) return [{ path: `audience.${field}`, message: `${input.vendor} takes at most ${limit} per task` }];
   if (batchCount(a, caps) > 1) {

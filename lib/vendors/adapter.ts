@@ -20,6 +20,12 @@ export interface Capabilities {
   cancelAfterSubmit: boolean;
   /** How qunfa learns what happened after submit. */
   status: 'poll' | 'callback' | 'none';
+  /**
+   * May an audience over the per-call limits be sent as several vendor calls (batches)? `false`:
+   * the vendor takes the whole audience in one call (e.g. its events name one vendor task), and a
+   * task that would need more is refused at create (422).
+   */
+  batches: boolean;
   /** Per-call limits of the vendor (audiences larger than these are split into batches). */
   limits: { customerIdsPerCall?: number; groupIdsPerCall?: number; sendersPerCall?: number };
   /**

@@ -21,9 +21,11 @@ export const ADAPTERS: Record<Vendor, VendorAdapter<any>> = {
 
 /** What GET /v1/vendors publishes: each adapter's capability matrix. */
 export function vendorCatalogue() {
-  return Object.values(ADAPTERS).map((a) => ({
-    id: a.id, name: a.displayName, productionBaseUrl: a.productionBaseUrl, capabilities: { ...a.capabilities, limits: publishedLimits(a.capabilities) },
-  }));
+  return Object.values(ADAPTERS).map((a) => {
+    // `batches` shapes what create accepts (its refusals say so); the published matrix is as it was.
+    const { batches: _notPublished, ...capabilities } = a.capabilities;
+    return { id: a.id, name: a.displayName, productionBaseUrl: a.productionBaseUrl, capabilities: { ...capabilities, limits: publishedLimits(a.capabilities) } };
+  });
 }
 
 /** Local sandbox ports, one per vendor (see lib/vendors/<vendor>/sandbox.ts). */

@@ -94,6 +94,7 @@ export const tanmarketAdapter: VendorAdapter<TanmarketCredentials> = {
     tagFilters: true,
     cancelAfterSubmit: false,
     status: 'none',
+    batches: true,
     limits: { sendersPerCall: 100, groupIdsPerCall: 2_000 },
     rateLimits: CONSERVATIVE_LIMITS,
   },

@@ -152,6 +152,7 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
     tagFilters: false,
     cancelAfterSubmit: false,
     status: 'poll',
+    batches: true,
     limits: { customerIdsPerCall: 10_000, groupIdsPerCall: 2_000, sendersPerCall: 100 },
     // staff_eu_list repeats the customers for every staff member; the group lists are separate.
     recipientsPerSender: ['customers'],

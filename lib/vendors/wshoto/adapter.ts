@@ -102,6 +102,7 @@ export const wshotoAdapter: VendorAdapter<WshotoCredentials> = {
     tagFilters: false,
     cancelAfterSubmit: false,
     status: 'poll',
+    batches: true,
     limits: { customerIdsPerCall: 10_000, groupIdsPerCall: 2_000 },
     // user_customers_list and user_targets_info_list repeat the send_ids for every user_id.
     recipientsPerSender: ['customers', 'groups'],

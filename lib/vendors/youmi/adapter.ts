@@ -162,6 +162,8 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
     tagFilters: true,
     cancelAfterSubmit: true,
     status: 'callback',
+    // Its events name one YouMi task: the whole audience goes in one call.
+    batches: false,
     limits: { customerIdsPerCall: 10_000, sendersPerCall: 1 },
     rateLimits: CONSERVATIVE_LIMITS,
   },
