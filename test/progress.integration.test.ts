@@ -10,13 +10,12 @@ import { dynamo } from '../lib/infra/awsClients';
 import { signCallback, verifyCallbackSignature } from '../lib/delivery/callerCallbacks';
 import { invokeWorker } from '../lib/infra/workerInvoker';
 import { callbackUrlProblem, isPrivateAddress, postJson } from '../lib/infra/guardedFetch';
-import type { Vendor } from '../lib/core/task';
 import { LocalScheduler, startLocalRunner } from '../lib/infra/scheduler/localScheduler';
 import { TaskStore } from '../lib/infra/taskStore';
 import { encrypt, signature } from '../lib/vendors/weiban/callbackCrypto';
 import { pushYoumiEvent } from '../lib/vendors/youmi/sandbox';
 import { startReceiver } from '../scripts/lib/receiver';
-import { VALID } from './helpers/bodies';
+import { VALID, type Vendor } from './helpers/bodies';
 import { call, inSeconds, lambdaContext, startTestEnv, waitFor, type TestEnv } from './helpers/env';
 
 let env: TestEnv;

@@ -4,12 +4,11 @@ import { handler as deleteTask } from '../functions/deleteTask';
 import { handler as dispatchStepFn } from '../functions/dispatchStep';
 import { handler as getTask } from '../functions/getTask';
 import { handler as listVendors } from '../functions/listVendors';
-import type { Vendor } from '../lib/core/task';
 import { stepInput } from '../lib/tasks/taskService';
 import { tenantDirectory } from '../lib/infra/tenantDirectory';
 import { vendorContext } from '../lib/vendors/context';
 import { wshotoAdapter } from '../lib/vendors/wshoto/adapter';
-import { VALID } from './helpers/bodies';
+import { VALID, type Vendor } from './helpers/bodies';
 import { call, inSeconds, lambdaContext, startTestEnv, type TestEnv } from './helpers/env';
 
 let env: TestEnv;

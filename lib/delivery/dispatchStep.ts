@@ -12,7 +12,7 @@ import { logger } from '../infra/logger';
 import { schedulePoll } from './pollStatus';
 import { notifyChange } from './progress';
 import { revScheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
-import type { Batch, Step, Vendor } from '../core/task';
+import type { Batch, Step, VendorId } from '../core/task';
 import {
   claimNextCall, dispatchDecision, expireStep, moveStep, noteDeferral, releaseUnsent, stillClaimed, type CallClaim,
 } from '../core/states';
@@ -292,7 +292,7 @@ async function declareLost(deps: DispatchDeps, known: StoredTask, index: number)
   return out.task;
 }
 
-const acceptedCause = (vendor: Vendor) => adapterFor(vendor)?.capabilities.status === 'none'
+const acceptedCause = (vendor: VendorId) => adapterFor(vendor)?.capabilities.status === 'none'
   ? `accepted by ${vendor}; ${vendor} offers no way to learn results (no status endpoint, no callback), so qunfa's knowledge of this step ends here`
   : `accepted by ${vendor}`;
 
@@ -321,7 +321,7 @@ function finishBatches(t: StoredTask, index: number): void {
  * How qunfa will learn the rest: schedule the first status poll, or index the vendor's id so its
  * callbacks find the step. A failure here is logged, never turned into a re-send.
  */
-async function followUp(deps: DispatchDeps, vendor: Vendor, tenantId: string, taskId: string, index: number, vendorTaskId: string | undefined): Promise<void> {
+async function followUp(deps: DispatchDeps, vendor: VendorId, tenantId: string, taskId: string, index: number, vendorTaskId: string | undefined): Promise<void> {
   const how = adapterFor(vendor)?.capabilities.status;
   try {
     if (how === 'poll' && vendorTaskId) await schedulePoll(await deps.scheduler(), tenantId, taskId, index, 0);
@@ -332,7 +332,7 @@ async function followUp(deps: DispatchDeps, vendor: Vendor, tenantId: string, ta
 }
 
 /** No vendor documents a lookup by anything but the id it returns: say what a person can do. */
-function lookupAdvice(vendor: Vendor, name: string, claimedAt?: string): string {
+function lookupAdvice(vendor: VendorId, name: string, claimedAt?: string): string {
   return `${vendor} offers no lookup except by the task id it returns, which never arrived: look in ${vendor}'s console for a task named "${name}" created around ${claimedAt ?? 'the claim time'}`;
 }
 

@@ -16,7 +16,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { dynamoLib } from './awsClients';
 import type { Audience } from '../core/task';
 import { badRequest, isConditionFailed, unavailable } from '../core/errors';
-import type { StepState, Task, Vendor } from '../core/task';
+import type { StepState, Task, VendorId } from '../core/task';
 
 export interface StoredTask extends Task {
   tenantId: string;
@@ -54,7 +54,7 @@ export interface CallbackState {
   version: number;
 }
 
-export interface ListOptions { status?: StepState; vendor?: Vendor; limit: number; cursor?: string }
+export interface ListOptions { status?: StepState; vendor?: VendorId; limit: number; cursor?: string }
 
 /** Consumed capacity and request counts, read from the SDK's ConsumedCapacity (for the bench). */
 export interface StoreStats { reads: number; writes: number; rcu: number; wcu: number }

@@ -13,7 +13,8 @@ import { logger } from '../infra/logger';
 import { callbackUrlProblem } from '../infra/guardedFetch';
 import { notifyChange } from '../delivery/progress';
 import { revScheduleName, scheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
-import { CreateTaskInput, ListQuery, PatchTaskInput, type Step, type Task } from '../core/task';
+import { PatchTaskInput, type CreateTaskInput, type Step, type Task } from '../core/task';
+import { CreateTaskRequest, ListTasksRequest } from './requests';
 import { canMove, canPatch, isFinal, isStateChange, moveStep, stepDeadline } from '../core/states';
 import { GROWTH_HEADROOM_BYTES, itemBytes, MAX_ITEM_BYTES, MAX_TASK_BYTES, publicTask, storedForm, type StoredTask, type TaskStore } from '../infra/taskStore';
 import type { Tenant, TenantDirectory } from '../infra/tenantDirectory';
@@ -111,7 +112,7 @@ async function replay(deps: TaskDeps, tenant: Tenant, record: { taskId: string; 
 
 /** Schema (400), the vendor's options (400), the tenant's vendor set-up and the vendor's capabilities (422). */
 export function validate(tenant: Tenant, body: unknown): CreateTaskInput {
-  const parsed = CreateTaskInput.safeParse(body);
+  const parsed = CreateTaskRequest.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error);
   const input = parsed.data;
   const urlProblem = input.callbackUrl ? callbackUrlProblem(input.callbackUrl, config().QUNFA_MODE === 'local') : undefined;
@@ -247,7 +248,7 @@ export async function getTask(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, tas
 }
 
 export async function listTasks(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, query: Record<string, string | undefined>) {
-  const parsed = ListQuery.safeParse(query);
+  const parsed = ListTasksRequest.safeParse(query);
   if (!parsed.success) throw validationError(parsed.error);
   const page = await deps.store.list(tenant.id, parsed.data);
   return { items: page.items.map(publicTask), nextCursor: page.nextCursor };

@@ -8,7 +8,7 @@ import type * as z from 'zod/mini';
 import type { Config } from '../infra/settings';
 import type { RateLimits } from '../infra/flowLimiter';
 import type { FieldError } from '../core/errors';
-import type { AttachmentType, Audience, Content, DeliveryStats, Vendor } from '../core/task';
+import type { AttachmentType, Audience, Content, DeliveryStats } from '../core/task';
 import { boundMessage } from './kit/keepResponse';
 
 export interface Capabilities {
@@ -136,7 +136,8 @@ export type WebhookOutcome =
 export class WebhookRejected extends Error {}
 
 export interface VendorAdapter<Cred = unknown> {
-  readonly id: Vendor;
+  /** The vendor's id: its folder's name under lib/vendors/, and what tasks name in `vendor`. */
+  readonly id: string;
   readonly displayName: string;
   readonly capabilities: Capabilities;
   /** The shape of this vendor's credentials in the tenant directory. */

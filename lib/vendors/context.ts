@@ -3,7 +3,6 @@
  * against the adapter's own schema) and where the vendor is. Used by dispatch and by cancel.
  */
 import { config } from '../infra/settings';
-import type { Vendor } from '../core/task';
 import type { RateLimits } from '../infra/flowLimiter';
 import { vendorCredentials, vendorLimits, type TenantDirectory } from '../infra/tenantDirectory';
 import { adapterFor, baseUrlFor } from './registry';
@@ -16,7 +15,7 @@ export function limitsFor(adapter: VendorAdapter<unknown>, own: Partial<RateLimi
   return { ...adapter.capabilities.rateLimits, ...own };
 }
 
-export async function vendorContext(tenants: TenantDirectory, tenantId: string, vendor: Vendor): Promise<Wired> {
+export async function vendorContext(tenants: TenantDirectory, tenantId: string, vendor: string): Promise<Wired> {
   const adapter = adapterFor(vendor);
   const raw = adapter ? await vendorCredentials(tenants, tenantId, vendor) : undefined;
   const creds = adapter && raw ? adapter.credentials.safeParse(raw) : undefined;

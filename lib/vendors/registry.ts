@@ -4,7 +4,6 @@
  * non-https endpoint at cold start: there is no fallback to the loopback sandbox.
  */
 import { config, VENDOR_DISABLED } from '../infra/settings';
-import type { Vendor } from '../core/task';
 import { publishedLimits } from './batches';
 import { tanmarketAdapter } from './tanmarket/adapter';
 import { VendorCallError, type VendorAdapter } from './adapter';
@@ -12,12 +11,17 @@ import { weibanAdapter } from './weiban/adapter';
 import { wshotoAdapter } from './wshoto/adapter';
 import { youmiAdapter } from './youmi/adapter';
 
-export const ADAPTERS: Record<Vendor, VendorAdapter<any>> = {
+export const ADAPTERS: Record<string, VendorAdapter<any>> = {
   weiban: weibanAdapter,
   youmi: youmiAdapter,
   tanmarket: tanmarketAdapter,
   wshoto: wshotoAdapter,
 };
+
+/** The ids tasks may name in `vendor`, in registry order. */
+export function vendorIds(): string[] {
+  return Object.values(ADAPTERS).map((a) => a.id);
+}
 
 /** What GET /v1/vendors publishes: each adapter's capability matrix. */
 export function vendorCatalogue() {
@@ -29,15 +33,15 @@ export function vendorCatalogue() {
 }
 
 /** Local sandbox ports, one per vendor (see lib/vendors/<vendor>/sandbox.ts). */
-export const SANDBOX_PORTS: Record<Vendor, number> = { weiban: 4601, youmi: 4602, tanmarket: 4603, wshoto: 4604 };
+export const SANDBOX_PORTS: Record<string, number> = { weiban: 4601, youmi: 4602, tanmarket: 4603, wshoto: 4604 };
 
-export function adapterFor(vendor: Vendor): VendorAdapter<any> | undefined {
+export function adapterFor(vendor: string): VendorAdapter<any> | undefined {
   return Object.hasOwn(ADAPTERS, vendor) ? ADAPTERS[vendor] : undefined;
 }
 
-export function baseUrlFor(vendor: Vendor): string {
+export function baseUrlFor(vendor: string): string {
   const c = config();
-  const fromEnv = { weiban: c.WEIBAN_BASE_URL, youmi: c.YOUMI_BASE_URL, tanmarket: c.TANMARKET_BASE_URL, wshoto: c.WSHOTO_BASE_URL }[vendor];
+  const fromEnv = ({ weiban: c.WEIBAN_BASE_URL, youmi: c.YOUMI_BASE_URL, tanmarket: c.TANMARKET_BASE_URL, wshoto: c.WSHOTO_BASE_URL } as Record<string, string | undefined>)[vendor];
   const name = `${vendor.toUpperCase()}_BASE_URL`;
   if (fromEnv === VENDOR_DISABLED) throw new VendorCallError('refused', 'qunfa.vendor_disabled', `${vendor} is not used by this deployment (${name}=${VENDOR_DISABLED})`);
   if (fromEnv !== undefined) return fromEnv;

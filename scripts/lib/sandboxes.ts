@@ -4,11 +4,10 @@ import { tanmarketSandbox } from '../../lib/vendors/tanmarket/sandbox';
 import { weibanSandbox } from '../../lib/vendors/weiban/sandbox';
 import { wshotoSandbox } from '../../lib/vendors/wshoto/sandbox';
 import { youmiSandbox } from '../../lib/vendors/youmi/sandbox';
-import type { Vendor } from '../../lib/core/task';
 
 type Tenants = () => Record<string, { vendors: Record<string, Record<string, string>> }>;
 
-export interface NamedSandbox extends RunningSandbox { vendor: Vendor }
+export interface NamedSandbox extends RunningSandbox { vendor: string }
 
 export interface SandboxOptions {
   /** Where qunfa's API listens, for vendors that push callbacks (YouMi). */
@@ -20,11 +19,11 @@ export interface SandboxOptions {
 
 export async function startSandboxes(portBase: number, tenants: Tenants, o: SandboxOptions = {}): Promise<NamedSandbox[]> {
   // Each vendor credential, with the qunfa tenant it belongs to (where that vendor calls back).
-  const creds = (vendor: Vendor): Record<string, string>[] => Object.entries(tenants()).flatMap(([qunfaTenant, t]) => (t.vendors[vendor] ? [{ ...t.vendors[vendor], qunfaTenant }] : []));
+  const creds = (vendor: string): Record<string, string>[] => Object.entries(tenants()).flatMap(([qunfaTenant, t]) => (t.vendors[vendor] ? [{ ...t.vendors[vendor], qunfaTenant }] : []));
   const progressMs = o.progressMs ?? (Number(process.env.QUNFA_SANDBOX_PROGRESS_MS) || 2000);
   const latencyMs = o.latencyMs ?? (Number(process.env.QUNFA_SANDBOX_LATENCY_MS) || 0);
   const s = (c: Record<string, string>, k: string) => c[k] ?? '';
-  const specs: [Vendor, SandboxSpec][] = [
+  const specs: [string, SandboxSpec][] = [
     ['weiban', weibanSandbox({ credentials: () => creds('weiban').map((c) => ({ corpId: s(c, 'corpId'), secret: s(c, 'secret') })), progressMs })],
     ['youmi', youmiSandbox({
       credentials: () => creds('youmi').map((c) => ({ clientId: s(c, 'clientId'), clientSecret: s(c, 'clientSecret'), tenantId: s(c, 'qunfaTenant') })),
