@@ -36,7 +36,7 @@ import { handler as listVendors } from '../functions/listVendors';
 import { weibanAdapter } from '../lib/vendors/weiban/adapter';
 import { stepInput } from '../lib/tasks/taskService';
 import { config, resetConfig } from '../lib/infra/settings';
-import { baseUrlFor } from '../lib/vendors/registry';
+import { loadVendorSettings } from '../lib/vendors/registry';
 import { VALID } from './helpers/bodies';
 import { call, clearLimits, inSeconds, KEY_A, KEY_B, lambdaContext, startTestEnv, waitFor, type Res, type TestEnv } from './helpers/env';
 import { startProxy } from './helpers/proxy';
@@ -681,7 +681,7 @@ describe('hardening (issue 10)', () => {
       await withEnv(vars, async () => {
         r.tried++;
         let message = '';
-        try { config(); baseUrlFor('weiban'); r.leaks++; } catch (err) { message = (err as Error).message; }
+        try { loadVendorSettings(process.env, config().QUNFA_MODE); r.leaks++; } catch (err) { message = (err as Error).message; }
         expect(message, what).toMatch(names);
         expect(message, what).not.toMatch(/https?:\/\//); // names the variable, never echoes values
       });
@@ -693,7 +693,7 @@ describe('hardening (issue 10)', () => {
     ] as const) {
       await withEnv(vars, async () => {
         r.tried++;
-        expect(baseUrlFor('weiban'), what).toBe(weiban);
+        expect(loadVendorSettings(process.env, config().QUNFA_MODE).weiban?.baseUrl, what).toBe(weiban);
       });
     }
   });

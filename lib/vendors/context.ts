@@ -1,11 +1,12 @@
 /**
  * Credentials wiring, apart from vendor I/O: the adapter, the tenant's credentials for it (checked
- * against the adapter's own schema) and where the vendor is. Used by dispatch and by cancel.
+ * against the adapter's own schema), where the vendor is and its own settings. Used by dispatch,
+ * poll and cancel.
  */
-import { config } from '../infra/settings';
+import { config, type Config } from '../infra/settings';
 import type { RateLimits } from '../infra/flowLimiter';
 import { vendorCredentials, vendorLimits, type TenantDirectory } from '../infra/tenantDirectory';
-import { adapterFor, baseUrlFor } from './registry';
+import { adapterFor, baseUrlVariable, loadVendorSettings, VENDOR_DISABLED, type VendorSettingsMap } from './registry';
 import { VendorCallError, type VendorAdapter, type VendorContext } from './adapter';
 
 export interface Wired { adapter: VendorAdapter<unknown>; ctx: VendorContext<unknown>; limits: RateLimits }
@@ -15,13 +16,31 @@ export function limitsFor(adapter: VendorAdapter<unknown>, own: Partial<RateLimi
   return { ...adapter.capabilities.rateLimits, ...own };
 }
 
-export async function vendorContext(tenants: TenantDirectory, tenantId: string, vendor: string): Promise<Wired> {
+let loaded: { config: Config; vendors: VendorSettingsMap } | undefined;
+
+/**
+ * Until the composition root passes them in: the vendors' settings read from process.env once per
+ * configuration (read again after resetConfig(), as config() is), in config()'s mode.
+ */
+function defaultVendorSettings(): VendorSettingsMap {
+  const c = config();
+  if (loaded?.config !== c) loaded = { config: c, vendors: loadVendorSettings(process.env, c.QUNFA_MODE) };
+  return loaded.vendors;
+}
+
+export async function vendorContext(tenants: TenantDirectory, tenantId: string, vendor: string, vendors?: VendorSettingsMap, timeoutMs?: number): Promise<Wired> {
   const adapter = adapterFor(vendor);
   const raw = adapter ? await vendorCredentials(tenants, tenantId, vendor) : undefined;
   const creds = adapter && raw ? adapter.credentials.safeParse(raw) : undefined;
   if (!adapter || !creds?.success) {
     throw new VendorCallError('refused', 'qunfa.no_credentials', `the tenant has no usable ${vendor} credentials`);
   }
-  const c = config();
-  return { adapter, ctx: { tenantId, credentials: creds.data, baseUrl: baseUrlFor(vendor), timeoutMs: c.VENDOR_TIMEOUT_MS, config: c }, limits: limitsFor(adapter, await vendorLimits(tenants, tenantId, vendor)) };
+  const where = (vendors ?? defaultVendorSettings())[vendor];
+  // loadVendorSettings has one entry for every registered vendor; kept so no path can ever fall back to loopback.
+  if (!where) throw new Error(`${baseUrlVariable(vendor)} is not set`);
+  if (where.disabled) {
+    throw new VendorCallError('refused', 'qunfa.vendor_disabled', `${vendor} is not used by this deployment (${baseUrlVariable(vendor)}=${VENDOR_DISABLED})`);
+  }
+  const ctx: VendorContext<unknown> = { tenantId, credentials: creds.data, baseUrl: where.baseUrl, timeoutMs: timeoutMs ?? config().VENDOR_TIMEOUT_MS, settings: where.settings };
+  return { adapter, ctx, limits: limitsFor(adapter, await vendorLimits(tenants, tenantId, vendor)) };
 }

@@ -15,6 +15,7 @@ import { resetConfig } from '../../lib/infra/settings';
 import { resetDeps } from '../../lib/app';
 import { setScheduler } from '../../lib/infra/scheduler/scheduler';
 import { setTenantDirectory } from '../../lib/infra/tenantDirectory';
+import { baseUrlVariable } from '../../lib/vendors/registry';
 import { ensureTables, startDynalite, startDynaliteProcess, type RunningDynamo } from '../../scripts/lib/dynalite';
 import { AsyncInvokeQueue, reservedConcurrency } from '../../scripts/lib/lambda-queue';
 import { startSandboxes, type NamedSandbox } from '../../scripts/lib/sandboxes';
@@ -107,7 +108,7 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
     DYNAMODB_ENDPOINT: dynamo.url,
     LAMBDA_ENDPOINT: `http://127.0.0.1:${(lambda.address() as AddressInfo).port}`,
     QUNFA_TENANTS_FILE: tenantsFile,
-    ...Object.fromEntries(sandboxes.map((s) => [`${s.vendor.toUpperCase()}_BASE_URL`, s.url])),
+    ...Object.fromEntries(sandboxes.map((s) => [baseUrlVariable(s.vendor), s.url])),
     YOUMI_TOKEN_URL: (sandboxes.find((s) => s.vendor === 'youmi') as NamedSandbox).url,
     AWS_REGION: 'ap-east-1',
     AWS_ACCESS_KEY_ID: 'local',

@@ -14,6 +14,7 @@ import { fetchForToken, TokenCache, tokenKey, type Token } from '../kit/tokenCac
 import {
   VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorRequest, type VendorStatus,
 } from '../adapter';
+import { weibanSettings, type WeibanSettings } from './settings';
 
 export const WeibanCredentials = z.object({
   corpId: z.string().check(z.minLength(1)),
@@ -140,9 +141,10 @@ export function parseWeibanResult(kind: 'customers' | 'groups', body: Record<str
   };
 }
 
-export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
+export const weibanAdapter: VendorAdapter<WeibanCredentials, WeibanSettings> = {
   id: 'weiban',
   displayName: 'Weiban 微伴助手',
+  settings: weibanSettings,
   productionBaseUrl: 'https://open.weibanzhushou.com',
   responseFields: ['errcode', 'errmsg', 'id', 'msg_id', 'data.id'],
   capabilities: {

@@ -12,6 +12,7 @@ import { keepResponse } from '../kit/keepResponse';
 import { fetchForToken, TokenCache, tokenKey, type Token } from '../kit/tokenCache';
 import { Int64, isInt64Text, stringifyExact } from '../kit/exactJson';
 import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus, CONSERVATIVE_LIMITS } from '../adapter';
+import { wshotoSettings, type WshotoSettings } from './settings';
 
 export const WshotoCredentials = z.object({ appId: z.string().check(z.minLength(1)), appSecret: z.string().check(z.minLength(1)) });
 export type WshotoCredentials = z.infer<typeof WshotoCredentials>;
@@ -91,9 +92,10 @@ function explain(i: StepRequestInput) {
   };
 }
 
-export const wshotoAdapter: VendorAdapter<WshotoCredentials> = {
+export const wshotoAdapter: VendorAdapter<WshotoCredentials, WshotoSettings> = {
   id: 'wshoto',
   displayName: 'WShoto 微盛',
+  settings: wshotoSettings,
   productionBaseUrl: 'https://open.wshoto.com',
   responseFields: ['code', 'msg', 'data.template_id', 'data.id'],
   capabilities: {
