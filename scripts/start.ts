@@ -27,11 +27,11 @@ const stage = 'dev';
 const tenantsFile = resolve(root, process.env.QUNFA_TENANTS_FILE || `${dataDir}/tenants.json`);
 const demoKeyFile = `${dataDir}/demo-api-key`;
 
-function ensureTenants(): string | undefined {
+async function ensureTenants(): Promise<string | undefined> {
   mkdirSync(dataDir, { recursive: true });
   if (!existsSync(tenantsFile)) {
     const key = process.env.QUNFA_DEMO_API_KEY ?? `qf_demo_${randomBytes(18).toString('base64url')}`;
-    writeFileSync(tenantsFile, `${JSON.stringify({ demo: newTenant(key) }, null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(tenantsFile, `${JSON.stringify({ demo: await newTenant(key) }, null, 2)}\n`, { mode: 0o600 });
     // Kept beside the data (git-ignored) only so a restart can print it again; AWS never sees it.
     writeFileSync(demoKeyFile, key, { mode: 0o600 });
     return key;
@@ -41,7 +41,7 @@ function ensureTenants(): string | undefined {
 }
 
 async function main() {
-  const demoKey = ensureTenants();
+  const demoKey = await ensureTenants();
   const tenants = () => JSON.parse(readFileSync(tenantsFile, 'utf8')) as Record<string, { vendors: Record<string, Record<string, string>> }>;
 
   const dynamo = await startDynalite(`${dataDir}/dynamodb`, dynamoPort);

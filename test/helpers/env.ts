@@ -20,6 +20,8 @@ import { ensureTables, startDynalite, startDynaliteProcess, type RunningDynamo }
 import { AsyncInvokeQueue, reservedConcurrency } from '../../scripts/lib/lambda-queue';
 import { startSandboxes, type NamedSandbox } from '../../scripts/lib/sandboxes';
 import { newTenant } from '../../scripts/lib/tenant';
+import type { TenantRecord } from '../../lib/infra/tenantDirectory';
+import type { Vendor } from './bodies';
 
 export const KEY_A = 'qf_test_tenant_a_key_0123456789';
 export const KEY_B = 'qf_test_tenant_b_key_9876543210';
@@ -29,7 +31,7 @@ export interface TestEnv {
   sandboxes: NamedSandbox[];
   weiban: NamedSandbox;
   sandbox: (vendor: string) => NamedSandbox;
-  tenants: Record<string, ReturnType<typeof newTenant>>;
+  tenants: Record<string, TestTenant>;
   tenantsFile: string;
   lambda: Server;
   /** API Gateway in front of vendorWebhook, so sandboxes can call back over real HTTP. */
@@ -39,10 +41,13 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
+/** A tenant of the test environment: credentials for every vendor (its sandbox's demo credentials). */
+export type TestTenant = TenantRecord & { vendors: Record<Vendor, Record<string, string>> };
+
 export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { dynamoProcess?: boolean } = {}): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'qunfa-test-'));
   const dynamo = o.dynamoProcess ? await startDynaliteProcess() : await startDynalite(undefined, 0);
-  const tenants = { a: newTenant(KEY_A), b: newTenant(KEY_B) };
+  const tenants = { a: await newTenant(KEY_A), b: await newTenant(KEY_B) } as Record<'a' | 'b', TestTenant>;
   const tenantsFile = join(dir, 'tenants.json');
   writeFileSync(tenantsFile, JSON.stringify(tenants));
   let apiUrl = '';
