@@ -1,7 +1,7 @@
 /**
  * The composition root: the one place that reads the configuration (once per cold start) and
  * builds the parts every service is given: the store, the flow limiter, the tenant directory,
- * the scheduler and the worker invoker. Services receive these and their settings as arguments;
+ * the scheduler, the worker invoker, and each vendor's settings. Services receive these and their settings as arguments;
  * none of them reads the environment or builds a client. A test or the bench builds an App of
  * its own (`buildApp(env, parts)`) rather than changing this one.
  */
@@ -14,12 +14,15 @@ import { arnParts, loadSettings, type Settings } from './infra/settings';
 import { TaskStore } from './infra/taskStore';
 import { createTenantDirectory, type TenantDirectory } from './infra/tenantDirectory';
 import { createInvoker, type Invoker } from './infra/workerInvoker';
+import { loadVendorSettings, type VendorSettingsMap } from './vendors/registry';
 
 type FunctionContext = Pick<Context, 'invokedFunctionArn'>;
 
 /** What every service is given for one invocation (each declares the subset it uses). */
 export interface Deps {
   settings: Settings;
+  /** Where each vendor is and its own settings (lib/vendors/<vendor>/settings.ts). */
+  vendors: VendorSettingsMap;
   store: TaskStore;
   limiter: FlowLimiter;
   tenants: TenantDirectory;
@@ -29,6 +32,7 @@ export interface Deps {
 
 export interface App {
   readonly settings: Settings;
+  readonly vendors: VendorSettingsMap;
   readonly dynamo: DynamoDBDocumentClient;
   readonly store: TaskStore;
   readonly limiter: FlowLimiter;
@@ -51,10 +55,13 @@ export interface Parts {
 
 export function buildApp(env: Record<string, string | undefined>, parts: Partial<Parts> = {}): App {
   const settings = loadSettings(env);
+  // Every vendor's variables checked at cold start too (AWS mode: https endpoints or "disabled").
+  const vendors = loadVendorSettings(env, settings.QUNFA_MODE);
   const dynamo = parts.dynamo ?? createDynamo(settings.DYNAMODB_ENDPOINT);
   let scheduler: Promise<Scheduler> | undefined = parts.scheduler && Promise.resolve(parts.scheduler);
   const app: App = {
     settings,
+    vendors,
     dynamo,
     store: parts.store ?? new TaskStore(dynamo, settings.TABLE_NAME),
     // The flow limiter shares the task table (its items are keyed by tenant like every other).
@@ -67,7 +74,7 @@ export function buildApp(env: Record<string, string | undefined>, parts: Partial
       return scheduler;
     },
     deps(context) {
-      return { settings, store: app.store, limiter: app.limiter, tenants: app.tenants, invoke: app.invoke, scheduler: () => app.scheduler(context) };
+      return { settings, vendors, store: app.store, limiter: app.limiter, tenants: app.tenants, invoke: app.invoke, scheduler: () => app.scheduler(context) };
     },
   };
   return app;

@@ -7,7 +7,6 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Vendor } from '../lib/core/task';
 import { splitTenants, TenantsFile } from '../lib/infra/tenantDirectory';
 import { adapterFor } from '../lib/vendors/registry';
 
@@ -20,8 +19,7 @@ const tenants = TenantsFile.parse(JSON.parse(readFileSync(resolve(input), 'utf8'
 const problems: string[] = [];
 for (const [id, t] of Object.entries(tenants)) {
   for (const [vendor, creds] of Object.entries(t.vendors)) {
-    const v = Vendor.safeParse(vendor);
-    const adapter = v.success ? adapterFor(v.data) : undefined;
+    const adapter = adapterFor(vendor);
     if (!adapter) { problems.push(`${id}.vendors.${vendor}: no such vendor`); continue; }
     const parsed = adapter.credentials.safeParse(creds);
     if (!parsed.success) problems.push(...parsed.error.issues.map((i) => `${id}.vendors.${vendor}.${i.path.join('.')}: ${i.message}`));

@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ensureTables, startDynalite } from './lib/dynalite';
 import { newTenant } from './lib/tenant';
+import { baseUrlVariable, SANDBOX_PORT_BASE } from '../lib/vendors/registry';
 
 const root = resolve(__dirname, '..');
 const dataDir = resolve(root, process.env.QUNFA_DATA_DIR || '.data');
@@ -20,17 +21,17 @@ const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
 /** serverless-offline's own Lambda API, behind the async-invoke queue on lambdaPort. */
 const offlineLambdaPort = lambdaPort + 1;
 const dynamoPort = Number(process.env.QUNFA_DYNAMO_PORT ?? 4569);
-const sandboxBase = Number(process.env.QUNFA_SANDBOX_PORT_BASE ?? 4601);
+const sandboxBase = Number(process.env.QUNFA_SANDBOX_PORT_BASE ?? SANDBOX_PORT_BASE);
 const receiverPort = Number(process.env.QUNFA_RECEIVER_PORT ?? 4700);
 const stage = 'dev';
 const tenantsFile = resolve(root, process.env.QUNFA_TENANTS_FILE || `${dataDir}/tenants.json`);
 const demoKeyFile = `${dataDir}/demo-api-key`;
 
-function ensureTenants(): string | undefined {
+async function ensureTenants(): Promise<string | undefined> {
   mkdirSync(dataDir, { recursive: true });
   if (!existsSync(tenantsFile)) {
     const key = process.env.QUNFA_DEMO_API_KEY ?? `qf_demo_${randomBytes(18).toString('base64url')}`;
-    writeFileSync(tenantsFile, `${JSON.stringify({ demo: newTenant(key) }, null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(tenantsFile, `${JSON.stringify({ demo: await newTenant(key) }, null, 2)}\n`, { mode: 0o600 });
     // Kept beside the data (git-ignored) only so a restart can print it again; AWS never sees it.
     writeFileSync(demoKeyFile, key, { mode: 0o600 });
     return key;
@@ -40,7 +41,7 @@ function ensureTenants(): string | undefined {
 }
 
 async function main() {
-  const demoKey = ensureTenants();
+  const demoKey = await ensureTenants();
   const tenants = () => JSON.parse(readFileSync(tenantsFile, 'utf8')) as Record<string, { vendors: Record<string, Record<string, string>> }>;
 
   const dynamo = await startDynalite(`${dataDir}/dynamodb`, dynamoPort);
@@ -72,7 +73,7 @@ async function main() {
   const { startReceiver } = await import('./lib/receiver');
   const receiver = await startReceiver(receiverPort, () => (tenants() as Record<string, { webhookSecret?: string }>).demo?.webhookSecret, process.env.QUNFA_QUIET === '1');
   for (const s of sandboxes) {
-    const name = `${s.vendor.toUpperCase()}_BASE_URL`;
+    const name = baseUrlVariable(s.vendor);
     if (!process.env[name]) process.env[name] = s.url;
   }
 

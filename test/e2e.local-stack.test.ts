@@ -7,8 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Vendor } from '../lib/core/task';
-import { VALID } from './helpers/bodies';
+import { VALID, type Vendor } from './helpers/bodies';
 import { freePort } from './helpers/external';
 
 const root = join(__dirname, '..');

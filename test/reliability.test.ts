@@ -24,7 +24,7 @@ import { sha256 } from '../lib/core/canonicalJson';
 import { weibanAdapter } from '../lib/vendors/weiban/adapter';
 import { stepInput } from '../lib/vendors/stepInput';
 import { loadSettings } from '../lib/infra/settings';
-import { baseUrlFor } from '../lib/vendors/registry';
+import { loadVendorSettings } from '../lib/vendors/registry';
 import { VALID } from './helpers/bodies';
 import { call, clearLimits, inSeconds, KEY_A, KEY_B, lambdaContext, startTestEnv, waitFor, type Res, type TestEnv } from './helpers/env';
 import { startProxy } from './helpers/proxy';
@@ -32,7 +32,7 @@ import { pushYoumiEvent } from '../lib/vendors/youmi/sandbox';
 import { youmiEventSignature } from '../lib/vendors/youmi/adapter';
 import { countCommands, dynamoFaults, FaultyScheduler, schedulerRefusal, schedulerThrottle, throttling } from './reliability/faults';
 import { LIST_MAX_QUERIES } from '../lib/infra/taskStore';
-import { appSettings, dynamo, fns, rebuildTestApp, setScheduler, setTenantDirectory, tenantDirectory } from './helpers/testApp';
+import { appSettings, appVendors, dynamo, fns, rebuildTestApp, setScheduler, setTenantDirectory, tenantDirectory } from './helpers/testApp';
 const createTask = fns.createTask;
 const deleteTask = fns.deleteTask;
 const deliverCallbackFn = fns.deliverCallback;
@@ -588,7 +588,7 @@ describe('hardening (issue 10)', () => {
     const t = (await create(task())).body;
     const stored = (await get(t.id)).body;
     const { vendorContext } = await import('../lib/vendors/context');
-    const { ctx } = await vendorContext(tenantDirectory(), 'a', 'weiban');
+    const { ctx } = await vendorContext(tenantDirectory(), 'a', 'weiban', appVendors(), appSettings().VENDOR_TIMEOUT_MS);
     const input = stepInput(stored, stored.steps[0]);
     await weibanAdapter.submit(ctx as never, input);
     const before = await tokenRequests('weiban');
@@ -683,7 +683,7 @@ describe('hardening (issue 10)', () => {
       await withEnv(vars, async () => {
         r.tried++;
         let message = '';
-        try { loadSettings(process.env); baseUrlFor('weiban'); r.leaks++; } catch (err) { message = (err as Error).message; }
+        try { loadVendorSettings(process.env, loadSettings(process.env).QUNFA_MODE); r.leaks++; } catch (err) { message = (err as Error).message; }
         expect(message, what).toMatch(names);
         expect(message, what).not.toMatch(/https?:\/\//); // names the variable, never echoes values
       });
@@ -695,7 +695,7 @@ describe('hardening (issue 10)', () => {
     ] as const) {
       await withEnv(vars, async () => {
         r.tried++;
-        expect(baseUrlFor('weiban'), what).toBe(weiban);
+        expect(loadVendorSettings(process.env, loadSettings(process.env).QUNFA_MODE).weiban?.baseUrl, what).toBe(weiban);
       });
     }
   });

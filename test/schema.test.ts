@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fieldErrors } from '../lib/core/errors';
-import { CreateTaskInput } from '../lib/core/task';
+import { CreateTaskInput as CoreCreateTaskInput } from '../lib/core/task';
+// What POST /v1/tasks validates: the core's canonical task with `vendor` held to the registry.
+import { CreateTaskRequest as CreateTaskInput } from '../lib/tasks/requests';
 
 const inAnHour = () => new Date(Date.now() + 3600_000).toISOString();
 const valid = () => ({
@@ -47,6 +49,14 @@ describe('canonical task schema', () => {
     ['a number where an id goes', { audience: { kind: 'groups', senders: [464248809015488], groupIds: ['g'] } }, 'audience.senders.0'],
   ])('%s → names %s', (_label, patch, path) => {
     expect(paths({ ...valid(), ...patch })).toContain(path);
+  });
+
+  it('the core schema takes any vendor id (it knows no vendor); the request schema only registered ones, saying which', () => {
+    expect(CoreCreateTaskInput.safeParse({ ...valid(), vendor: 'wechat' }).success).toBe(true);
+    const r = CreateTaskInput.safeParse({ ...valid(), vendor: 'wechat' });
+    expect(r.success ? [] : fieldErrors(r.error)).toEqual([{ path: 'vendor', message: 'must be one of weiban, youmi, tanmarket, wshoto' }]);
+    const n = CreateTaskInput.safeParse({ ...valid(), vendor: 7 });
+    expect(n.success ? [] : fieldErrors(n.error)).toEqual([{ path: 'vendor', message: 'must be one of weiban, youmi, tanmarket, wshoto' }]);
   });
 
   it('text of exactly 4000 bytes passes; 4001 does not', () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CALLBACK_LEASE_SECONDS } from '../lib/infra/settings';
+import { deployEnvironment } from '../lib/vendors/registry';
 import { requireTool } from './helpers/external';
 import { fns } from './helpers/testApp';
 
@@ -158,7 +159,21 @@ describe('serverless package (offline, no credentials)', () => {
     for (const [name, fn] of fns) {
       const vars = Object.keys(fn.Properties.Environment?.Variables ?? {});
       expect(vars.filter((v) => v in LOCAL_ONLY), name).toEqual([]);
-      expect(fn.Properties.Environment.Variables.WEIBAN_BASE_URL, name).toMatch(/^https:\/\//);
+    }
+  });
+
+  it("the vendors' own variables (from the registry) reach exactly the functions that call vendors", () => {
+    const vendorVars = Object.keys(deployEnvironment({}));
+    expect(vendorVars).toContain('WEIBAN_BASE_URL');
+    const callers = ['DeleteTask', 'DispatchStep', 'DispatchNow', 'PollStatus']; // cancel, send, send now, poll
+    for (const [name, fn] of resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function')) {
+      const vars = fn.Properties.Environment.Variables;
+      if (callers.includes(name.replace(/LambdaFunction$/, ''))) {
+        expect(Object.keys(vars), name).toEqual(expect.arrayContaining(vendorVars));
+        expect(vars.WEIBAN_BASE_URL, name).toMatch(/^https:\/\//);
+      } else {
+        expect(Object.keys(vars).filter((v) => vendorVars.includes(v)), name).toEqual([]);
+      }
     }
   });
 });

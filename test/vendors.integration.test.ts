@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Vendor } from '../lib/core/task';
 import { stepInput } from '../lib/vendors/stepInput';
 import { vendorContext } from '../lib/vendors/context';
 import { wshotoAdapter } from '../lib/vendors/wshoto/adapter';
-import { VALID } from './helpers/bodies';
+import { VALID, type Vendor } from './helpers/bodies';
 import { call, inSeconds, lambdaContext, startTestEnv, type TestEnv } from './helpers/env';
-import { fns, tenantDirectory } from './helpers/testApp';
+import { appSettings, appVendors, fns, tenantDirectory } from './helpers/testApp';
 const createTask = fns.createTask;
 const deleteTask = fns.deleteTask;
 const dispatchStepFn = fns.dispatchStep;
@@ -67,8 +66,8 @@ describe.each(VENDORS)('%s over its sandbox', (vendor) => {
     const creds = tenants.a.vendors[vendor];
     for (const k of ['secret', 'clientSecret', 'appSecret']) if (k in creds) creds[k] = 'not-the-secret';
     writeFileSync(env.tenantsFile, JSON.stringify(tenants));
-    const { clearVendorTokens } = await import('../lib/vendors/registry');
-    clearVendorTokens();
+    // No cache to clear: tokens are kept per tenant *and* every credential field, so the wrong
+    // secret is never served the token the right one got; it must ask, and is refused.
     try {
       expect(await dispatch(res.body.id)).toMatchObject({ outcome: 'FAILED' });
       const step = (await get(res.body.id)).steps[0];
@@ -79,7 +78,6 @@ describe.each(VENDORS)('%s over its sandbox', (vendor) => {
       expect(sent).toBeLessThanOrEqual(2); // one token request (or one signed call); no retry loop
     } finally {
       writeFileSync(env.tenantsFile, original);
-      clearVendorTokens();
     }
   });
 
@@ -166,7 +164,7 @@ describe('wshoto: status read with query_task_detail_info', () => {
     await dispatch(res.body.id);
     const id = (await get(res.body.id)).steps[0].vendorTaskId as string;
     expect(id).toMatch(/^\d{19}$/); // past 2^53 and exact
-    const { adapter, ctx } = await vendorContext(tenantDirectory(), 'a', 'wshoto');
+    const { adapter, ctx } = await vendorContext(tenantDirectory(), 'a', 'wshoto', appVendors(), appSettings().VENDOR_TIMEOUT_MS);
     const t = await get(res.body.id);
     const input = stepInput(t, t.steps[0]);
     expect(adapter).toBe(wshotoAdapter);

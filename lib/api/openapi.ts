@@ -4,7 +4,12 @@
  */
 import * as z from 'zod/mini';
 import { MAX_BODY_BYTES } from './handler';
-import { CreateTaskInput, PatchTaskInput, Problem, Task, TaskList, StepState, Vendor } from '../core/task';
+import { PatchTaskInput, Problem, Task, TaskList, StepState } from '../core/task';
+import { CreateTaskRequest, KnownVendor } from '../tasks/requests';
+
+/** Tasks as the API returns them: naming a registered vendor (the core's Task takes any id). */
+const TaskOfKnownVendor = z.safeExtend(Task, { vendor: KnownVendor });
+const TaskListOfKnownVendor = z.safeExtend(TaskList, { items: z.array(TaskOfKnownVendor) });
 
 const schema = (s: z.ZodMiniType, io: 'input' | 'output' = 'output') => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
@@ -48,7 +53,7 @@ export function openApiDocument(): Record<string, unknown> {
           description: 'Each request reads at most 100 tasks, matching the filters or not, so a filtered page may be short or empty and still carry a nextCursor. Follow nextCursor until it is null: every match comes exactly once.',
           parameters: [
             { name: 'status', in: 'query', schema: schema(StepState) },
-            { name: 'vendor', in: 'query', schema: schema(Vendor) },
+            { name: 'vendor', in: 'query', schema: schema(KnownVendor) },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
             { name: 'cursor', in: 'query', schema: { type: 'string' } },
           ],
@@ -102,10 +107,10 @@ export function openApiDocument(): Record<string, unknown> {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
-        CreateTask: schema(CreateTaskInput, 'input'),
+        CreateTask: schema(CreateTaskRequest, 'input'),
         PatchTask: schema(PatchTaskInput, 'input'),
-        Task: schema(Task),
-        TaskList: schema(TaskList),
+        Task: schema(TaskOfKnownVendor),
+        TaskList: schema(TaskListOfKnownVendor),
         Problem: schema(Problem),
       },
     },

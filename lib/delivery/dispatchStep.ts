@@ -12,7 +12,7 @@ import { logger } from '../infra/logger';
 import { schedulePoll } from './pollStatus';
 import { notifyChange } from './progress';
 import { revScheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
-import type { Batch, Step, Vendor } from '../core/task';
+import type { Batch, Step, VendorId } from '../core/task';
 import {
   batchesDone, batchesOutcome, claimNextCall, dispatchDecision, expireStep, loseClaim, moveBatch, moveStep, noteDeferral, pastDeadline, refuseUnsent,
   releaseUnsent, retriesUntil, stateAfterError, stillClaimed, type CallClaim,
@@ -21,12 +21,13 @@ import type { StoredTask, TaskStore } from '../infra/taskStore';
 import type { TenantDirectory } from '../infra/tenantDirectory';
 import { vendorContext, type Wired } from '../vendors/context';
 import { planBatches } from '../vendors/batches';
-import { adapterFor } from '../vendors/registry';
+import { adapterFor, type VendorSettingsMap } from '../vendors/registry';
 import { stepInput } from '../vendors/stepInput';
 import { VendorCallError, type StepRequestInput, type SubmitResult } from '../vendors/adapter';
 
 export interface DispatchDeps {
   settings: Settings;
+  vendors: VendorSettingsMap;
   store: TaskStore;
   tenants: TenantDirectory;
   scheduler: () => Promise<Scheduler>;
@@ -76,7 +77,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
 
   let wired: Wired;
   try {
-    wired = await vendorContext(deps.tenants, tenantId, task.vendor);
+    wired = await vendorContext(deps.tenants, tenantId, task.vendor, deps.vendors, deps.settings.VENDOR_TIMEOUT_MS);
   } catch (err) {
     if (!(err instanceof VendorCallError)) throw err;
     return fail(deps, task, index, err);
@@ -280,7 +281,7 @@ async function declareLost(deps: DispatchDeps, known: StoredTask, index: number)
   return out.task;
 }
 
-const acceptedCause = (vendor: Vendor) => adapterFor(vendor)?.capabilities.status === 'none'
+const acceptedCause = (vendor: VendorId) => adapterFor(vendor)?.capabilities.status === 'none'
   ? `accepted by ${vendor}; ${vendor} offers no way to learn results (no status endpoint, no callback), so qunfa's knowledge of this step ends here`
   : `accepted by ${vendor}`;
 
@@ -310,7 +311,7 @@ function finishBatches(t: StoredTask, index: number): void {
  * How qunfa will learn the rest: schedule the first status poll, or index the vendor's id so its
  * callbacks find the step. A failure here is logged, never turned into a re-send.
  */
-async function followUp(deps: DispatchDeps, vendor: Vendor, tenantId: string, taskId: string, index: number, vendorTaskId: string | undefined): Promise<void> {
+async function followUp(deps: DispatchDeps, vendor: VendorId, tenantId: string, taskId: string, index: number, vendorTaskId: string | undefined): Promise<void> {
   const how = adapterFor(vendor)?.capabilities.status;
   try {
     if (how === 'poll' && vendorTaskId) await schedulePoll(await deps.scheduler(), deps.settings.STATUS_POLL_INTERVALS, tenantId, taskId, index, 0);
@@ -321,7 +322,7 @@ async function followUp(deps: DispatchDeps, vendor: Vendor, tenantId: string, ta
 }
 
 /** No vendor documents a lookup by anything but the id it returns: say what a person can do. */
-function lookupAdvice(vendor: Vendor, name: string, claimedAt?: string): string {
+function lookupAdvice(vendor: VendorId, name: string, claimedAt?: string): string {
   return `${vendor} offers no lookup except by the task id it returns, which never arrived: look in ${vendor}'s console for a task named "${name}" created around ${claimedAt ?? 'the claim time'}`;
 }
 

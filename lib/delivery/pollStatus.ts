@@ -18,10 +18,11 @@ import type { TaskStore } from '../infra/taskStore';
 import { stepInput } from '../vendors/stepInput';
 import type { TenantDirectory } from '../infra/tenantDirectory';
 import { combineStatuses } from '../vendors/batches';
+import type { VendorSettingsMap } from '../vendors/registry';
 import { vendorContext } from '../vendors/context';
 import { VendorCallError, type VendorStatus } from '../vendors/adapter';
 
-export interface PollDeps { settings: Settings; store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler>; invoke: Invoker; limiter: FlowLimiter }
+export interface PollDeps { settings: Settings; vendors: VendorSettingsMap; store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler>; invoke: Invoker; limiter: FlowLimiter }
 
 export async function schedulePoll(scheduler: Scheduler, intervals: readonly number[], tenantId: string, taskId: string, step: number, n: number, at?: Date): Promise<void> {
   const seconds = intervals[Math.min(n, intervals.length - 1)] as number;
@@ -37,7 +38,7 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
   const ids = followedVendorTaskIds(step);
   if (!ids.length) return { outcome: 'no vendor task id to ask about' };
 
-  const { adapter, ctx, limits } = await vendorContext(deps.tenants, ev.tenantId, task.vendor);
+  const { adapter, ctx, limits } = await vendorContext(deps.tenants, ev.tenantId, task.vendor, deps.vendors, deps.settings.VENDOR_TIMEOUT_MS);
   const ask = adapter.status?.bind(adapter);
   if (!ask) return { outcome: `${task.vendor} cannot be asked` };
   const c = deps.settings;

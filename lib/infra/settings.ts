@@ -39,21 +39,10 @@ const Env = z.object({
   TENANT_KEYS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(60)), 30),
   /** How long a function keeps the vendor credentials secret (a rotated credential takes effect within it). */
   VENDOR_CREDENTIALS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(3600)), 300),
-  /**
-   * Vendor endpoints. Locally, unset means the vendor's sandbox. In AWS mode each must be an https
-   * URL (or `disabled`: the deployment does not use that vendor); anything else, unset included,
-   * is a configuration error at cold start. YOUMI_TOKEN_URL defaults to YOUMI_BASE_URL.
+  /*
+   * Each vendor's own variables (its endpoints and settings) are not here: they are in its folder
+   * (lib/vendors/<vendor>/settings.ts), read and checked by lib/vendors/registry.ts loadVendorSettings.
    */
-  WEIBAN_BASE_URL: z.optional(z.string()),
-  YOUMI_BASE_URL: z.optional(z.string()),
-  YOUMI_TOKEN_URL: z.optional(z.string()),
-  TANMARKET_BASE_URL: z.optional(z.string()),
-  WSHOTO_BASE_URL: z.optional(z.string()),
-  /** YouMi's "删除RPA群发" path: the seed names the endpoint but not its path. */
-  YOUMI_DELETE_PATH: z._default(z.string().check(z.startsWith('/')), '/v2/BulkSend/DeleteBulkSendTask'),
-  YOUMI_SCOPE: z._default(z.string(), 'Ls.Qkl.PublicApi'),
-  /** Tanmarket's sign algorithm is not public: pick one of lib/vendors/tanmarket/adapter.ts SIGNERS. */
-  TANMARKET_SIGNER: z._default(z.string(), 'md5(appId+timestamp+appSecret)'),
   /** Vendor call timeout; a timed-out create is ambiguous (UNKNOWN), so keep it generous. */
   VENDOR_TIMEOUT_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 10_000),
   /** How long a DISPATCHING claim may live before a later invocation calls the step UNKNOWN. */
@@ -62,7 +51,7 @@ const Env = z.object({
   STATUS_POLL_INTERVALS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '60,300,900,1800,3600,7200,21600'), z.transform((s: string) => s.split(',').map(Number))),
   /** Polls per step, failed ones included; at the cap the step ends (COMPLETED if anything was sent, else FAILED qunfa.poll_limit). */
   STATUS_POLL_MAX_COUNT: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 100),
-  /** How long after its submit a step is followed at most (any vendor; Weiban's own 15-day horizon also applies). */
+  /** How long after its submit a step is followed at most (any vendor; a vendor's own result horizon, capabilities.resultHorizonDays, also applies). */
   STATUS_POLL_MAX_AGE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 15 * 86_400),
   /** Pauses between attempts to deliver a callback to the caller; the last repeats until 24 h have passed. */
   CALLBACK_RETRY_SECONDS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '10,30,60,300,900,1800,3600,7200,14400'), z.transform((s: string) => s.split(',').map(Number))),
@@ -111,33 +100,14 @@ function timingProblems(c: Settings): string[] {
   return c.CALLBACK_LEASE_SECONDS * 1000 / 2 > c.CALLBACK_TIMEOUT_MS ? [] : ['CALLBACK_LEASE_SECONDS: half of it must exceed CALLBACK_TIMEOUT_MS (an attempt starts only if it can end within the first half of the lease)'];
 }
 
-/** The vendor endpoint variables that must be https in AWS mode (YOUMI_TOKEN_URL only when set). */
-export const VENDOR_URL_VARS = ['WEIBAN_BASE_URL', 'YOUMI_BASE_URL', 'YOUMI_TOKEN_URL', 'TANMARKET_BASE_URL', 'WSHOTO_BASE_URL'] as const;
-/** The value that says a deployment does not use a vendor (its calls are refused, not redirected). */
-export const VENDOR_DISABLED = 'disabled';
-
-/** AWS mode fails closed: no local mode inside a real Lambda, no unset or non-https vendor endpoint. Names variables, never values. */
+/**
+ * AWS mode fails closed: no local mode inside a real Lambda. (Vendor endpoints, unset or not
+ * https, are refused by lib/vendors/registry.ts loadVendorSettings, in the same words.) Names
+ * variables, never values.
+ */
 function modeProblems(c: Settings, env: Record<string, string | undefined>): string[] {
   const inRealLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) && !env.IS_OFFLINE;
-  if (c.QUNFA_MODE === 'local') {
-    return inRealLambda ? ['QUNFA_MODE: local mode is refused in a Lambda running in AWS (only the local stack under serverless-offline runs it)'] : [];
-  }
-  const problems: string[] = [];
-  for (const name of VENDOR_URL_VARS) {
-    const value = c[name];
-    if (value === undefined) {
-      if (name !== 'YOUMI_TOKEN_URL') problems.push(`${name}: required in AWS mode (an https URL, or "${VENDOR_DISABLED}")`);
-      continue;
-    }
-    if (value === VENDOR_DISABLED) continue;
-    let ok = false;
-    try {
-      const u = new URL(value);
-      ok = u.protocol === 'https:' && u.hostname !== '' && !u.username && !u.password;
-    } catch { /* not a URL */ }
-    if (!ok) problems.push(`${name}: must be an https URL without credentials in AWS mode (or "${VENDOR_DISABLED}")`);
-  }
-  return problems;
+  return c.QUNFA_MODE === 'local' && inRealLambda ? ['QUNFA_MODE: local mode is refused in a Lambda running in AWS (only the local stack under serverless-offline runs it)'] : [];
 }
 
 /**

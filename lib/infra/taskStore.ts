@@ -17,7 +17,7 @@ import { dynamoLib } from './awsClients';
 import type { Audience } from '../core/task';
 import { badRequest, unavailable } from '../core/errors';
 import { isConditionFailed } from './awsErrors';
-import type { StepState, Task, Vendor } from '../core/task';
+import type { StepState, Task, VendorId } from '../core/task';
 import { allFinal } from '../core/states';
 
 export interface StoredTask extends Task {
@@ -56,7 +56,7 @@ export interface CallbackState {
   version: number;
 }
 
-export interface ListOptions { status?: StepState; vendor?: Vendor; limit: number; cursor?: string }
+export interface ListOptions { status?: StepState; vendor?: VendorId; limit: number; cursor?: string }
 
 /** Consumed capacity and request counts, read from the SDK's ConsumedCapacity (for the bench). */
 export interface StoreStats { reads: number; writes: number; rcu: number; wcu: number }

@@ -13,7 +13,8 @@ import { logger } from '../infra/logger';
 import { callbackUrlProblem } from '../infra/guardedFetch';
 import { notifyChange } from '../delivery/progress';
 import { revScheduleName, scheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
-import { CreateTaskInput, ListQuery, PatchTaskInput, type Step, type Task } from '../core/task';
+import { PatchTaskInput, type CreateTaskInput, type Step, type Task } from '../core/task';
+import { CreateTaskRequest, ListTasksRequest } from './requests';
 import {
   cancelAction, cancelledAtVendor, cancelUnsent, canPatch, isFinal, isStateChange, missesDeadline, nothingCancelled, redateUnsent, stepDeadline,
 } from '../core/states';
@@ -21,13 +22,14 @@ import { GROWTH_HEADROOM_BYTES, itemBytes, MAX_ITEM_BYTES, MAX_TASK_BYTES, publi
 import type { Tenant, TenantDirectory } from '../infra/tenantDirectory';
 import { batchCount, ENTRIES_PER_CALL, ENTRIES_PER_TASK, entriesOf } from '../vendors/batches';
 import { capabilityErrors } from '../vendors/capabilities';
-import { adapterFor } from '../vendors/registry';
+import { adapterFor, type VendorSettingsMap } from '../vendors/registry';
 import { stepInput } from '../vendors/stepInput';
 import { vendorContext } from '../vendors/context';
 import { VendorCallError, type VendorAdapter } from '../vendors/adapter';
 
 export interface TaskDeps {
   settings: Settings;
+  vendors: VendorSettingsMap;
   store: TaskStore;
   scheduler: () => Promise<Scheduler>;
   invoke: Invoker;
@@ -115,7 +117,7 @@ async function replay(deps: TaskDeps, tenant: Tenant, record: { taskId: string; 
 
 /** Schema (400), the vendor's options (400), the tenant's vendor set-up and the vendor's capabilities (422). */
 export function validate(tenant: Tenant, body: unknown, allowPrivateCallbacks: boolean): CreateTaskInput {
-  const parsed = CreateTaskInput.safeParse(body);
+  const parsed = CreateTaskRequest.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error);
   const input = parsed.data;
   const urlProblem = input.callbackUrl ? callbackUrlProblem(input.callbackUrl, allowPrivateCallbacks) : undefined;
@@ -142,8 +144,8 @@ export function validate(tenant: Tenant, body: unknown, allowPrivateCallbacks: b
 
 /**
  * What the audience costs in vendor calls: senders × ids entries bounded per task (a vendor that
- * lists recipients per sender multiplies the request); a vendor whose results come by callback
- * takes the whole audience in one call (its events name one vendor task, so it is not batched).
+ * lists recipients per sender multiplies the request); a vendor that declares it takes no batches
+ * (capabilities.batches false) takes the whole audience in one call.
  */
 function fanOutErrors(adapter: VendorAdapter<unknown>, input: CreateTaskInput): FieldError[] {
   const caps = adapter.capabilities;
@@ -154,7 +156,7 @@ function fanOutErrors(adapter: VendorAdapter<unknown>, input: CreateTaskInput): 
   if (entries > ENTRIES_PER_TASK) {
     return [{ path: 'audience', message: `${a.senders?.length ?? 0} senders × ${ids} ${field} = ${entries} recipient entries; ${input.vendor} lists every recipient once per sender, and a task may carry at most ${ENTRIES_PER_TASK}: split the task (fewer senders or fewer ${field} per task)` }];
   }
-  if (caps.status !== 'callback') return [];
+  if (caps.batches) return [];
   const limit = a.kind === 'groups' ? caps.limits.groupIdsPerCall : caps.limits.customerIdsPerCall;
   if (limit && ids > limit) return [{ path: `audience.${field}`, message: `${input.vendor} takes at most ${limit} per task` }];
   if (batchCount(a, caps) > 1) {
@@ -240,7 +242,7 @@ export async function getTask(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, tas
 }
 
 export async function listTasks(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, query: Record<string, string | undefined>) {
-  const parsed = ListQuery.safeParse(query);
+  const parsed = ListTasksRequest.safeParse(query);
   if (!parsed.success) throw validationError(parsed.error);
   const page = await deps.store.list(tenant.id, parsed.data);
   return { items: page.items.map(publicTask), nextCursor: page.nextCursor };
@@ -279,7 +281,7 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
     const action = cancelAction(s, vendor);
     if (action.kind !== 'at-vendor') { if (action.kind === 'refused') reasons.push(action.reason); continue; }
     try {
-      const { ctx, limits } = await vendorContext(deps.tenants, tenant.id, task.vendor);
+      const { ctx, limits } = await vendorContext(deps.tenants, tenant.id, task.vendor, deps.vendors, deps.settings.VENDOR_TIMEOUT_MS);
       const vendorTaskId = action.vendorTaskId;
       await withPermit(deps.limiter, tenant.id, task.vendor, 'write', limits, deps.settings.IN_FLIGHT_WAIT_MS, () => (adapter.cancel as NonNullable<typeof adapter.cancel>)(ctx, vendorTaskId));
     } catch (err) {

@@ -2,13 +2,13 @@
  * The vendor adapter interface (after Novu's providers): each vendor is one adapter that says
  * what it can carry, turns a canonical step into the vendor's own request, submits it and
  * classifies every outcome. Credentials come in from the tenant directory; adapters never read
- * the environment or the store.
+ * the environment or the store: their own settings (lib/vendors/<vendor>/settings.ts) are parsed
+ * by the registry and handed in with each call.
  */
 import type * as z from 'zod/mini';
-import type { Settings } from '../infra/settings';
 import type { RateLimits } from '../core/rateLimits';
 import type { FieldError } from '../core/errors';
-import type { AttachmentType, Audience, Content, DeliveryStats, Vendor } from '../core/task';
+import type { AttachmentType, Audience, Content, DeliveryStats } from '../core/task';
 import { boundMessage } from './kit/keepResponse';
 
 export interface Capabilities {
@@ -20,6 +20,12 @@ export interface Capabilities {
   cancelAfterSubmit: boolean;
   /** How qunfa learns what happened after submit. */
   status: 'poll' | 'callback' | 'none';
+  /**
+   * May an audience over the per-call limits be sent as several vendor calls (batches)? `false`:
+   * the vendor takes the whole audience in one call (e.g. its events name one vendor task), and a
+   * task that would need more is refused at create (422).
+   */
+  batches: boolean;
   /** Per-call limits of the vendor (audiences larger than these are split into batches). */
   limits: { customerIdsPerCall?: number; groupIdsPerCall?: number; sendersPerCall?: number };
   /**
@@ -85,15 +91,50 @@ export class VendorCallError extends Error {
   }
 }
 
-export interface VendorContext<Cred> {
+export interface VendorContext<Cred, S = unknown> {
   /** The qunfa tenant the call is made for (token caches are keyed by it). */
   tenantId: string;
   credentials: Cred;
-  /** The vendor's API base: its *_BASE_URL, or its local sandbox. */
+  /** The vendor's API base: its base URL variable, or its local sandbox. */
   baseUrl: string;
   timeoutMs: number;
-  /** The validated environment, for the few vendor settings that are configuration (e.g. YOUMI_TOKEN_URL). */
-  config: Settings;
+  /** This vendor's own settings, as its settings.ts parsed them from the environment. */
+  settings: S;
+}
+
+/** One environment variable a vendor reads. */
+export interface VendorVariable {
+  name: string;
+  /**
+   * A URL the vendor is called at. In AWS mode it must be an https URL without credentials, or
+   * "disabled"; checked by the registry for every vendor alike, naming the variable, never the value.
+   */
+  endpoint?: boolean;
+  /**
+   * The vendor's API base (exactly one variable of each vendor; an endpoint). Unset: locally the
+   * vendor's sandbox, in AWS mode a configuration error. "disabled": the deployment does not use it.
+   */
+  baseUrl?: boolean;
+  /** Its value in serverless.yml when the deployer's shell does not set it ('' when absent). */
+  deployDefault?: string;
+}
+
+/**
+ * A vendor's settings (lib/vendors/<vendor>/settings.ts): the variables it reads, and their parse
+ * into what its adapter gets as ctx.settings. `parse` sees the environment with '' read as unset
+ * and throws VendorSettingsError naming each bad variable.
+ */
+export interface VendorSettingsSpec<S> {
+  variables: readonly VendorVariable[];
+  parse(env: Record<string, string | undefined>): S;
+}
+
+/** A vendor's settings that do not parse: one `NAME: what is wrong` per problem, never a value. */
+export class VendorSettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid environment: ${problems.join('; ')}`);
+    this.name = 'VendorSettingsError';
+  }
 }
 
 /** What a vendor says of a task it accepted, in qunfa's terms. */
@@ -129,9 +170,12 @@ export type WebhookOutcome =
 /** Thrown for anything that does not verify: answered 401, nothing changed. */
 export class WebhookRejected extends Error {}
 
-export interface VendorAdapter<Cred = unknown> {
-  readonly id: Vendor;
+export interface VendorAdapter<Cred = unknown, S = unknown> {
+  /** The vendor's id: its folder's name under lib/vendors/, and what tasks name in `vendor`. */
+  readonly id: string;
   readonly displayName: string;
+  /** Its environment variables and their validation (lib/vendors/<vendor>/settings.ts). */
+  readonly settings: VendorSettingsSpec<S>;
   readonly capabilities: Capabilities;
   /** The shape of this vendor's credentials in the tenant directory. */
   readonly credentials: z.ZodMiniType<Cred>;
@@ -148,11 +192,11 @@ export interface VendorAdapter<Cred = unknown> {
   check(input: StepRequestInput): FieldError[];
   /** Pure: the vendor request for one step (what the seed tests compare byte for byte). */
   buildRequest(input: StepRequestInput): VendorRequest;
-  submit(ctx: VendorContext<Cred>, input: StepRequestInput): Promise<SubmitResult>;
+  submit(ctx: VendorContext<Cred, S>, input: StepRequestInput): Promise<SubmitResult>;
   /** Cancel a task the vendor accepted (only where capabilities.cancelAfterSubmit). */
-  cancel?(ctx: VendorContext<Cred>, vendorTaskId: string): Promise<void>;
+  cancel?(ctx: VendorContext<Cred, S>, vendorTaskId: string): Promise<void>;
   /** Ask the vendor how a task it accepted is doing (only where capabilities.status is 'poll'). */
-  status?(ctx: VendorContext<Cred>, vendorTaskId: string, input: StepRequestInput): Promise<VendorStatus>;
+  status?(ctx: VendorContext<Cred, S>, vendorTaskId: string, input: StepRequestInput): Promise<VendorStatus>;
   /** Verify and read a callback with the tenant's own secrets (throws WebhookRejected). */
   webhook?(req: WebhookRequest, credentials: Cred, maxSkewSeconds: number): WebhookOutcome;
 }

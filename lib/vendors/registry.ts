@@ -1,52 +1,121 @@
 /**
- * The one list of vendor adapters, and where each one's endpoint is: the environment variable;
- * locally, if unset, that vendor's sandbox. In AWS mode config() has already refused an unset or
- * non-https endpoint at cold start: there is no fallback to the loopback sandbox.
+ * THE registry of vendors. A vendor is one folder, lib/vendors/<id>/: adapter.ts (what it can
+ * carry, its requests, its outcomes), settings.ts (its own environment variables and their
+ * validation), sandbox.ts (its local stand-in, exporting `sandbox`; scripts find it by the id),
+ * mapping.test.ts and its seed-NNN.txt document fixture. Adding a vendor is that folder plus one
+ * entry in VENDORS (and its import): nothing vendor-specific lives anywhere else — the task
+ * schema, the environment check, the deployment's variables (serverless.yml, through
+ * scripts/deploy-environment.cjs), the local sandboxes and the demo tenant all come from here.
+ * lib/vendors/registry.test.ts checks that every registered vendor has its whole folder.
+ *
+ * Where each vendor is: its base URL variable; locally, if unset, its sandbox on
+ * 127.0.0.1:(SANDBOX_PORT_BASE + its index here). In AWS mode loadVendorSettings refuses an unset
+ * or non-https endpoint: there is no fallback to a loopback sandbox.
  */
-import { loadSettings, VENDOR_DISABLED } from '../infra/settings';
-import type { Vendor } from '../core/task';
 import { publishedLimits } from './batches';
+import { VendorSettingsError, type VendorAdapter, type VendorVariable } from './adapter';
 import { tanmarketAdapter } from './tanmarket/adapter';
-import { VendorCallError, type VendorAdapter } from './adapter';
-import { clearWeibanTokens, weibanAdapter } from './weiban/adapter';
-import { clearWshotoTokens, wshotoAdapter } from './wshoto/adapter';
-import { clearYoumiTokens, youmiAdapter } from './youmi/adapter';
+import { weibanAdapter } from './weiban/adapter';
+import { wshotoAdapter } from './wshoto/adapter';
+import { youmiAdapter } from './youmi/adapter';
 
-export const ADAPTERS: Record<Vendor, VendorAdapter<any>> = {
-  weiban: weibanAdapter,
-  youmi: youmiAdapter,
-  tanmarket: tanmarketAdapter,
-  wshoto: wshotoAdapter,
-};
+/** Every vendor: one line each (and its import above). The order gives each its local sandbox port. */
+export const VENDORS = [
+  weibanAdapter,
+  youmiAdapter,
+  tanmarketAdapter,
+  wshotoAdapter,
+] as const;
+
+/** The ids tasks may name in `vendor`, in registry order. */
+export function vendorIds(): string[] {
+  return VENDORS.map((a) => a.id);
+}
+
+export function adapterFor(id: string): VendorAdapter<any, any> | undefined {
+  return (VENDORS as readonly VendorAdapter<any, any>[]).find((a) => a.id === id);
+}
 
 /** What GET /v1/vendors publishes: each adapter's capability matrix. */
 export function vendorCatalogue() {
-  return Object.values(ADAPTERS).map((a) => ({
-    id: a.id, name: a.displayName, productionBaseUrl: a.productionBaseUrl, capabilities: { ...a.capabilities, limits: publishedLimits(a.capabilities) },
-  }));
+  return VENDORS.map((a) => {
+    // `batches` shapes what create accepts (its refusals say so); the published matrix is as it was.
+    const { batches: _notPublished, ...capabilities } = a.capabilities;
+    return { id: a.id, name: a.displayName, productionBaseUrl: a.productionBaseUrl, capabilities: { ...capabilities, limits: publishedLimits(a.capabilities) } };
+  });
 }
 
-/** For tests: forget every cached vendor token. */
-export function clearVendorTokens(): void {
-  clearWeibanTokens();
-  clearYoumiTokens();
-  clearWshotoTokens();
+/** The value that says a deployment does not use a vendor (its calls are refused, not redirected). */
+export const VENDOR_DISABLED = 'disabled';
+
+/** The first local sandbox port: VENDORS[i]'s sandbox listens on SANDBOX_PORT_BASE + i. */
+export const SANDBOX_PORT_BASE = 4601;
+
+/** The variable that holds a vendor's API base (each vendor's settings name exactly one). */
+export function baseUrlVariable(id: string): string {
+  const adapter = adapterFor(id);
+  const v = adapter?.settings.variables.find((x: VendorVariable) => x.baseUrl);
+  if (!v) throw new Error(`no vendor ${id} with a base URL variable`);
+  return v.name;
 }
 
-/** Local sandbox ports, one per vendor (see lib/vendors/<vendor>/sandbox.ts). */
-export const SANDBOX_PORTS: Record<Vendor, number> = { weiban: 4601, youmi: 4602, tanmarket: 4603, wshoto: 4604 };
+/** Each vendor's endpoint, whether the deployment disabled it, and its own parsed settings. */
+export type VendorSettingsMap = Record<string, { baseUrl: string; disabled: boolean; settings: unknown }>;
 
-export function adapterFor(vendor: Vendor): VendorAdapter<any> | undefined {
-  return Object.hasOwn(ADAPTERS, vendor) ? ADAPTERS[vendor] : undefined;
+/**
+ * Every vendor's settings from the environment ('' reads as unset: serverless.yml passes unset
+ * variables so). Throws `invalid environment: NAME: …; NAME2: …`, naming variables, never values:
+ * first what no vendor's parse accepts; then, in AWS mode, every endpoint that is not an https
+ * URL without credentials or "disabled", and every unset base URL.
+ */
+export function loadVendorSettings(env: Record<string, string | undefined>, mode: 'aws' | 'local'): VendorSettingsMap {
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')) as Record<string, string>;
+  const parsed: unknown[] = [];
+  const parseProblems: string[] = [];
+  for (const a of VENDORS) {
+    try {
+      parsed.push(a.settings.parse(set));
+    } catch (err) {
+      if (!(err instanceof VendorSettingsError)) throw err;
+      parseProblems.push(...err.problems);
+    }
+  }
+  if (parseProblems.length) throw new VendorSettingsError(parseProblems);
+
+  const problems = mode === 'aws' ? VENDORS.flatMap((a) => a.settings.variables.flatMap((v: VendorVariable) => endpointProblem(v, set[v.name]))) : [];
+  if (problems.length) throw new VendorSettingsError(problems);
+
+  const out: VendorSettingsMap = {};
+  VENDORS.forEach((a, i) => {
+    const value = set[baseUrlVariable(a.id)];
+    const disabled = value === VENDOR_DISABLED;
+    out[a.id] = {
+      baseUrl: disabled ? '' : value ?? `http://127.0.0.1:${SANDBOX_PORT_BASE + i}`,
+      disabled,
+      settings: parsed[i],
+    };
+  });
+  return out;
 }
 
-export function baseUrlFor(vendor: Vendor): string {
-  const c = loadSettings(process.env); // TEMP until the vendor settings merge
-  const fromEnv = { weiban: c.WEIBAN_BASE_URL, youmi: c.YOUMI_BASE_URL, tanmarket: c.TANMARKET_BASE_URL, wshoto: c.WSHOTO_BASE_URL }[vendor];
-  const name = `${vendor.toUpperCase()}_BASE_URL`;
-  if (fromEnv === VENDOR_DISABLED) throw new VendorCallError('refused', 'qunfa.vendor_disabled', `${vendor} is not used by this deployment (${name}=${VENDOR_DISABLED})`);
-  if (fromEnv !== undefined) return fromEnv;
-  if (c.QUNFA_MODE === 'local') return `http://127.0.0.1:${SANDBOX_PORTS[vendor]}`;
-  // config() refuses this at cold start; kept so no path can ever fall back to loopback in AWS.
-  throw new Error(`${name} is not set`);
+/** AWS mode fails closed: an endpoint is https without credentials, or "disabled"; a base URL must be given. */
+function endpointProblem(v: VendorVariable, value: string | undefined): string[] {
+  if (!v.endpoint && !v.baseUrl) return [];
+  if (value === undefined) return v.baseUrl ? [`${v.name}: required in AWS mode (an https URL, or "${VENDOR_DISABLED}")`] : [];
+  if (value === VENDOR_DISABLED) return [];
+  let ok = false;
+  try {
+    const u = new URL(value);
+    ok = u.protocol === 'https:' && u.hostname !== '' && !u.username && !u.password;
+  } catch { /* not a URL */ }
+  return ok ? [] : [`${v.name}: must be an https URL without credentials in AWS mode (or "${VENDOR_DISABLED}")`];
+}
+
+/**
+ * The vendors' variables for serverless.yml (scripts/deploy-environment.cjs): each with its value
+ * in `env` (the deployer's shell), else its deployDefault, else '' (read as unset: in AWS mode
+ * loadVendorSettings then refuses an unset base URL, naming it).
+ */
+export function deployEnvironment(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(VENDORS.flatMap((a) => a.settings.variables.map((v: VendorVariable) => [v.name, env[v.name] ?? v.deployDefault ?? ''])));
 }

@@ -1,21 +1,16 @@
-/** A new tenant record: only the API key's hash is kept; vendor credentials point at the sandboxes. */
+/**
+ * A new tenant record: only the API key's hash is kept; vendor credentials point at the sandboxes,
+ * one per registered vendor (each sandbox's demoCredentials(), in registry order).
+ */
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '../../lib/core/canonicalJson';
+import { demoSecret } from '../../lib/vendors/kit/sandboxServer';
 import type { TenantRecord } from '../../lib/infra/tenantDirectory';
+import { vendorSandboxes } from './sandboxes';
 
-const secret = (n = 24) => randomBytes(n).toString('base64url');
-
-export function newTenant(apiKey: string): TenantRecord {
-  return {
-    apiKeySha256: sha256(apiKey),
-    webhookSecret: secret(32),
-    vendors: {
-      weiban: { corpId: `ww${randomBytes(8).toString('hex')}`, secret: secret(), callbackToken: secret(16), callbackAesKey: randomBytes(32).toString('base64').slice(0, 43) },
-      youmi: { clientId: `ym-${randomBytes(6).toString('hex')}`, clientSecret: secret() },
-      tanmarket: { appId: `tm${randomBytes(6).toString('hex')}`, appKey: secret(12), appSecret: secret() },
-      wshoto: { appId: `ws${randomBytes(6).toString('hex')}`, appSecret: secret() },
-    },
-  };
+export async function newTenant(apiKey: string): Promise<TenantRecord> {
+  const vendors = Object.fromEntries((await vendorSandboxes()).map(({ vendor, sandbox }) => [vendor, sandbox.demoCredentials()]));
+  return { apiKeySha256: sha256(apiKey), webhookSecret: demoSecret(32), vendors };
 }
 
 export const newApiKey = () => `qf_${randomBytes(24).toString('base64url')}`;

@@ -11,11 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { App } from '../../lib/app';
+import { baseUrlVariable } from '../../lib/vendors/registry';
 import { ensureTables, startDynalite, startDynaliteProcess, type RunningDynamo } from '../../scripts/lib/dynalite';
 import { AsyncInvokeQueue, reservedConcurrency } from '../../scripts/lib/lambda-queue';
 import { startSandboxes, type NamedSandbox } from '../../scripts/lib/sandboxes';
 import { newTenant } from '../../scripts/lib/tenant';
 import { fns, rebuildTestApp, startTestApp, testApp } from './testApp';
+import type { TenantRecord } from '../../lib/infra/tenantDirectory';
+import type { Vendor } from './bodies';
 
 export const KEY_A = 'qf_test_tenant_a_key_0123456789';
 export const KEY_B = 'qf_test_tenant_b_key_9876543210';
@@ -25,7 +28,7 @@ export interface TestEnv {
   sandboxes: NamedSandbox[];
   weiban: NamedSandbox;
   sandbox: (vendor: string) => NamedSandbox;
-  tenants: Record<string, ReturnType<typeof newTenant>>;
+  tenants: Record<string, TestTenant>;
   tenantsFile: string;
   lambda: Server;
   /** API Gateway in front of vendorWebhook, so sandboxes can call back over real HTTP. */
@@ -37,10 +40,13 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
+/** A tenant of the test environment: credentials for every vendor (its sandbox's demo credentials). */
+export type TestTenant = TenantRecord & { vendors: Record<Vendor, Record<string, string>> };
+
 export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { dynamoProcess?: boolean } = {}): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'qunfa-test-'));
   const dynamo = o.dynamoProcess ? await startDynaliteProcess() : await startDynalite(undefined, 0);
-  const tenants = { a: newTenant(KEY_A), b: newTenant(KEY_B) };
+  const tenants = { a: await newTenant(KEY_A), b: await newTenant(KEY_B) } as Record<'a' | 'b', TestTenant>;
   const tenantsFile = join(dir, 'tenants.json');
   writeFileSync(tenantsFile, JSON.stringify(tenants));
   let apiUrl = '';
@@ -106,7 +112,7 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
     DYNAMODB_ENDPOINT: dynamo.url,
     LAMBDA_ENDPOINT: `http://127.0.0.1:${(lambda.address() as AddressInfo).port}`,
     QUNFA_TENANTS_FILE: tenantsFile,
-    ...Object.fromEntries(sandboxes.map((s) => [`${s.vendor.toUpperCase()}_BASE_URL`, s.url])),
+    ...Object.fromEntries(sandboxes.map((s) => [baseUrlVariable(s.vendor), s.url])),
     YOUMI_TOKEN_URL: (sandboxes.find((s) => s.vendor === 'youmi') as NamedSandbox).url,
     AWS_REGION: 'ap-east-1',
     AWS_ACCESS_KEY_ID: 'local',

@@ -51,6 +51,7 @@ export const taskStore = () => testApp().store;
 export const flowLimiter = () => testApp().limiter;
 export const tenantDirectory = () => testApp().tenants;
 export const appSettings = () => testApp().settings;
+export const appVendors = () => testApp().vendors;
 export const invokeWorker = (event: WorkEvent, lane?: DispatchLane) => testApp().invoke(event, lane);
 
 type Handler = (event: any, context: Context) => Promise<any>;

@@ -16,8 +16,37 @@
  * drop the connection: the vendor has the task and the caller never hears so), `accept-then-delay`
  * (handle the request, answer only after `delayMs`: a timeout after the vendor stored the task).
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
+/**
+ * What each lib/vendors/<vendor>/sandbox.ts exports as `sandbox`: scripts/lib/sandboxes.ts finds it
+ * by the vendor's id (a dynamic import, so no production module ever imports sandbox code).
+ */
+export interface VendorSandbox {
+  /** The vendor's sandbox, knowing every tenant's credentials for it. */
+  spec(o: VendorSandboxOptions): SandboxSpec;
+  /** Fresh credentials for a new (demo or test) tenant, in the shape the vendor's adapter checks. */
+  demoCredentials(): Record<string, string>;
+}
+
+export interface VendorSandboxOptions {
+  /**
+   * This vendor's credentials of every tenant, each with `qunfaTenant` (the qunfa tenant it
+   * belongs to); read again on every request, so a tenant added while it runs is known.
+   */
+  credentials: () => Record<string, string>[];
+  /** Where qunfa's API listens, for vendors that push callbacks; none = no callbacks pushed. */
+  callbackBase?: () => string | undefined;
+  /** How long each stage of a task's life takes at the vendor. */
+  progressMs: number;
+  /** The environment, for vendor settings the sandbox must agree on with the adapter (e.g. a sign algorithm). */
+  env: Record<string, string | undefined>;
+}
+
+/** A random secret for demo credentials. */
+export const demoSecret = (bytes = 24): string => randomBytes(bytes).toString('base64url');
 
 export interface Fault {
   match?: string;

@@ -14,6 +14,7 @@ import { vendorFetch, withQuery } from '../kit/vendorFetch';
 import { keepResponse } from '../kit/keepResponse';
 import { Int64, isInt64Text, stringifyExact } from '../kit/exactJson';
 import { VendorCallError, type StepRequestInput, type VendorAdapter, CONSERVATIVE_LIMITS } from '../adapter';
+import { tanmarketSettings, type TanmarketSettings } from './settings';
 
 export const TanmarketCredentials = z.object({
   appId: z.string().check(z.minLength(1)),
@@ -83,9 +84,10 @@ function sopDatas(i: StepRequestInput): Record<string, unknown>[] {
 
 const opts = (i: StepRequestInput) => i.vendorOptions as unknown as TanmarketOptions;
 
-export const tanmarketAdapter: VendorAdapter<TanmarketCredentials> = {
+export const tanmarketAdapter: VendorAdapter<TanmarketCredentials, TanmarketSettings> = {
   id: 'tanmarket',
   displayName: 'Tanmarket 探马',
+  settings: tanmarketSettings,
   productionBaseUrl: '(per contract with Tanmarket; set TANMARKET_BASE_URL)',
   responseFields: ['code', 'message', 'data.id'],
   capabilities: {
@@ -94,6 +96,7 @@ export const tanmarketAdapter: VendorAdapter<TanmarketCredentials> = {
     tagFilters: true,
     cancelAfterSubmit: false,
     status: 'none',
+    batches: true,
     limits: { sendersPerCall: 100, groupIdsPerCall: 2_000 },
     rateLimits: CONSERVATIVE_LIMITS,
   },
@@ -161,7 +164,7 @@ export const tanmarketAdapter: VendorAdapter<TanmarketCredentials> = {
     const req = this.buildRequest(i);
     const res = await vendorFetch(withQuery(ctx.baseUrl, req.path), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...tanmarketHeaders(ctx.credentials, ctx.config.TANMARKET_SIGNER) },
+      headers: { 'content-type': 'application/json', ...tanmarketHeaders(ctx.credentials, ctx.settings.signer) },
       body: stringifyExact(req.body),
     }, ctx.timeoutMs);
     const body = (res.json ?? {}) as { code?: unknown; message?: unknown; data?: { id?: unknown } };

@@ -4,9 +4,10 @@
  * staff ids must be JSON integers on the wire (checked on the raw bytes, so a quoted or rounded
  * id is caught), China-time dates in the seed's formats, type 4 for the 群发助手 SOP.
  */
+import { randomBytes } from 'node:crypto';
 import { parseExact } from '../kit/exactJson';
 import { signer, tanmarketAdapter } from './adapter';
-import type { SandboxSpec, VendorReply } from '../kit/sandboxServer';
+import { demoSecret, type SandboxSpec, type VendorReply, type VendorSandbox } from '../kit/sandboxServer';
 
 export interface TanmarketSandboxOptions {
   credentials: () => { appId: string; appKey: string; appSecret: string }[];
@@ -93,3 +94,12 @@ export function tanmarketSandbox(opts: TanmarketSandboxOptions): SandboxSpec {
     },
   };
 }
+
+/** The local stack's Tanmarket (scripts/lib/sandboxes.ts): it signs as TANMARKET_SIGNER says, as the adapter does. */
+export const sandbox: VendorSandbox = {
+  spec: (o) => tanmarketSandbox({
+    credentials: () => o.credentials().map((c) => ({ appId: c.appId ?? '', appKey: c.appKey ?? '', appSecret: c.appSecret ?? '' })),
+    signer: o.env.TANMARKET_SIGNER || undefined,
+  }),
+  demoCredentials: () => ({ appId: `tm${randomBytes(6).toString('hex')}`, appKey: demoSecret(12), appSecret: demoSecret() }),
+};

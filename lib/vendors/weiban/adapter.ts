@@ -14,6 +14,7 @@ import { fetchForToken, TokenCache, tokenKey, type Token } from '../kit/tokenCac
 import {
   VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorRequest, type VendorStatus,
 } from '../adapter';
+import { weibanSettings, type WeibanSettings } from './settings';
 
 export const WeibanCredentials = z.object({
   corpId: z.string().check(z.minLength(1)),
@@ -140,9 +141,10 @@ export function parseWeibanResult(kind: 'customers' | 'groups', body: Record<str
   };
 }
 
-export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
+export const weibanAdapter: VendorAdapter<WeibanCredentials, WeibanSettings> = {
   id: 'weiban',
   displayName: 'Weiban 微伴助手',
+  settings: weibanSettings,
   productionBaseUrl: 'https://open.weibanzhushou.com',
   responseFields: ['errcode', 'errmsg', 'id', 'msg_id', 'data.id'],
   capabilities: {
@@ -152,6 +154,7 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
     tagFilters: false,
     cancelAfterSubmit: false,
     status: 'poll',
+    batches: true,
     limits: { customerIdsPerCall: 10_000, groupIdsPerCall: 2_000, sendersPerCall: 100 },
     // staff_eu_list repeats the customers for every staff member; the group lists are separate.
     recipientsPerSender: ['customers'],
@@ -268,8 +271,3 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials> = {
     };
   },
 };
-
-/** For tests: forget cached tokens. */
-export function clearWeibanTokens(): void {
-  tokens.clear();
-}

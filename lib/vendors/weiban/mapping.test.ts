@@ -58,7 +58,7 @@ describe('weiban: groups → customer_group_msg/add, compared with seed 002', ()
     // What submit actually sends, read off a real HTTP server standing in for Weiban.
     const weiban = await startProxy(undefined, { intercept: (q) => ({ status: 200, headers: { 'content-type': 'application/json' }, body: q.path.startsWith('/open-api/access_token/get') ? '{"errcode":0,"errmsg":"ok","access_token":"tok"}' : '{"errcode":0,"errmsg":"ok","id":"1"}' }) });
     try {
-      const ctx = { tenantId: 't', credentials: { corpId: 'ww1', secret: 's' }, baseUrl: weiban.url, timeoutMs: 5000, config: {} as never };
+      const ctx = { tenantId: 't', credentials: { corpId: 'ww1', secret: 's' }, baseUrl: weiban.url, timeoutMs: 5000, settings: weibanAdapter.settings.parse({}) };
       await weibanAdapter.submit(ctx, seedTask());
       const sent = weiban.requests.find((q) => q.path.startsWith('/open-api/customer_group_msg/add'));
       expect(sent).toBeDefined();

@@ -8,7 +8,7 @@
  * answers 40001/40003 (its own choice, named here so nobody mistakes it for Weiban's).
  */
 import { randomBytes } from 'node:crypto';
-import { missing, type SandboxSpec, type VendorReply } from '../kit/sandboxServer';
+import { demoSecret, missing, type SandboxSpec, type VendorReply, type VendorSandbox } from '../kit/sandboxServer';
 
 /** Weiban's bulk-write APIs: the ones its 300/min and 15,000/h quota counts. */
 const BULK_WRITE = new Set(['/open-api/customer_group_msg/add', '/open-api/group_msg/add']);
@@ -136,3 +136,9 @@ export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
     },
   };
 }
+
+/** The local stack's Weiban (scripts/lib/sandboxes.ts), and a new tenant's Weiban credentials. */
+export const sandbox: VendorSandbox = {
+  spec: (o) => weibanSandbox({ credentials: () => o.credentials().map((c) => ({ corpId: c.corpId ?? '', secret: c.secret ?? '' })), progressMs: o.progressMs }),
+  demoCredentials: () => ({ corpId: `ww${randomBytes(8).toString('hex')}`, secret: demoSecret(), callbackToken: demoSecret(16), callbackAesKey: randomBytes(32).toString('base64').slice(0, 43) }),
+};

@@ -12,6 +12,7 @@ import { keepResponse } from '../kit/keepResponse';
 import { fetchForToken, TokenCache, tokenKey, type Token } from '../kit/tokenCache';
 import { Int64, isInt64Text, stringifyExact } from '../kit/exactJson';
 import { VendorCallError, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus, CONSERVATIVE_LIMITS } from '../adapter';
+import { wshotoSettings, type WshotoSettings } from './settings';
 
 export const WshotoCredentials = z.object({ appId: z.string().check(z.minLength(1)), appSecret: z.string().check(z.minLength(1)) });
 export type WshotoCredentials = z.infer<typeof WshotoCredentials>;
@@ -91,9 +92,10 @@ function explain(i: StepRequestInput) {
   };
 }
 
-export const wshotoAdapter: VendorAdapter<WshotoCredentials> = {
+export const wshotoAdapter: VendorAdapter<WshotoCredentials, WshotoSettings> = {
   id: 'wshoto',
   displayName: 'WShoto 微盛',
+  settings: wshotoSettings,
   productionBaseUrl: 'https://open.wshoto.com',
   responseFields: ['code', 'msg', 'data.template_id', 'data.id'],
   capabilities: {
@@ -102,6 +104,7 @@ export const wshotoAdapter: VendorAdapter<WshotoCredentials> = {
     tagFilters: false,
     cancelAfterSubmit: false,
     status: 'poll',
+    batches: true,
     limits: { customerIdsPerCall: 10_000, groupIdsPerCall: 2_000 },
     // user_customers_list and user_targets_info_list repeat the send_ids for every user_id.
     recipientsPerSender: ['customers', 'groups'],
@@ -180,8 +183,4 @@ export function parseWshotoStatus(env: { data?: Record<string, unknown> }): Vend
     ...(state === 'FAILED' ? { error: { code: `wshoto.status_${status}`, message: String(env.data?.error_info || (status === 4 ? 'the task is no longer valid' : 'WShoto could not create the task')) } } : {}),
     raw: env,
   };
-}
-
-export function clearWshotoTokens(): void {
-  tokens.clear();
 }

@@ -7,7 +7,7 @@
 import { wshotoAdapter } from './adapter';
 import { randomBytes } from 'node:crypto';
 import { Int64, parseExact, stringifyExact } from '../kit/exactJson';
-import type { SandboxSpec, VendorReply } from '../kit/sandboxServer';
+import { demoSecret, type SandboxSpec, type VendorReply, type VendorSandbox } from '../kit/sandboxServer';
 
 export interface WshotoSandboxOptions {
   credentials: () => { appId: string; appSecret: string }[];
@@ -103,3 +103,9 @@ export function wshotoSandbox(opts: WshotoSandboxOptions): SandboxSpec {
     },
   };
 }
+
+/** The local stack's WShoto (scripts/lib/sandboxes.ts), and a new tenant's WShoto credentials. */
+export const sandbox: VendorSandbox = {
+  spec: (o) => wshotoSandbox({ credentials: () => o.credentials().map((c) => ({ appId: c.appId ?? '', appSecret: c.appSecret ?? '' })), progressMs: o.progressMs }),
+  demoCredentials: () => ({ appId: `ws${randomBytes(6).toString('hex')}`, appSecret: demoSecret() }),
+};

@@ -16,6 +16,7 @@ import { fetchForToken, TokenCache, tokenKey, type Token } from '../kit/tokenCac
 import {
   VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus, CONSERVATIVE_LIMITS,
 } from '../adapter';
+import { youmiSettings, type YoumiSettings } from './settings';
 
 /**
  * Event signature. YouMi's v2 event format is not public; its v1 API signs with
@@ -96,6 +97,8 @@ const tokens = new TokenCache();
 /** Refresh this long before the token's stated expiry, so no call carries a token about to die. */
 const EARLY_REFRESH_MS = 60_000;
 
+type Ctx = VendorContext<YoumiCredentials, YoumiSettings>;
+
 /**
  * The token endpoint. YOUMI_TOKEN_URL names the identity server's base (`POST <it>/connect/token`),
  * but a full `…/connect/token` URL is what a user naturally pastes: both are accepted.
@@ -105,14 +108,14 @@ export function youmiTokenEndpoint(tokenUrl: string | undefined, baseUrl: string
   return withQuery(base, '/connect/token');
 }
 
-async function fetchToken(ctx: VendorContext<YoumiCredentials>): Promise<Token> {
+async function fetchToken(ctx: Ctx): Promise<Token> {
   const form = new URLSearchParams({
     client_id: ctx.credentials.clientId,
     client_secret: ctx.credentials.clientSecret,
-    scope: ctx.config.YOUMI_SCOPE,
+    scope: ctx.settings.scope,
     grant_type: 'client_credentials',
   });
-  const res = await fetchForToken(youmiTokenEndpoint(ctx.config.YOUMI_TOKEN_URL, ctx.baseUrl), {
+  const res = await fetchForToken(youmiTokenEndpoint(ctx.settings.tokenUrl, ctx.baseUrl), {
     method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(),
   }, ctx.timeoutMs);
   const body = res.json as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown };
@@ -123,13 +126,13 @@ async function fetchToken(ctx: VendorContext<YoumiCredentials>): Promise<Token> 
   return { token: body.access_token, expiresAt: Date.now() + ttl - EARLY_REFRESH_MS };
 }
 
-const token = (ctx: VendorContext<YoumiCredentials>, refresh = false) =>
-  tokens.get(tokenKey(ctx.tenantId, `${youmiTokenEndpoint(ctx.config.YOUMI_TOKEN_URL, ctx.baseUrl)}|${ctx.config.YOUMI_SCOPE}`, ctx.credentials), () => fetchToken(ctx), refresh);
+const token = (ctx: Ctx, refresh = false) =>
+  tokens.get(tokenKey(ctx.tenantId, `${youmiTokenEndpoint(ctx.settings.tokenUrl, ctx.baseUrl)}|${ctx.settings.scope}`, ctx.credentials), () => fetchToken(ctx), refresh);
 
 interface YoumiEnvelope { requestId?: string; errmsg?: unknown; succeed?: boolean; msgTime?: string; values?: unknown; errdesc?: unknown }
 
 /** Calls YouMi; a 401 (token refused before anything was done) refreshes the token once. */
-async function call(ctx: VendorContext<YoumiCredentials>, path: string, body: unknown): Promise<YoumiEnvelope> {
+async function call(ctx: Ctx, path: string, body: unknown): Promise<YoumiEnvelope> {
   for (let attempt = 0; ; attempt++) {
     const bearer = await token(ctx, attempt > 0);
     const res = await vendorFetch(withQuery(ctx.baseUrl, path), {
@@ -151,9 +154,10 @@ async function call(ctx: VendorContext<YoumiCredentials>, path: string, body: un
 
 const opts = (i: StepRequestInput) => i.vendorOptions as unknown as YoumiOptions;
 
-export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
+export const youmiAdapter: VendorAdapter<YoumiCredentials, YoumiSettings> = {
   id: 'youmi',
   displayName: 'YouMi 友米聚合',
+  settings: youmiSettings,
   productionBaseUrl: '(per contract with YouMi; set YOUMI_BASE_URL and YOUMI_TOKEN_URL)',
   responseFields: ['requestId', 'succeed', 'errmsg', 'errdesc', 'values', 'msgTime'],
   capabilities: {
@@ -162,6 +166,8 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
     tagFilters: true,
     cancelAfterSubmit: true,
     status: 'callback',
+    // Its events name one YouMi task: the whole audience goes in one call.
+    batches: false,
     limits: { customerIdsPerCall: 10_000, sendersPerCall: 1 },
     rateLimits: CONSERVATIVE_LIMITS,
   },
@@ -228,7 +234,7 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
   },
 
   async cancel(ctx, vendorTaskId) {
-    await call(ctx, ctx.config.YOUMI_DELETE_PATH, { id: Number(vendorTaskId) });
+    await call(ctx, ctx.settings.deletePath, { id: Number(vendorTaskId) });
   },
 
   /** rpaTaskResult events (POST with x-youmi-appid, -tenantid (if any), -nonce, -timestamp, -signature headers). */
@@ -274,7 +280,3 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials> = {
     };
   },
 };
-
-export function clearYoumiTokens(): void {
-  tokens.clear();
-}

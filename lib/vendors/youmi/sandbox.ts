@@ -7,7 +7,7 @@
 import { youmiAdapter } from './adapter';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { youmiEventSignature } from './adapter';
-import type { SandboxSpec, VendorReply } from '../kit/sandboxServer';
+import { demoSecret, type SandboxSpec, type VendorReply, type VendorSandbox } from '../kit/sandboxServer';
 
 export interface YoumiSandboxOptions {
   /** Each client, and the qunfa tenant whose callback URL it registered (`tenantId` here is qunfa's, not YouMi's). */
@@ -159,3 +159,15 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
     },
   };
 }
+
+/**
+ * The local stack's YouMi (scripts/lib/sandboxes.ts): it knows each client with the qunfa tenant
+ * whose callback URL it registered, and deletes at YOUMI_DELETE_PATH as the adapter does.
+ */
+export const sandbox: VendorSandbox = {
+  spec: (o) => youmiSandbox({
+    credentials: () => o.credentials().map((c) => ({ clientId: c.clientId ?? '', clientSecret: c.clientSecret ?? '', tenantId: c.qunfaTenant ?? '' })),
+    deletePath: o.env.YOUMI_DELETE_PATH || undefined, callbackBase: o.callbackBase, progressMs: o.progressMs,
+  }),
+  demoCredentials: () => ({ clientId: `ym-${randomBytes(6).toString('hex')}`, clientSecret: demoSecret() }),
+};
