@@ -587,7 +587,7 @@ describe('hardening (issue 10)', () => {
     const r = row('isolation: vendor tokens across tenants');
     const t = (await create(task())).body;
     const stored = (await get(t.id)).body;
-    const { vendorContext } = await import('../lib/vendors/context');
+    const { vendorContext } = await import('../lib/delivery/vendorContext');
     const { ctx } = await vendorContext(tenantDirectory(), 'a', 'weiban', appVendors(), appSettings().VENDOR_TIMEOUT_MS);
     const input = stepInput(stored, stored.steps[0]);
     await weibanAdapter.submit(ctx as never, input);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stepInput } from '../lib/vendors/stepInput';
-import { vendorContext } from '../lib/vendors/context';
+import { vendorContext } from '../lib/delivery/vendorContext';
 import { wshotoAdapter } from '../lib/vendors/wshoto/adapter';
 import { VALID, type Vendor } from './helpers/bodies';
 import { call, inSeconds, lambdaContext, startTestEnv, type TestEnv } from './helpers/env';

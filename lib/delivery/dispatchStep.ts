@@ -19,7 +19,7 @@ import {
 } from '../core/states';
 import type { StoredTask, TaskStore } from '../infra/taskStore';
 import type { TenantDirectory } from '../infra/tenantDirectory';
-import { vendorContext, type Wired } from '../vendors/context';
+import { vendorContext, type Wired } from './vendorContext';
 import { planBatches } from '../vendors/batches';
 import { adapterFor, type VendorSettingsMap } from '../vendors/registry';
 import { stepInput } from '../vendors/stepInput';

@@ -19,7 +19,7 @@ import { stepInput } from '../vendors/stepInput';
 import type { TenantDirectory } from '../infra/tenantDirectory';
 import { combineStatuses } from '../vendors/batches';
 import type { VendorSettingsMap } from '../vendors/registry';
-import { vendorContext } from '../vendors/context';
+import { vendorContext } from './vendorContext';
 import { VendorCallError, type VendorStatus } from '../vendors/adapter';
 
 export interface PollDeps { settings: Settings; vendors: VendorSettingsMap; store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler>; invoke: Invoker; limiter: FlowLimiter }

@@ -24,7 +24,7 @@ import { batchCount, ENTRIES_PER_CALL, ENTRIES_PER_TASK, entriesOf } from '../ve
 import { capabilityErrors } from '../vendors/capabilities';
 import { adapterFor, type VendorSettingsMap } from '../vendors/registry';
 import { stepInput } from '../vendors/stepInput';
-import { vendorContext } from '../vendors/context';
+import { vendorContext } from '../delivery/vendorContext';
 import { VendorCallError, type VendorAdapter } from '../vendors/adapter';
 
 export interface TaskDeps {

@@ -5,8 +5,8 @@
  */
 import type { RateLimits } from '../core/rateLimits';
 import { vendorCredentials, vendorLimits, type TenantDirectory } from '../infra/tenantDirectory';
-import { adapterFor, baseUrlVariable, VENDOR_DISABLED, type VendorSettingsMap } from './registry';
-import { VendorCallError, type VendorAdapter, type VendorContext } from './adapter';
+import { adapterFor, baseUrlVariable, VENDOR_DISABLED, type VendorSettingsMap } from '../vendors/registry';
+import { VendorCallError, type VendorAdapter, type VendorContext } from '../vendors/adapter';
 
 export interface Wired { adapter: VendorAdapter<unknown>; ctx: VendorContext<unknown>; limits: RateLimits }
 
