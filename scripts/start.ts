@@ -66,7 +66,7 @@ async function main() {
     CALLBACK_RETRY_SECONDS: process.env.CALLBACK_RETRY_SECONDS || '1,2,5,10,30',
   };
   Object.assign(process.env, env);
-  await ensureTables(dynamo.url, env.TABLE_NAME as string, env.LOCAL_SCHEDULES_TABLE as string);
+  await ensureTables(dynamo.url, env.TABLE_NAME as string, env.LOCAL_SCHEDULES_TABLE);
 
   const { startSandboxes } = await import('./lib/sandboxes');
   const sandboxes = await startSandboxes(sandboxBase, tenants, { callbackBase: () => `http://127.0.0.1:${port}` });

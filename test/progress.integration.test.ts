@@ -31,7 +31,7 @@ const poll = (taskId: string, n = 0) => (pollStatusFn as any)({ kind: 'poll', te
 const submitted = async (vendor: Vendor, over: Record<string, unknown> = {}) => {
   const t = await create({ vendor, name: `${vendor}-${randomUUID().slice(0, 6)}`, sendAt: inSeconds(4), ...VALID[vendor], ...over });
   expect(await dispatch(t.id)).toMatchObject({ outcome: 'SUBMITTED' });
-  return (await get(t.id)) as any;
+  return (await get(t.id));
 };
 const sandboxPost = (v: Vendor, what: string, b: unknown = {}) => fetch(`${env.sandbox(v).url}/__sandbox/${what}`, { method: 'POST', body: JSON.stringify(b) });
 const webhook = (vendor: string, tenant: string, r: { method?: string; query?: Record<string, string>; headers?: Record<string, string>; rawBody?: string }) =>
@@ -51,7 +51,7 @@ beforeEach(async () => {
 });
 
 describe('Weiban callbacks (WeCom-style msg_signature + AES-256-CBC), with the tenant\'s own secrets', () => {
-  const creds = () => env.tenants.a!.vendors.weiban as Record<string, string>;
+  const creds = () => env.tenants.a!.vendors.weiban;
   const signed = (encrypted: string, ts = String(Math.floor(Date.now() / 1000)), nonce = '263014780') =>
     ({ msg_signature: signature(creds().callbackToken as string, ts, nonce, encrypted), timestamp: ts, nonce });
 
@@ -68,7 +68,7 @@ describe('Weiban callbacks (WeCom-style msg_signature + AES-256-CBC), with the t
     const enc = encrypt(creds().callbackAesKey as string, JSON.stringify({ event: 'work_order', event_id: 'wo-1' }), creds().corpId as string);
     const ok = signed(enc);
     const stale = String(Math.floor(Date.now() / 1000) - 3600);
-    const other = env.tenants.b!.vendors.weiban as Record<string, string>;
+    const other = env.tenants.b!.vendors.weiban;
     const otherEnc = encrypt(other.callbackAesKey as string, '{"event":"x"}', other.corpId as string);
     for (const r of [
       { query: { ...ok, msg_signature: '0'.repeat(40) }, rawBody: JSON.stringify({ encrypt: enc }) },

@@ -122,8 +122,8 @@ beforeAll(async () => {
     stream.write = ((chunk: unknown, ...rest: unknown[]) => {
       captured.push(String(chunk));
       return (original as (...a: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof stream.write;
-    restore.push(() => { stream.write = original as typeof stream.write; });
+    });
+    restore.push(() => { stream.write = original; });
   }
   logger.setLogLevel('DEBUG');
 }, 60_000);
@@ -433,7 +433,7 @@ describe('hostile input', () => {
       fc.constantFrom('a', 'b', 'ghost', '__proto__', '../a'),
       fc.constantFrom('GET', 'POST'),
       fc.dictionary(fc.constantFrom('msg_signature', 'timestamp', 'nonce', 'echostr'), fc.oneof(fc.string(), fc.constant(String(Math.floor(Date.now() / 1000))))),
-      fc.dictionary(fc.constantFrom('x-youmi-appid', 'x-youmi-nonce', 'x-youmi-timestamp', 'x-youmi-signature'), fc.oneof(fc.string(), fc.constant(env.tenants.a!.vendors.youmi!.clientId as string))),
+      fc.dictionary(fc.constantFrom('x-youmi-appid', 'x-youmi-nonce', 'x-youmi-timestamp', 'x-youmi-signature'), fc.oneof(fc.string(), fc.constant(env.tenants.a!.vendors.youmi.clientId as string))),
       fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v)), fc.string(), fc.constant('{"encrypt":"AAAA"}'), fc.constant('{"eventId":"x","messageType":"rpaTaskResult","data":{"taskId":1,"status":"finished"}}')),
       async (vendor, tenant, method, query, headers, rawBody) => {
         const res = await call(vendorWebhook as never, { method, path: `/v1/webhooks/${vendor}/${tenant}`, key: null, params: { vendor, tenantId: tenant }, query, headers, rawBody });
@@ -567,9 +567,9 @@ describe('hardening (issue 10)', () => {
     const a = (await create(task())).body;
     await dispatchAs('a', a.id);
     const before = await tokenRequests('weiban');
-    const rotated = `${env.tenants.a!.vendors.weiban!.secret}-rotated`;
-    const old = env.tenants.a!.vendors.weiban!.secret as string;
-    env.tenants.a!.vendors.weiban!.secret = rotated; // Weiban knows the new secret only
+    const rotated = `${env.tenants.a!.vendors.weiban.secret}-rotated`;
+    const old = env.tenants.a!.vendors.weiban.secret as string;
+    env.tenants.a!.vendors.weiban.secret = rotated; // Weiban knows the new secret only
     try {
       await env.withTenants((t) => { t.a.vendors.weiban.secret = rotated; }, async () => {
         const second = (await create(task())).body;
@@ -579,7 +579,7 @@ describe('hardening (issue 10)', () => {
         expect(await tokenRequests('weiban')).toBe(before + 1);
       });
     } finally {
-      env.tenants.a!.vendors.weiban!.secret = old;
+      env.tenants.a!.vendors.weiban.secret = old;
     }
   });
 
@@ -929,14 +929,14 @@ describe('hardening (issue 10)', () => {
       const creds = env.tenants.a!.vendors.youmi as { clientId: string; clientSecret: string };
       const finished = () => ({ eventId: randomUUID(), messageType: 'rpaTaskResult', data: { taskId: Number(vid), status: 'finished', total: 2, success: 2, fail: 0 } });
       for (const other of ['sub-a', undefined, 'sub-bb', 'SUB-B']) {
-        const status = await pushYoumiEvent(`${env.apiUrl}/v1/webhooks/youmi/b`, { ...creds, tenantId: other } as never, finished());
+        const status = await pushYoumiEvent(`${env.apiUrl}/v1/webhooks/youmi/b`, { ...creds, tenantId: other }, finished());
         r.tried++;
         if (status !== 401) r.leaks++;
         expect(status, `event for ${other}`).toBe(401);
       }
       expect((await get(b.id, KEY_B)).body.status).toBe('SUBMITTED');
       // Its own sub-tenant's event is taken.
-      expect(await pushYoumiEvent(`${env.apiUrl}/v1/webhooks/youmi/b`, { ...creds, tenantId: 'sub-b' } as never, finished())).toBe(200);
+      expect(await pushYoumiEvent(`${env.apiUrl}/v1/webhooks/youmi/b`, { ...creds, tenantId: 'sub-b' }, finished())).toBe(200);
       expect((await get(b.id, KEY_B)).body.status).toBe('COMPLETED');
     });
   });

@@ -6,7 +6,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CALLBACK_LEASE_SECONDS } from '../lib/infra/settings';
 import { deployEnvironment } from '../lib/vendors/registry';
 import { requireTool } from './helpers/external';
-import { fns } from './helpers/testApp';
 
 const root = join(__dirname, '..');
 let out: string;
@@ -30,7 +29,7 @@ describe('serverless package (offline, no credentials)', () => {
     template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
   }, 240_000);
 
-  const resources = () => Object.entries(template.Resources) as [string, any][];
+  const resources = (): [string, any][] => Object.entries<any>(template.Resources);
 
   it('every function is nodejs22.x on arm64, with a role of its own kind', () => {
     const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');

@@ -7,7 +7,7 @@
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadSettings } from '../lib/infra/settings';
-import { splitTenants, type TenantsFile } from '../lib/infra/tenantDirectory';
+import { splitTenants } from '../lib/infra/tenantDirectory';
 import { VALID } from './helpers/bodies';
 import { call, inSeconds, KEY_A, KEY_B, lambdaContext, resetModules, startTestEnv, type TestEnv } from './helpers/env';
 import { requireTool, startMoto } from './helpers/external';
@@ -32,7 +32,7 @@ describe.runIf(run)('tenant keys and vendor credentials in two secrets (moto_ser
     // No tenants file: the directory is the two secrets, as in AWS.
     env = await startTestEnv({ QUNFA_TENANTS_FILE: '', TENANT_KEYS_SECRET_ID: KEYS_ID, VENDOR_CREDENTIALS_SECRET_ID: CREDENTIALS_ID, SECRETS_ENDPOINT: moto.url });
     sm = new SecretsManagerClient({ endpoint: moto.url, region: 'ap-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    parts = splitTenants(env.tenants as TenantsFile);
+    parts = splitTenants(env.tenants);
     // Only the keys secret exists at first.
     await sm.send(new CreateSecretCommand({ Name: KEYS_ID, SecretString: JSON.stringify(parts.keys) }));
   });

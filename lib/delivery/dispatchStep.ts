@@ -243,7 +243,7 @@ async function giveBack(deps: DispatchDeps, known: StoredTask, index: number, ca
 /** Room is expected only after the deadline: end now rather than wait for nothing. */
 async function expireEarly(deps: DispatchDeps, known: StoredTask, index: number, why: string): Promise<DispatchOutcome> {
   const out = await deps.store.update(known.tenantId, known.id, (t) => {
-    const s = t.steps[index] as Step | undefined;
+    const s = t.steps[index];
     if (decideNow(deps.settings, s)?.kind !== 'send') return undefined;
     expireStep(t, index);
     const h = t.history.at(-1);

@@ -57,7 +57,7 @@ export function postJson(url: string, body: string, headers: Record<string, stri
   const lookup = (hostname: string, options: object, cb: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return cb(err, '');
-      const list = addresses as LookupAddress[];
+      const list = addresses;
       const bad = !opts.allowPrivate && list.some((a) => isPrivateAddress(a.address));
       if (bad) return cb(Object.assign(new Error(`${hostname} resolves to a private address`), { code: 'EPRIVATE' }), '');
       const { all } = options as { all?: boolean };
@@ -86,7 +86,7 @@ export function postJson(url: string, body: string, headers: Record<string, stri
     const req = send(u, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'qunfa-callbacks/1', ...headers },
-      lookup: lookup as never,
+      lookup: lookup,
       timeout: opts.timeoutMs,
     }, (res) => {
       const status = res.statusCode ?? 0;

@@ -329,7 +329,7 @@ function splitAudience(task: StoredTask): { task: StoredTask; chunks: string[][]
   }
   if (current.length) chunks.push(current);
   const { [field]: _moved, ...rest } = task.audience;
-  return { task: { ...task, audience: rest as Audience, audienceChunks: { field, chunks: chunks.length, count: ids.length } }, chunks };
+  return { task: { ...task, audience: rest, audienceChunks: { field, chunks: chunks.length, count: ids.length } }, chunks };
 }
 
 /** The task exactly as its item would be stored (after the audience move), nothing written. */

@@ -437,7 +437,7 @@ function checkPatch(task: StoredTask, patch: PatchTaskInput, changes: StepChange
   for (const c of changes) {
     if (!c.content) continue;
     const base = at(c.path, 'content');
-    for (const e of capabilityErrors(adapter, { vendor: task.vendor, name: task.name, audience: task.audience, content: c.content } as CreateTaskInput)) {
+    for (const e of capabilityErrors(adapter, { vendor: task.vendor, name: task.name, audience: task.audience, content: c.content })) {
       errors.push({ path: e.path.replace(/^content/, base), message: e.message });
     }
     const step = task.steps[c.index] as Step;

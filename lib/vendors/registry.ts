@@ -32,8 +32,12 @@ export function vendorIds(): string[] {
   return VENDORS.map((a) => a.id);
 }
 
-export function adapterFor(id: string): VendorAdapter<any, any> | undefined {
-  return (VENDORS as readonly VendorAdapter<any, any>[]).find((a) => a.id === id);
+/** Any registered adapter: each has its own credential and settings types, unknown to the caller. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the registry holds adapters of different Cred and S
+export type AnyAdapter = VendorAdapter<any, any>;
+
+export function adapterFor(id: string): AnyAdapter | undefined {
+  return (VENDORS as readonly AnyAdapter[]).find((a) => a.id === id);
 }
 
 /** What GET /v1/vendors publishes: each adapter's capability matrix. */

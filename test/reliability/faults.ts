@@ -13,7 +13,7 @@ export function dynamoFaults(doc: DynamoDBDocumentClient): DynamoFault[] {
   const faults: DynamoFault[] = [];
   const key = '__qunfaFaults';
   const holder = doc as unknown as Record<string, DynamoFault[] | undefined>;
-  if (holder[key]) return holder[key] as DynamoFault[];
+  if (holder[key]) return holder[key];
   holder[key] = faults;
   doc.middlewareStack.add(
     (next, context) => async (args) => {

@@ -22,7 +22,7 @@ export function tanmarketSandbox(opts: TanmarketSandboxOptions): SandboxSpec {
 
   const checkSopDatas = (list: unknown, at: string): string | undefined => {
     if (!Array.isArray(list) || list.length === 0) return `${at}.sopDatas`;
-    for (const [k, d] of (list as any[]).entries()) {
+    for (const [k, d] of (list).entries()) {
       if (!SOP_TYPES.has(d?.type)) return `${at}.sopDatas[${k}].type`;
       if (d.type === 1 && typeof d.content !== 'string') return `${at}.sopDatas[${k}].content`;
       if (d.type === 2 && (typeof d.fileUrl !== 'string' || typeof d.fileName !== 'string')) return `${at}.sopDatas[${k}].fileUrl`;

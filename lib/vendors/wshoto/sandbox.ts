@@ -33,7 +33,7 @@ export function wshotoSandbox(opts: WshotoSandboxOptions): SandboxSpec {
   };
   const checkTargets = (list: unknown, name: string): string | undefined => {
     if (!Array.isArray(list) || list.length === 0) return name;
-    for (const [k, t] of (list as any[]).entries()) {
+    for (const [k, t] of (list).entries()) {
       if (typeof t?.user_id !== 'string' || !Array.isArray(t.send_ids)) return `${name}[${k}]`;
       if (t.send_ids.length > 10_000) return `${name}[${k}].send_ids over 10000`;
     }

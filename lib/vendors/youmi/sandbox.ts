@@ -70,7 +70,7 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
     let items: unknown;
     try { items = JSON.parse(bs.task_content); } catch { return 'bulksend.task_content (not JSON)'; }
     if (!Array.isArray(items) || items.length === 0) return 'bulksend.task_content (an array of items)';
-    for (const [k, it] of (items as any[]).entries()) {
+    for (const [k, it] of (items).entries()) {
       const fields = ITEM_FIELDS[it?.type];
       if (!fields || typeof it.type !== 'string') return `task_content[${k}].type`;
       for (const f of fields) if (typeof it.data?.[f] !== 'string') return `task_content[${k}].data.${f}`;
