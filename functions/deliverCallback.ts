@@ -5,9 +5,10 @@ import { app, type App } from '../lib/app';
 import { deliverCallbacks } from '../lib/delivery/callerCallbacks';
 import type { CallbackEvent } from '../lib/infra/scheduler/scheduler';
 
-export const handlerFor = (root: () => App) => middy<CallbackEvent, unknown, Error, Context>().handler(async (event, context) => {
-  if (event?.kind !== 'callback' || typeof event.taskId !== 'string') return { outcome: 'not a callback event' };
-  return deliverCallbacks(root().deps(context), event, { remainingMs: () => context.getRemainingTimeInMillis() });
-});
+export const handlerFor = (root: () => App) =>
+  middy<CallbackEvent, unknown, Error, Context>().handler(async (event, context) => {
+    if (event?.kind !== 'callback' || typeof event.taskId !== 'string') return { outcome: 'not a callback event' };
+    return deliverCallbacks(root().deps(context), event, { remainingMs: () => context.getRemainingTimeInMillis() });
+  });
 
 export const handler = handlerFor(app);

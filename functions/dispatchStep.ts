@@ -5,11 +5,12 @@ import { app, type App } from '../lib/app';
 import { dispatchStep } from '../lib/delivery/dispatchStep';
 import type { DispatchEvent } from '../lib/infra/scheduler/scheduler';
 
-export const handlerFor = (root: () => App) => middy<DispatchEvent, unknown, Error, Context>().handler(async (event, context) => {
-  if (event?.kind !== 'dispatch' || typeof event.taskId !== 'string' || !Number.isInteger(event.step)) {
-    return { outcome: 'skipped', reason: 'not a dispatch event' };
-  }
-  return dispatchStep({ ...root().deps(context), remainingMs: () => context.getRemainingTimeInMillis?.() ?? 60_000 }, event);
-});
+export const handlerFor = (root: () => App) =>
+  middy<DispatchEvent, unknown, Error, Context>().handler(async (event, context) => {
+    if (event?.kind !== 'dispatch' || typeof event.taskId !== 'string' || !Number.isInteger(event.step)) {
+      return { outcome: 'skipped', reason: 'not a dispatch event' };
+    }
+    return dispatchStep({ ...root().deps(context), remainingMs: () => context.getRemainingTimeInMillis?.() ?? 60_000 }, event);
+  });
 
 export const handler = handlerFor(app);

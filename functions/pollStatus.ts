@@ -5,9 +5,10 @@ import { app, type App } from '../lib/app';
 import { pollStep } from '../lib/delivery/pollStatus';
 import type { PollEvent } from '../lib/infra/scheduler/scheduler';
 
-export const handlerFor = (root: () => App) => middy<PollEvent, unknown, Error, Context>().handler(async (event, context) => {
-  if (event?.kind !== 'poll' || typeof event.taskId !== 'string' || !Number.isInteger(event.step)) return { outcome: 'not a poll event' };
-  return pollStep(root().deps(context), event);
-});
+export const handlerFor = (root: () => App) =>
+  middy<PollEvent, unknown, Error, Context>().handler(async (event, context) => {
+    if (event?.kind !== 'poll' || typeof event.taskId !== 'string' || !Number.isInteger(event.step)) return { outcome: 'not a poll event' };
+    return pollStep(root().deps(context), event);
+  });
 
 export const handler = handlerFor(app);

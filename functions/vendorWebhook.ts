@@ -3,14 +3,19 @@ import { app, type App } from '../lib/app';
 import { apiHandler } from '../lib/api/handler';
 import { handleVendorWebhook } from '../lib/delivery/vendorWebhooks';
 
-export const handlerFor = (root: () => App) => apiHandler((context) => root().deps(context), async (req, deps) => {
-  const reply = await handleVendorWebhook(deps, req.params.vendor, req.params.tenantId, {
-    method: req.method === 'GET' ? 'GET' : 'POST',
-    query: req.query,
-    headers: req.headers,
-    rawBody: req.rawBody,
-  });
-  return { statusCode: reply.status, body: reply.body, headers: { 'content-type': reply.contentType }, raw: true };
-}, { auth: false, body: 'raw' });
+export const handlerFor = (root: () => App) =>
+  apiHandler(
+    (context) => root().deps(context),
+    async (req, deps) => {
+      const reply = await handleVendorWebhook(deps, req.params.vendor, req.params.tenantId, {
+        method: req.method === 'GET' ? 'GET' : 'POST',
+        query: req.query,
+        headers: req.headers,
+        rawBody: req.rawBody,
+      });
+      return { statusCode: reply.status, body: reply.body, headers: { 'content-type': reply.contentType }, raw: true };
+    },
+    { auth: false, body: 'raw' },
+  );
 
 export const handler = handlerFor(app);

@@ -70,7 +70,9 @@ export function buildApp(env: Record<string, string | undefined>, parts: Partial
     invoke: parts.invoke ?? createInvoker(settings),
     scheduler(context) {
       scheduler ??= makeScheduler(settings, dynamo, context);
-      scheduler.catch(() => { scheduler = undefined; });
+      scheduler.catch(() => {
+        scheduler = undefined;
+      });
       return scheduler;
     },
     deps(context) {

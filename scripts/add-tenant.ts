@@ -21,12 +21,15 @@ if (Object.hasOwn(tenants, id)) {
   process.exit(1);
 }
 const key = newApiKey();
-void newTenant(key).then((tenant) => {
-  tenants[id] = tenant;
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(tenants, null, 2)}\n`, { mode: 0o600 });
-  console.log(`tenant ${id} added to ${file}\nAPI key (shown once): ${key}`);
-}, (err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+void newTenant(key).then(
+  (tenant) => {
+    tenants[id] = tenant;
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(tenants, null, 2)}\n`, { mode: 0o600 });
+    console.log(`tenant ${id} added to ${file}\nAPI key (shown once): ${key}`);
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -20,7 +20,10 @@ import { join, resolve } from 'node:path';
 
 const root = resolve(__dirname, '..');
 const out: string[] = [];
-const say = (line = '') => { out.push(line); console.log(line); };
+const say = (line = '') => {
+  out.push(line);
+  console.log(line);
+};
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number;
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
@@ -30,7 +33,9 @@ function buildAsDeployed() {
   const pkg = join(root, '.bench', 'pkg');
   rmSync(pkg, { recursive: true, force: true });
   const res = spawnSync(process.execPath, [join(root, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', 'bench', '--package', pkg], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, QUNFA_ESBUILD_DIR: '.esbuild-bench', QUNFA_KEEP_BUILD: 'true', SLS_TELEMETRY_DISABLED: '1' },
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, QUNFA_ESBUILD_DIR: '.esbuild-bench', QUNFA_KEEP_BUILD: 'true', SLS_TELEMETRY_DISABLED: '1' },
   });
   if (res.status !== 0) throw new Error(`package failed: ${res.stdout}${res.stderr}`);
   return pkg;
@@ -48,11 +53,16 @@ function bundles() {
   say('1. Functions as deployed (esbuild, minified, per function)');
   say(`${'function'.padEnd(18)}${'bundle'.padStart(11)}${'zipped'.padStart(11)}${'load ms'.padStart(10)}${'empty ms'.padStart(10)}${'ratio'.padStart(8)}`);
   const runs = 15;
-  for (const zip of readdirSync(pkg).filter((f) => f.endsWith('.zip')).sort()) {
+  for (const zip of readdirSync(pkg)
+    .filter((f) => f.endsWith('.zip'))
+    .sort()) {
     const fn = zip.replace(/\.zip$/, '');
     const js = join(built, `${fn}.js`);
     // A function that runs another's handler (dispatchNow runs dispatchStep's) has no bundle of its own name.
-    if (!existsSync(js)) { say(`${fn.padEnd(18)}  the same bundle as its handler's function (${kb(statSync(join(pkg, zip)).size)} zipped)`); continue; }
+    if (!existsSync(js)) {
+      say(`${fn.padEnd(18)}  the same bundle as its handler's function (${kb(statSync(join(pkg, zip)).size)} zipped)`);
+      continue;
+    }
     const empty: number[] = [];
     const load: number[] = [];
     for (let i = 0; i < runs; i++) {
@@ -61,7 +71,9 @@ function bundles() {
     }
     const zipped = statSync(join(pkg, zip)).size;
     const ratio = median(load) / median(empty);
-    say(`${fn.padEnd(18)}${kb(statSync(js).size).padStart(11)}${kb(zipped).padStart(11)}${median(load).toFixed(1).padStart(10)}${median(empty).toFixed(1).padStart(10)}${ratio.toFixed(2).padStart(8)}`);
+    say(
+      `${fn.padEnd(18)}${kb(statSync(js).size).padStart(11)}${kb(zipped).padStart(11)}${median(load).toFixed(1).padStart(10)}${median(empty).toFixed(1).padStart(10)}${ratio.toFixed(2).padStart(8)}`,
+    );
     budgets.push({ what: `${fn}: zipped bundle`, budget: '≤ 200 KB', measured: kb(zipped), ok: zipped <= 200 * 1024 });
     budgets.push({ what: `${fn}: module load vs empty Node`, budget: '≤ 2.00×', measured: `${ratio.toFixed(2)}×`, ok: ratio <= 2 });
   }
@@ -69,7 +81,9 @@ function bundles() {
 }
 
 async function main() {
-  say(`qunfa bench — ${new Date().toISOString()} — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
+  say(
+    `qunfa bench — ${new Date().toISOString()} — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+  );
   say();
   bundles();
 
@@ -88,11 +102,26 @@ async function main() {
 
   let schedulerCalls = 0;
   const real = new LocalScheduler(dynamo(), 'qunfa-test-schedules');
-  const counting: Scheduler = { schedule: async (...a) => { schedulerCalls++; return real.schedule(...a); }, cancel: async (n) => { schedulerCalls++; return real.cancel(n); } };
+  const counting: Scheduler = {
+    schedule: async (...a) => {
+      schedulerCalls++;
+      return real.schedule(...a);
+    },
+    cancel: async (n) => {
+      schedulerCalls++;
+      return real.cancel(n);
+    },
+  };
   rebuildTestApp({ scheduler: counting });
 
   const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
-  const taskBody = (over: Record<string, unknown> = {}): Record<string, unknown> => ({ vendor: 'weiban', name: `bench-${randomUUID().slice(0, 6)}`, sendAt: inSeconds(3600), ...VALID.weiban, ...over });
+  const taskBody = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+    vendor: 'weiban',
+    name: `bench-${randomUUID().slice(0, 6)}`,
+    sendAt: inSeconds(3600),
+    ...VALID.weiban,
+    ...over,
+  });
   const youmiCreds = env.tenants.a!.vendors.youmi as { clientId: string; clientSecret: string };
 
   async function measure(label: string, n: number, once: (i: number) => Promise<unknown>) {
@@ -109,18 +138,37 @@ async function main() {
   async function handlerOverheads(mode: 'memory' | 'dynalite') {
     const n = mode === 'memory' ? 3000 : 800;
     // The webhook needs a submitted YouMi task to move.
-    const yt = (await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: { vendor: 'youmi', name: 'bench-hook', sendAt: inSeconds(4), ...VALID.youmi } })).body;
+    const yt = (
+      await call(createTask as never, {
+        method: 'POST',
+        path: '/v1/tasks',
+        body: { vendor: 'youmi', name: 'bench-hook', sendAt: inSeconds(4), ...VALID.youmi },
+      })
+    ).body;
     await (dispatchStep as any)({ kind: 'dispatch', tenantId: 'a', taskId: yt.id, step: 0 }, lambdaContext('dispatchStep'));
     const vid = (await call(getTask as never, { path: `/v1/tasks/${yt.id}`, params: { taskId: yt.id } })).body.steps[0].vendorTaskId;
     const created = (await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: taskBody() })).body;
     const createEvent = apiEvent({ method: 'POST', path: '/v1/tasks', body: taskBody() });
     const getEvent = apiEvent({ path: `/v1/tasks/${created.id}`, params: { taskId: created.id } });
     const hookEvent = (i: number) => {
-      const body = JSON.stringify({ eventId: `bench-${mode}-${i}-${randomUUID()}`, messageType: 'rpaTaskResult', data: { taskId: Number(vid), status: 'running', total: 2, success: i % 2, fail: 0 } });
+      const body = JSON.stringify({
+        eventId: `bench-${mode}-${i}-${randomUUID()}`,
+        messageType: 'rpaTaskResult',
+        data: { taskId: Number(vid), status: 'running', total: 2, success: i % 2, fail: 0 },
+      });
       const ts = String(Math.floor(Date.now() / 1000));
       return apiEvent({
-        method: 'POST', path: '/v1/webhooks/youmi/a', key: null, rawBody: body, params: { vendor: 'youmi', tenantId: 'a' },
-        headers: { 'x-youmi-appid': youmiCreds.clientId, 'x-youmi-nonce': 'n', 'x-youmi-timestamp': ts, 'x-youmi-signature': youmiEventSignature(youmiCreds.clientSecret, youmiCreds.clientId, 'n', ts, body) },
+        method: 'POST',
+        path: '/v1/webhooks/youmi/a',
+        key: null,
+        rawBody: body,
+        params: { vendor: 'youmi', tenantId: 'a' },
+        headers: {
+          'x-youmi-appid': youmiCreds.clientId,
+          'x-youmi-nonce': 'n',
+          'x-youmi-timestamp': ts,
+          'x-youmi-signature': youmiEventSignature(youmiCreds.clientSecret, youmiCreds.clientId, 'n', ts, body),
+        },
       });
     };
     const ctx = lambdaContext('api');
@@ -140,47 +188,90 @@ async function main() {
   rebuildTestApp({ tenants: memoryTenantDirectory(tenants), scheduler: counting });
   const withDb = await handlerOverheads('dynalite');
   say(`${'handler'.padEnd(18)}${'no I/O p50'.padStart(12)}${'p99'.padStart(9)}${'dynalite p50'.padStart(15)}${'p99'.padStart(9)}`);
-  memory.forEach((m, i) => say(`${m.label.padEnd(18)}${m.p50.toFixed(3).padStart(12)}${m.p99.toFixed(3).padStart(9)}${withDb[i]!.p50.toFixed(3).padStart(15)}${withDb[i]!.p99.toFixed(3).padStart(9)}`));
+  memory.forEach((m, i) =>
+    say(
+      `${m.label.padEnd(18)}${m.p50.toFixed(3).padStart(12)}${m.p99.toFixed(3).padStart(9)}${withDb[i]!.p50.toFixed(3).padStart(15)}${withDb[i]!.p99.toFixed(3).padStart(9)}`,
+    ),
+  );
   budgets.push({ what: 'createTask overhead without I/O, p99', budget: '≤ 1 ms', measured: `${memory[0]!.p99.toFixed(3)} ms`, ok: memory[0]!.p99 <= 1 });
   say();
 
-  say('3. One task\'s lifecycle over dynalite (DynamoDB requests, consumed capacity, scheduler calls)');
+  say("3. One task's lifecycle over dynalite (DynamoDB requests, consumed capacity, scheduler calls)");
   const store = taskStore();
   const phase = async (label: string, fn: () => Promise<unknown>) => {
     const before = { ...store.stats };
     const sched = schedulerCalls;
     await fn();
-    const d = { reads: store.stats.reads - before.reads, writes: store.stats.writes - before.writes, rcu: store.stats.rcu - before.rcu, wcu: store.stats.wcu - before.wcu, sched: schedulerCalls - sched };
-    say(`${label.padEnd(44)}${String(d.reads).padStart(6)}${String(d.writes).padStart(7)}${d.rcu.toFixed(1).padStart(7)}${d.wcu.toFixed(1).padStart(7)}${String(d.sched).padStart(10)}`);
+    const d = {
+      reads: store.stats.reads - before.reads,
+      writes: store.stats.writes - before.writes,
+      rcu: store.stats.rcu - before.rcu,
+      wcu: store.stats.wcu - before.wcu,
+      sched: schedulerCalls - sched,
+    };
+    say(
+      `${label.padEnd(44)}${String(d.reads).padStart(6)}${String(d.writes).padStart(7)}${d.rcu.toFixed(1).padStart(7)}${d.wcu.toFixed(1).padStart(7)}${String(d.sched).padStart(10)}`,
+    );
     return d;
   };
   say(`${'phase'.padEnd(44)}${'reads'.padStart(6)}${'writes'.padStart(7)}${'RCU'.padStart(7)}${'WCU'.padStart(7)}${'scheduler'.padStart(10)}`);
   let lifeId = '';
-  const c1 = await phase('create (timed, 1 step)', async () => { lifeId = (await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: taskBody({ sendAt: inSeconds(4) }) })).body.id; });
-  const c2 = await phase('create with Idempotency-Key', () => call(createTask as never, { method: 'POST', path: '/v1/tasks', body: taskBody(), headers: { 'idempotency-key': randomUUID() } }));
+  const c1 = await phase('create (timed, 1 step)', async () => {
+    lifeId = (await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: taskBody({ sendAt: inSeconds(4) }) })).body.id;
+  });
+  const c2 = await phase('create with Idempotency-Key', () =>
+    call(createTask as never, { method: 'POST', path: '/v1/tasks', body: taskBody(), headers: { 'idempotency-key': randomUUID() } }),
+  );
   const { sendAt: _s, content, ...sop } = taskBody();
-  const c3 = await phase('create, 3-step SOP', () => call(createTask as never, { method: 'POST', path: '/v1/tasks', body: { ...sop, steps: [1, 2, 3].map((h) => ({ sendAt: inSeconds(h * 3600), content })) } }));
-  const d1 = await phase('dispatch (claim, vendor, SUBMITTED, first poll)', () => (dispatchStep as any)({ kind: 'dispatch', tenantId: 'a', taskId: lifeId, step: 0 }, lambdaContext('dispatchStep')));
+  const c3 = await phase('create, 3-step SOP', () =>
+    call(createTask as never, { method: 'POST', path: '/v1/tasks', body: { ...sop, steps: [1, 2, 3].map((h) => ({ sendAt: inSeconds(h * 3600), content })) } }),
+  );
+  const d1 = await phase('dispatch (claim, vendor, SUBMITTED, first poll)', () =>
+    (dispatchStep as any)({ kind: 'dispatch', tenantId: 'a', taskId: lifeId, step: 0 }, lambdaContext('dispatchStep')),
+  );
   const vid = (await store.get('a', lifeId))!.steps[0]!.vendorTaskId;
   await fetch(`${env.weiban.url}/__sandbox/tasks/${vid}`, { method: 'POST', body: JSON.stringify({ status: 'sended' }) });
-  const p1 = await phase('poll → RUNNING', () => (pollStatus as any)({ kind: 'poll', tenantId: 'a', taskId: lifeId, step: 0, n: 0 }, lambdaContext('pollStatus')));
+  const p1 = await phase('poll → RUNNING', () =>
+    (pollStatus as any)({ kind: 'poll', tenantId: 'a', taskId: lifeId, step: 0, n: 0 }, lambdaContext('pollStatus')),
+  );
   await fetch(`${env.weiban.url}/__sandbox/tasks/${vid}`, { method: 'POST', body: JSON.stringify({ status: 'completed' }) });
-  const p2 = await phase('poll → COMPLETED (with figures)', () => (pollStatus as any)({ kind: 'poll', tenantId: 'a', taskId: lifeId, step: 0, n: 1 }, lambdaContext('pollStatus')));
+  const p2 = await phase('poll → COMPLETED (with figures)', () =>
+    (pollStatus as any)({ kind: 'poll', tenantId: 'a', taskId: lifeId, step: 0, n: 1 }, lambdaContext('pollStatus')),
+  );
   budgets.push({ what: 'create: DynamoDB writes', budget: '≤ 2', measured: `${c1.writes} (${c2.writes} with a key)`, ok: c1.writes <= 2 && c2.writes <= 2 });
-  budgets.push({ what: 'create: scheduler calls per step', budget: '≤ 1', measured: `${c1.sched} for 1 step, ${c3.sched} for 3`, ok: c1.sched <= 1 && c3.sched <= 3 });
-  budgets.push({ what: 'a status change: DynamoDB writes', budget: '≤ 1', measured: `${p1.writes} (poll), ${p2.writes} (poll), ${d1.writes} for claim + outcome`, ok: p1.writes <= 1 && p2.writes <= 1 && d1.writes <= 2 });
+  budgets.push({
+    what: 'create: scheduler calls per step',
+    budget: '≤ 1',
+    measured: `${c1.sched} for 1 step, ${c3.sched} for 3`,
+    ok: c1.sched <= 1 && c3.sched <= 3,
+  });
+  budgets.push({
+    what: 'a status change: DynamoDB writes',
+    budget: '≤ 1',
+    measured: `${p1.writes} (poll), ${p2.writes} (poll), ${d1.writes} for claim + outcome`,
+    ok: p1.writes <= 1 && p2.writes <= 1 && d1.writes <= 2,
+  });
   say();
 
   say('4. A 100,000-customer Weiban task (in a child process, for its own peak memory)');
   const child = await new Promise<string>((done, fail) => {
-    const p = spawn(join(root, 'node_modules/.bin/tsx'), [join(root, 'scripts/lib/bench-large.ts')], { env: process.env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(join(root, 'node_modules/.bin/tsx'), [join(root, 'scripts/lib/bench-large.ts')], {
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let s = '';
-    p.stdout.on('data', (d: Buffer) => { s += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      s += d.toString();
+    });
     p.on('exit', (code) => (code === 0 ? done(s) : fail(new Error(`bench-large exited ${code}: ${s}`))));
   });
   const large = JSON.parse(child.trim().split('\n').at(-1) as string) as Record<string, number | string>;
-  say(`create: ${large.createStatus} in ${large.createMs} ms (body ${kb(Number(large.bodyBytes))}); stored as 1 task item of ${kb(Number(large.taskItemBytes))} + ${large.chunks} audience chunks (largest ${kb(Number(large.largestChunkBytes))})`);
-  say(`dispatch: ${large.batches} batches of ≤ 10,000 in ${large.dispatchMs} ms; each batch sent ${large.sendsPerBatch}; resumed after a death half-way: ${large.resumeCheck}`);
+  say(
+    `create: ${large.createStatus} in ${large.createMs} ms (body ${kb(Number(large.bodyBytes))}); stored as 1 task item of ${kb(Number(large.taskItemBytes))} + ${large.chunks} audience chunks (largest ${kb(Number(large.largestChunkBytes))})`,
+  );
+  say(
+    `dispatch: ${large.batches} batches of ≤ 10,000 in ${large.dispatchMs} ms; each batch sent ${large.sendsPerBatch}; resumed after a death half-way: ${large.resumeCheck}`,
+  );
   say(`peak memory: RSS ${large.peakRssMb} MB (the same child doing nothing: ${large.idleRssMb} MB), heap ${large.peakHeapMb} MB`);
   budgets.push({ what: '100,000-customer task: peak memory', budget: '< 256 MB', measured: `${large.peakRssMb} MB RSS`, ok: Number(large.peakRssMb) < 256 });
   say();
@@ -195,24 +286,42 @@ async function main() {
   say();
 
   say('Budgets');
-  for (const b of budgets) say(`${b.ok ? 'met ' : 'OVER'}  ${b.what.padEnd(46)}${b.budget.padEnd(11)}${b.measured}${b.ok ? '' : `  ${b.why ?? reasonFor(b.what)}`}`);
+  for (const b of budgets)
+    say(`${b.ok ? 'met ' : 'OVER'}  ${b.what.padEnd(46)}${b.budget.padEnd(11)}${b.measured}${b.ok ? '' : `  ${b.why ?? reasonFor(b.what)}`}`);
 }
 
 /** Section 6: the flow-control scenario of test/flow-control.integration.test.ts, with its figures printed. */
 async function campaign(say: (l?: string) => void) {
   const n = Number(process.env.QUNFA_BENCH_CAMPAIGN ?? 1000);
-  say(`6. A campaign: ${n} tasks of one tenant due the same second, Weiban sandbox enforcing 5 in flight / 300 a minute (60 s ban) / 15,000 an hour, 20 ms a call`);
+  say(
+    `6. A campaign: ${n} tasks of one tenant due the same second, Weiban sandbox enforcing 5 in flight / 300 a minute (60 s ban) / 15,000 an hour, 20 ms a call`,
+  );
   const { runCampaign } = await import('../test/helpers/campaign');
   const f = await runCampaign(n);
   const duplicates = [...f.createdPerTask.values()].filter((c) => c > 1).length;
   say(`reached Weiban: ${f.createdPerTask.size} of ${n} (sent twice: ${duplicates}); final states ${JSON.stringify(f.finalStates)}`);
   say(`time to drain: ${f.drainSeconds.toFixed(1)} s from the first send to the last (ideal ${f.idealSeconds} s = (⌈N/300⌉ − 1) min)`);
-  say(`vendor's view: at most ${f.maxInFlight} in flight, at most ${f.maxPerMinute} in any 60 s, ${f.throttled} throttle answers (${((100 * f.throttled) / n).toFixed(1)}% of sends)`);
+  say(
+    `vendor's view: at most ${f.maxInFlight} in flight, at most ${f.maxPerMinute} in any 60 s, ${f.throttled} throttle answers (${((100 * f.throttled) / n).toFixed(1)}% of sends)`,
+  );
   say(`deferrals: ${f.deferrals} (${(f.deferrals / n).toFixed(2)} per task)`);
-  say(`flow limiter per send: ${(f.limiter.reads / n).toFixed(2)} reads, ${(f.limiter.writes / n).toFixed(2)} writes (${(f.limiter.conflicts / n).toFixed(2)} of them lost races and were retried)`);
+  say(
+    `flow limiter per send: ${(f.limiter.reads / n).toFixed(2)} reads, ${(f.limiter.writes / n).toFixed(2)} writes (${(f.limiter.conflicts / n).toFixed(2)} of them lost races and were retried)`,
+  );
   say(`another tenant's send-now task reached Weiban ${f.otherTenantMs} ms after its create, during the burst`);
-  budgets.push({ what: 'campaign: last send after the first', budget: `≤ ${f.idealSeconds + 15} s`, measured: `${f.drainSeconds.toFixed(1)} s`, ok: f.drainSeconds <= f.idealSeconds + 15, why: 'see README "Flow control"' });
-  budgets.push({ what: 'campaign: vendor throttle answers', budget: '≤ 2%', measured: `${((100 * f.throttled) / n).toFixed(1)}%`, ok: f.throttled <= n * 0.02 });
+  budgets.push({
+    what: 'campaign: last send after the first',
+    budget: `≤ ${f.idealSeconds + 15} s`,
+    measured: `${f.drainSeconds.toFixed(1)} s`,
+    ok: f.drainSeconds <= f.idealSeconds + 15,
+    why: 'see README "Flow control"',
+  });
+  budgets.push({
+    what: 'campaign: vendor throttle answers',
+    budget: '≤ 2%',
+    measured: `${((100 * f.throttled) / n).toFixed(1)}%`,
+    ok: f.throttled <= n * 0.02,
+  });
   budgets.push({ what: "campaign: another tenant's send-now", budget: '≤ 5 s', measured: `${f.otherTenantMs} ms`, ok: f.otherTenantMs <= 5000 });
 }
 
@@ -225,18 +334,42 @@ function reasonFor(what: string): string {
 
 async function throughput(say: (l?: string) => void) {
   const { freePort } = await import('../test/helpers/external');
-  const ports = { api: await freePort(), lambda: await freePort(), dynamo: await freePort(), receiver: await freePort(), sandbox: 30000 + Math.floor(Math.random() * 10000) };
+  const ports = {
+    api: await freePort(),
+    lambda: await freePort(),
+    dynamo: await freePort(),
+    receiver: await freePort(),
+    sandbox: 30000 + Math.floor(Math.random() * 10000),
+  };
   const dataDir = mkdtempSync(join(tmpdir(), 'qunfa-bench-'));
   const key = `qf_bench_${randomUUID().replace(/-/g, '')}`;
   const stack = spawn(join(root, 'node_modules/.bin/tsx'), ['scripts/start.ts'], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PORT: String(ports.api), LAMBDA_PORT: String(ports.lambda), QUNFA_DYNAMO_PORT: String(ports.dynamo), QUNFA_SANDBOX_PORT_BASE: String(ports.sandbox), QUNFA_RECEIVER_PORT: String(ports.receiver), QUNFA_DATA_DIR: dataDir, QUNFA_DEMO_API_KEY: key, QUNFA_ESBUILD_DIR: '.esbuild-bench-stack', QUNFA_QUIET: '1', QUNFA_TENANTS_FILE: '', WEIBAN_BASE_URL: '', QUNFA_SANDBOX_PROGRESS_MS: '600000', STATUS_POLL_INTERVALS: '3600' },
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      PORT: String(ports.api),
+      LAMBDA_PORT: String(ports.lambda),
+      QUNFA_DYNAMO_PORT: String(ports.dynamo),
+      QUNFA_SANDBOX_PORT_BASE: String(ports.sandbox),
+      QUNFA_RECEIVER_PORT: String(ports.receiver),
+      QUNFA_DATA_DIR: dataDir,
+      QUNFA_DEMO_API_KEY: key,
+      QUNFA_ESBUILD_DIR: '.esbuild-bench-stack',
+      QUNFA_QUIET: '1',
+      QUNFA_TENANTS_FILE: '',
+      WEIBAN_BASE_URL: '',
+      QUNFA_SANDBOX_PROGRESS_MS: '600000',
+      STATUS_POLL_INTERVALS: '3600',
+    },
   });
   let log = '';
-  stack.stdout?.on('data', (d: Buffer) => { log += d.toString(); });
+  stack.stdout?.on('data', (d: Buffer) => {
+    log += d.toString();
+  });
   const base = `http://127.0.0.1:${ports.api}`;
   try {
-    for (const deadline = Date.now() + 150_000; !log.includes('qunfa is running'); ) {
+    for (const deadline = Date.now() + 150_000; !log.includes('qunfa is running');) {
       if (Date.now() > deadline || stack.exitCode !== null) throw new Error(`stack did not start: ${log}`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -245,22 +378,45 @@ async function throughput(say: (l?: string) => void) {
     const pool = async <T>(n: number, conc: number, fn: (i: number) => Promise<T>) => {
       const results: T[] = [];
       let next = 0;
-      await Promise.all(Array.from({ length: conc }, async () => { for (let i = next++; i < n; i = next++) results[i] = await fn(i); }));
+      await Promise.all(
+        Array.from({ length: conc }, async () => {
+          for (let i = next++; i < n; i = next++) results[i] = await fn(i);
+        }),
+      );
       return results;
     };
     // Creates per second (timed tasks), 16 in flight.
     const nCreate = 400;
     let t0 = Date.now();
-    await pool(nCreate, 16, () => fetch(`${base}/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ vendor: 'weiban', name: 'tput', sendAt: new Date(Date.now() + 3600_000).toISOString(), ...VALID.weiban }) }));
+    await pool(nCreate, 16, () =>
+      fetch(`${base}/v1/tasks`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ vendor: 'weiban', name: 'tput', sendAt: new Date(Date.now() + 3600_000).toISOString(), ...VALID.weiban }),
+      }),
+    );
     const createRate = nCreate / ((Date.now() - t0) / 1000);
     say(`tasks created over HTTP: ${createRate.toFixed(0)}/s (${nCreate}, 16 in flight)`);
 
     // Steps dispatched per second: N tasks due at the same second, fired by the local scheduler.
     const nDispatch = 150;
     const at = new Date(Date.now() + 8000);
-    const ids = await pool(nDispatch, 16, async () => ((await (await fetch(`${base}/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ vendor: 'weiban', name: 'tput-due', sendAt: at.toISOString(), ...VALID.weiban }) })).json()) as { id: string }).id);
+    const ids = await pool(
+      nDispatch,
+      16,
+      async () =>
+        (
+          (await (
+            await fetch(`${base}/v1/tasks`, {
+              method: 'POST',
+              headers,
+              body: JSON.stringify({ vendor: 'weiban', name: 'tput-due', sendAt: at.toISOString(), ...VALID.weiban }),
+            })
+          ).json()) as { id: string }
+        ).id,
+    );
     const submittedAt: number[] = [];
-    for (const deadline = Date.now() + 120_000; submittedAt.length < nDispatch && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 120_000; submittedAt.length < nDispatch && Date.now() < deadline;) {
       await new Promise((r) => setTimeout(r, 1000));
       submittedAt.length = 0;
       for (const id of ids) {
@@ -269,12 +425,16 @@ async function throughput(say: (l?: string) => void) {
       }
     }
     const span = (Math.max(...submittedAt) - at.getTime()) / 1000;
-    say(`steps dispatched through the scheduler to the sandbox: ${(submittedAt.length / span).toFixed(0)}/s (${submittedAt.length} due at one second, last SUBMITTED ${span.toFixed(1)} s after)`);
+    say(
+      `steps dispatched through the scheduler to the sandbox: ${(submittedAt.length / span).toFixed(0)}/s (${submittedAt.length} due at one second, last SUBMITTED ${span.toFixed(1)} s after)`,
+    );
 
     // Callbacks ingested per second: signed YouMi events for one submitted task.
     const tenants = JSON.parse(readFileSync(join(dataDir, 'tenants.json'), 'utf8'));
     const creds = tenants.demo.vendors.youmi;
-    const yt = (await (await fetch(`${base}/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ vendor: 'youmi', name: 'tput-hook', ...VALID.youmi }) })).json()) as { id: string };
+    const yt = (await (
+      await fetch(`${base}/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ vendor: 'youmi', name: 'tput-hook', ...VALID.youmi }) })
+    ).json()) as { id: string };
     let vid: string | undefined;
     for (let i = 0; i < 50 && !vid; i++) {
       await new Promise((r) => setTimeout(r, 200));
@@ -283,7 +443,13 @@ async function throughput(say: (l?: string) => void) {
     const { pushYoumiEvent } = await import('../lib/vendors/youmi/sandbox');
     const nEvents = 400;
     t0 = Date.now();
-    const codes = await pool(nEvents, 16, (i) => pushYoumiEvent(`${base}/v1/webhooks/youmi/demo`, creds, { eventId: `tput-${i}`, messageType: 'rpaTaskResult', data: { taskId: Number(vid), status: 'running', total: 2, success: i % 3, fail: 0 } }));
+    const codes = await pool(nEvents, 16, (i) =>
+      pushYoumiEvent(`${base}/v1/webhooks/youmi/demo`, creds, {
+        eventId: `tput-${i}`,
+        messageType: 'rpaTaskResult',
+        data: { taskId: Number(vid), status: 'running', total: 2, success: i % 3, fail: 0 },
+      }),
+    );
     const hookRate = nEvents / ((Date.now() - t0) / 1000);
     say(`vendor callbacks ingested: ${hookRate.toFixed(0)}/s (${nEvents} signed events, ${codes.filter((c) => c === 200).length} answered 200, 16 in flight)`);
   } finally {
@@ -294,7 +460,10 @@ async function throughput(say: (l?: string) => void) {
   }
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -20,7 +20,10 @@ const problems: string[] = [];
 for (const [id, t] of Object.entries(tenants)) {
   for (const [vendor, creds] of Object.entries(t.vendors)) {
     const adapter = adapterFor(vendor);
-    if (!adapter) { problems.push(`${id}.vendors.${vendor}: no such vendor`); continue; }
+    if (!adapter) {
+      problems.push(`${id}.vendors.${vendor}: no such vendor`);
+      continue;
+    }
     const parsed = adapter.credentials.safeParse(creds);
     if (!parsed.success) problems.push(...parsed.error.issues.map((i) => `${id}.vendors.${vendor}.${i.path.join('.')}: ${i.message}`));
   }

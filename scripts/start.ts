@@ -71,7 +71,11 @@ async function main() {
   const { startSandboxes } = await import('./lib/sandboxes');
   const sandboxes = await startSandboxes(sandboxBase, tenants, { callbackBase: () => `http://127.0.0.1:${port}` });
   const { startReceiver } = await import('./lib/receiver');
-  const receiver = await startReceiver(receiverPort, () => (tenants() as Record<string, { webhookSecret?: string }>).demo?.webhookSecret, process.env.QUNFA_QUIET === '1');
+  const receiver = await startReceiver(
+    receiverPort,
+    () => (tenants() as Record<string, { webhookSecret?: string }>).demo?.webhookSecret,
+    process.env.QUNFA_QUIET === '1',
+  );
   for (const s of sandboxes) {
     const name = baseUrlVariable(s.vendor);
     if (!process.env[name]) process.env[name] = s.url;
@@ -144,9 +148,12 @@ async function startInvokeQueue(listenPort: number, offlinePort: number, stageNa
   const { createServer } = await import('node:http');
   const { AsyncInvokeQueue, reservedConcurrency } = await import('./lib/lambda-queue');
   const prefix = `qunfa-${stageName}-`;
-  const forward = async (path: string, body: Buffer, type: string) => fetch(`http://127.0.0.1:${offlinePort}${path}`, {
-    method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'application/json', 'x-amz-invocation-type': type },
-  });
+  const forward = async (path: string, body: Buffer, type: string) =>
+    fetch(`http://127.0.0.1:${offlinePort}${path}`, {
+      method: 'POST',
+      body: new Uint8Array(body),
+      headers: { 'content-type': 'application/json', 'x-amz-invocation-type': type },
+    });
   const queue = new AsyncInvokeQueue(
     async (fn, payload) => {
       const res = await forward(`/2015-03-31/functions/${prefix}${fn}/invocations`, payload as Buffer, 'RequestResponse');
@@ -167,19 +174,30 @@ async function startInvokeQueue(listenPort: number, offlinePort: number, stageNa
         res.writeHead(202, { 'content-type': 'application/json' }).end('');
         return;
       }
-      void forward(req.url ?? '/', body, type).then(async (r) => {
-        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await r.arrayBuffer()));
-      }).catch((err: unknown) => res.writeHead(502).end(String((err as Error).message)));
+      void forward(req.url ?? '/', body, type)
+        .then(async (r) => {
+          res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await r.arrayBuffer()));
+        })
+        .catch((err: unknown) => res.writeHead(502).end(String((err as Error).message)));
     });
   });
   await new Promise<void>((r) => server.listen(listenPort, '127.0.0.1', () => r()));
-  return { close: () => { server.closeAllConnections(); server.close(); } };
+  return {
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
 }
 
 function pipeOutput(child: ChildProcess) {
   const quiet = process.env.QUNFA_QUIET === '1';
-  child.stdout?.on('data', (d: Buffer) => { if (!quiet) process.stdout.write(d); });
-  child.stderr?.on('data', (d: Buffer) => { if (!quiet) process.stderr.write(d); });
+  child.stdout?.on('data', (d: Buffer) => {
+    if (!quiet) process.stdout.write(d);
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    if (!quiet) process.stderr.write(d);
+  });
 }
 
 async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess) {

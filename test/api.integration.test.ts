@@ -52,7 +52,11 @@ describe('create, get, list', () => {
     const res = await create(body({ sendAt }));
     expect(res.status).toBe(201);
     expect(res.headers.location).toBe(`/v1/tasks/${res.body.id}`);
-    expect(res.body).toMatchObject({ vendor: 'weiban', status: 'SCHEDULED', steps: [{ index: 0, status: 'SCHEDULED', sendAt: new Date(sendAt).toISOString() }] });
+    expect(res.body).toMatchObject({
+      vendor: 'weiban',
+      status: 'SCHEDULED',
+      steps: [{ index: 0, status: 'SCHEDULED', sendAt: new Date(sendAt).toISOString() }],
+    });
     expect(res.body.history).toEqual([expect.objectContaining({ from: null, to: 'SCHEDULED', cause: 'created' })]);
 
     const sched = (await schedules()).filter((s) => s.name === `${res.body.id}-s0`);
@@ -82,8 +86,12 @@ describe('create, get, list', () => {
     const [sent] = await vendorCalls('/open-api/customer_group_msg/add');
     expect(sent.query.access_token).toMatch(/^[0-9a-f]{48}$/);
     expect(sent.body).toEqual({
-      name: '双十一提醒', staff_ext_id_list: ['zhangsan'], group_ext_id_list: ['wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA'], create_staff_ext_id: 'zhangsan',
-      text: '今晚8点开抢', attachments: [{ msgtype: 'link', link: { title: '活动', url: 'https://shop.example.com/1111' } }],
+      name: '双十一提醒',
+      staff_ext_id_list: ['zhangsan'],
+      group_ext_id_list: ['wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA'],
+      create_staff_ext_id: 'zhangsan',
+      text: '今晚8点开抢',
+      attachments: [{ msgtype: 'link', link: { title: '活动', url: 'https://shop.example.com/1111' } }],
     });
   });
 
@@ -93,7 +101,10 @@ describe('create, get, list', () => {
       const sendAt = inSeconds(3);
       const res = await create(body({ sendAt }));
       expect((await get(res.body.id)).body.status).toBe('SCHEDULED');
-      const t = await waitFor(async () => { const x = (await get(res.body.id)).body; return x.status === 'SUBMITTED' && x; }, 8000);
+      const t = await waitFor(async () => {
+        const x = (await get(res.body.id)).body;
+        return x.status === 'SUBMITTED' && x;
+      }, 8000);
       const lateness = Date.parse(t.steps[0].claimedAt) - Date.parse(sendAt);
       expect(lateness).toBeGreaterThanOrEqual(0);
       expect(lateness).toBeLessThan(1500);
@@ -142,16 +153,51 @@ describe('bad input: 4xx problem+json naming the field, nothing written', () => 
     ['unknown vendor', { body: body({ vendor: 'wechat' }) }, 400, 'vendor'],
     ['missing name', { body: body({ name: undefined }) }, 400, 'name'],
     ['empty content', { body: body({ content: {} }) }, 400, 'content'],
-    ['10 attachments', { body: body({ content: { attachments: Array(10).fill({ type: 'image', url: 'https://x.example/a.png' }) } }) }, 400, 'content.attachments'],
+    [
+      '10 attachments',
+      { body: body({ content: { attachments: Array(10).fill({ type: 'image', url: 'https://x.example/a.png' }) } }) },
+      400,
+      'content.attachments',
+    ],
     ['non-http URL', { body: body({ content: { attachments: [{ type: 'image', url: 'file:///etc/passwd' }] } }) }, 400, 'content.attachments.0.url'],
     ['text over 4000 bytes', { body: body({ content: { text: '群'.repeat(1400) } }) }, 400, 'content.text'],
     ['sendAt without offset', { body: body({ sendAt: '2026-12-01T10:00:00' }) }, 400, 'sendAt'],
     ['sendAt in the past', { body: body({ sendAt: '2021-06-18T20:00:00+08:00' }) }, 400, 'sendAt'],
-    ['unsorted SOP steps', { body: { ...body(), content: undefined, sendAt: undefined, steps: [{ sendAt: inSeconds(7200), content: { text: 'b' } }, { sendAt: inSeconds(3600), content: { text: 'a' } }] } }, 400, 'steps.1.sendAt'],
-    ['unknown attachment type', { body: body({ content: { attachments: [{ type: 'sticker', url: 'https://x.example/a' }] } }) }, 400, 'content.attachments.0.type'],
+    [
+      'unsorted SOP steps',
+      {
+        body: {
+          ...body(),
+          content: undefined,
+          sendAt: undefined,
+          steps: [
+            { sendAt: inSeconds(7200), content: { text: 'b' } },
+            { sendAt: inSeconds(3600), content: { text: 'a' } },
+          ],
+        },
+      },
+      400,
+      'steps.1.sendAt',
+    ],
+    [
+      'unknown attachment type',
+      { body: body({ content: { attachments: [{ type: 'sticker', url: 'https://x.example/a' }] } }) },
+      400,
+      'content.attachments.0.type',
+    ],
     ['unknown field', { body: { ...body(), priority: 'high' } }, 400, 'priority'],
-    ['a file attachment Weiban cannot carry', { body: body({ content: { attachments: [{ type: 'file', url: 'https://x.example/a.pdf', name: 'a.pdf' }] } }) }, 422, 'content.attachments.0.type'],
-    ['tag filters Weiban cannot apply', { body: body({ audience: { kind: 'customers', senders: ['s'], tags: { include: { match: 'any', ids: ['t1'] } } } }) }, 422, 'audience.tags'],
+    [
+      'a file attachment Weiban cannot carry',
+      { body: body({ content: { attachments: [{ type: 'file', url: 'https://x.example/a.pdf', name: 'a.pdf' }] } }) },
+      422,
+      'content.attachments.0.type',
+    ],
+    [
+      'tag filters Weiban cannot apply',
+      { body: body({ audience: { kind: 'customers', senders: ['s'], tags: { include: { match: 'any', ids: ['t1'] } } } }) },
+      422,
+      'audience.tags',
+    ],
     ['unknown vendorOptions field', { body: body({ vendorOptions: { staff_eu_list: [] } }) }, 400, 'vendorOptions.staff_eu_list'],
     ['a body over the limit', { rawBody: JSON.stringify({ ...body(), name: 'x'.repeat(MAX_BODY_BYTES) }) }, 413, undefined],
     ['a non-JSON content type', { body: body(), headers: { 'content-type': 'text/plain' } }, 415, undefined],
@@ -423,7 +469,9 @@ describe('dispatch', () => {
       expect(await dispatch(ev(id))).toMatchObject({ outcome: 'deferred' });
       const t = (await get(id)).body;
       expect(t.status).toBe('SCHEDULED');
-      expect(t.history.at(-1).cause).toMatch(/^deferred \(1\): not sent: weiban could not be reached \(ECONNREFUSED .*not reached in 5 attempts\)\); next try at /);
+      expect(t.history.at(-1).cause).toMatch(
+        /^deferred \(1\): not sent: weiban could not be reached \(ECONNREFUSED .*not reached in 5 attempts\)\); next try at /,
+      );
       expect(Date.parse(t.steps[0].nextAttemptAt) - Date.now()).toBeGreaterThan(25_000);
     } finally {
       process.env.WEIBAN_BASE_URL = saved;
@@ -459,7 +507,13 @@ describe('cancel', () => {
 
   it('an SOP: cancelling after step 0 was sent stops the later steps', async () => {
     const { content, sendAt: _s, ...rest } = body();
-    const res = await create({ ...rest, steps: [{ sendAt: inSeconds(4), content }, { sendAt: inSeconds(3600), content: { text: '第二天提醒' } }] });
+    const res = await create({
+      ...rest,
+      steps: [
+        { sendAt: inSeconds(4), content },
+        { sendAt: inSeconds(3600), content: { text: '第二天提醒' } },
+      ],
+    });
     await dispatch({ kind: 'dispatch', tenantId: 'a', taskId: res.body.id, step: 0 });
     const c = await cancel(res.body.id);
     expect(c.status).toBe(200);

@@ -25,8 +25,10 @@ const dispatch = (taskId: string) => (dispatchStepFn as any)({ kind: 'dispatch',
 const itemCount = async () => (await dynamo().send(new ScanCommand({ TableName: 'qunfa-test-tasks', Select: 'COUNT' }))).Count ?? 0;
 const scheduleCount = async () => (await dynamo().send(new ScanCommand({ TableName: 'qunfa-test-schedules', Select: 'COUNT' }))).Count ?? 0;
 type StaffList = { staff_ext_id: string; eu_ext_ids: string[] }[];
-const received = async (name: string) => ((await (await fetch(`${env.weiban.url}/__sandbox/tasks`)).json()) as { request: { name: string; staff_eu_list: StaffList } }[])
-  .filter((t) => t.request.name === name).map((t) => t.request.staff_eu_list);
+const received = async (name: string) =>
+  ((await (await fetch(`${env.weiban.url}/__sandbox/tasks`)).json()) as { request: { name: string; staff_eu_list: StaffList } }[])
+    .filter((t) => t.request.name === name)
+    .map((t) => t.request.staff_eu_list);
 
 beforeAll(async () => {
   env = await startTestEnv({ QUNFA_SANDBOX_PROGRESS_MS: '600000' });
@@ -47,8 +49,11 @@ describe('senders × customers', () => {
     const beforeItems = await itemCount();
     const beforeSchedules = await scheduleCount();
     const res = await create({
-      vendor: 'weiban', name: 'fan-out-too-big', audience: { kind: 'customers', senders: ids(100, 'staff'), customerIds: ids(100_000, 'wm') },
-      content: { text: '会员日' }, sendAt: inSeconds(3600),
+      vendor: 'weiban',
+      name: 'fan-out-too-big',
+      audience: { kind: 'customers', senders: ids(100, 'staff'), customerIds: ids(100_000, 'wm') },
+      content: { text: '会员日' },
+      sendAt: inSeconds(3600),
     });
     expect(res.status).toBe(422);
     expect(res.headers['content-type']).toBe('application/problem+json');
@@ -65,7 +70,11 @@ describe('senders × customers', () => {
     const senders = ids(20, 'staff');
     const customers = ids(30_000, 'wm');
     const res = await create({
-      vendor: 'weiban', name: 'fan-out-batches', audience: { kind: 'customers', senders, customerIds: customers }, content: { text: '会员日' }, sendAt: inSeconds(4),
+      vendor: 'weiban',
+      name: 'fan-out-batches',
+      audience: { kind: 'customers', senders, customerIds: customers },
+      content: { text: '会员日' },
+      sendAt: inSeconds(4),
     });
     expect(res.status).toBe(201);
     expect(await dispatch(res.body.id)).toMatchObject({ outcome: 'SUBMITTED' });

@@ -13,7 +13,8 @@ const customers = Array.from({ length: N }, (_, i) => `wmNbxMDAAA${String(i).pad
 
 const dispatch = (taskId: string) => (dispatchStepFn as any)({ kind: 'dispatch', tenantId: 'a', taskId, step: 0 }, lambdaContext('dispatchStep'));
 const get = async (id: string) => (await call(getTask as never, { path: `/v1/tasks/${id}`, params: { taskId: id } })).body;
-const vendorBatches = async (name: string) => ((await (await fetch(`${env.weiban.url}/__sandbox/tasks`)).json()) as any[]).filter((t) => t.request.name === name);
+const vendorBatches = async (name: string) =>
+  ((await (await fetch(`${env.weiban.url}/__sandbox/tasks`)).json()) as any[]).filter((t) => t.request.name === name);
 
 beforeAll(async () => {
   env = await startTestEnv({ DISPATCH_LEASE_SECONDS: '1', QUNFA_SANDBOX_PROGRESS_MS: '600000' });
@@ -24,7 +25,18 @@ afterAll(async () => {
 
 describe(`a ${N.toLocaleString('en')}-customer task`, () => {
   it('is accepted and stored within DynamoDB item limits; GET gives its size, not 100,000 ids', async () => {
-    const res = await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: { vendor: 'weiban', name: 'big-accept', audience: { kind: 'customers', customerIds: customers }, content: { text: '会员日' }, sendAt: inSeconds(3600), vendorOptions: { create_staff_ext_id: 'boss' } } });
+    const res = await call(createTask as never, {
+      method: 'POST',
+      path: '/v1/tasks',
+      body: {
+        vendor: 'weiban',
+        name: 'big-accept',
+        audience: { kind: 'customers', customerIds: customers },
+        content: { text: '会员日' },
+        sendAt: inSeconds(3600),
+        vendorOptions: { create_staff_ext_id: 'boss' },
+      },
+    });
     expect(res.status).toBe(201);
     expect(res.body.audienceSize).toEqual({ customerIds: N });
     expect(res.body.audience.customerIds).toBeUndefined();
@@ -42,7 +54,18 @@ describe(`a ${N.toLocaleString('en')}-customer task`, () => {
   });
 
   it('goes out in batches of ≤ 10,000 per call, each exactly once, even when the dispatch dies half-way and resumes', async () => {
-    const res = await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: { vendor: 'weiban', name: 'big-send', audience: { kind: 'customers', customerIds: customers }, content: { text: '会员日' }, sendAt: inSeconds(4), vendorOptions: { create_staff_ext_id: 'boss' } } });
+    const res = await call(createTask as never, {
+      method: 'POST',
+      path: '/v1/tasks',
+      body: {
+        vendor: 'weiban',
+        name: 'big-send',
+        audience: { kind: 'customers', customerIds: customers },
+        content: { text: '会员日' },
+        sendAt: inSeconds(4),
+        vendorOptions: { create_staff_ext_id: 'boss' },
+      },
+    });
     const id = res.body.id as string;
     // The store refuses the write that records batch 3's outcome: the dispatcher dies there. Each
     // batch is two task writes (its claim, made once the limiter admits it, then its outcome).
@@ -67,7 +90,17 @@ describe(`a ${N.toLocaleString('en')}-customer task`, () => {
   }, 60_000);
 
   it('without a fault: 10 batches, SUBMITTED', async () => {
-    const res = await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: { vendor: 'weiban', name: 'big-clean', audience: { kind: 'customers', senders: ['s1'], customerIds: customers }, content: { text: '会员日' }, sendAt: inSeconds(4) } });
+    const res = await call(createTask as never, {
+      method: 'POST',
+      path: '/v1/tasks',
+      body: {
+        vendor: 'weiban',
+        name: 'big-clean',
+        audience: { kind: 'customers', senders: ['s1'], customerIds: customers },
+        content: { text: '会员日' },
+        sendAt: inSeconds(4),
+      },
+    });
     expect(await dispatch(res.body.id)).toMatchObject({ outcome: 'SUBMITTED' });
     const sent = await vendorBatches('big-clean');
     expect(sent).toHaveLength(10);
@@ -76,7 +109,17 @@ describe(`a ${N.toLocaleString('en')}-customer task`, () => {
   }, 60_000);
 
   it('a callback vendor takes one batch per task: more is refused at create time', async () => {
-    const res = await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: { vendor: 'youmi', name: 'big-youmi', audience: { kind: 'customers', senders: ['hex'], customerIds: customers.slice(0, 10_001) }, content: { text: 'x' }, vendorOptions: { machine: { ad_wechat_id: 1, machine_key: 'k' } } } });
+    const res = await call(createTask as never, {
+      method: 'POST',
+      path: '/v1/tasks',
+      body: {
+        vendor: 'youmi',
+        name: 'big-youmi',
+        audience: { kind: 'customers', senders: ['hex'], customerIds: customers.slice(0, 10_001) },
+        content: { text: 'x' },
+        vendorOptions: { machine: { ad_wechat_id: 1, machine_key: 'k' } },
+      },
+    });
     expect(res.status).toBe(422);
     expect(res.body.errors).toEqual([{ path: 'audience.customerIds', message: 'youmi takes at most 10000 per task' }]);
   });

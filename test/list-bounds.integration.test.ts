@@ -43,28 +43,38 @@ async function pageThrough(query: Record<string, string>): Promise<{ ids: string
 beforeAll(async () => {
   env = await startTestEnv();
   // One real task through the API, then many like it written straight to the store (fast).
-  const res = await call(createTask as never, { method: 'POST', path: '/v1/tasks', key: KEY_B, body: {
-    vendor: 'weiban', name: 'many', sendAt: inSeconds(3600),
-    audience: { kind: 'groups', senders: ['zhangsan'], groupIds: ['wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA'] }, content: { text: 'hi' },
-  } });
+  const res = await call(createTask as never, {
+    method: 'POST',
+    path: '/v1/tasks',
+    key: KEY_B,
+    body: {
+      vendor: 'weiban',
+      name: 'many',
+      sendAt: inSeconds(3600),
+      audience: { kind: 'groups', senders: ['zhangsan'], groupIds: ['wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA'] },
+      content: { text: 'hi' },
+    },
+  });
   expect(res.status).toBe(201);
   const template = await taskStore().get('b', res.body.id);
   const base = Date.now() - 10 * 60_000;
   const made: string[] = [res.body.id];
   cancelled = [];
   for (let i = 0; i < TASKS - 1; i += 20) {
-    await Promise.all(Array.from({ length: Math.min(20, TASKS - 1 - i) }, async (_, j) => {
-      const n = i + j;
-      const t = structuredClone(template!);
-      t.id = `tsk_${ulid(base + n)}`;
-      if (n % 37 === 5) {
-        t.status = 'CANCELLED';
-        t.steps[0]!.status = 'CANCELLED';
-        cancelled.push(t.id);
-      }
-      expect(await taskStore().create(t)).not.toBe(false);
-      made.push(t.id);
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(20, TASKS - 1 - i) }, async (_, j) => {
+        const n = i + j;
+        const t = structuredClone(template!);
+        t.id = `tsk_${ulid(base + n)}`;
+        if (n % 37 === 5) {
+          t.status = 'CANCELLED';
+          t.steps[0]!.status = 'CANCELLED';
+          cancelled.push(t.id);
+        }
+        expect(await taskStore().create(t)).not.toBe(false);
+        made.push(t.id);
+      }),
+    );
   }
   all = made.sort().reverse();
   cancelled.sort().reverse();

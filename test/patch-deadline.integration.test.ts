@@ -30,7 +30,8 @@ const get = (id: string) => call(getTask as never, { path: `/v1/tasks/${id}`, pa
 const patch = (id: string, b: unknown) => call(patchTaskFn as never, { method: 'PATCH', path: `/v1/tasks/${id}`, params: { taskId: id }, body: b });
 const dispatch = (e: DispatchEvent) => (dispatchStepFn as any)(e, lambdaContext('dispatchStep'));
 const ev = (taskId: string, step = 0): DispatchEvent => ({ kind: 'dispatch', tenantId: 'a', taskId, step });
-const vendorTasks = async () => (await (await fetch(`${env.weiban.url}/__sandbox/tasks`)).json()) as { request: { name: string; text: string }; createdAt: number }[];
+const vendorTasks = async () =>
+  (await (await fetch(`${env.weiban.url}/__sandbox/tasks`)).json()) as { request: { name: string; text: string }; createdAt: number }[];
 const schedules = async () => ((await dynamo().send(new ScanCommand({ TableName: 'qunfa-test-schedules' }))).Items ?? []) as { name: string; at: number }[];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -154,67 +155,90 @@ describe('notAfter', () => {
   });
 
   it("with the tenant's limits full until after its notAfter, a step ends FAILED qunfa.expired at once, never sent", async () => {
-    await env.withTenants((t) => { t.a.limits = { weiban: { perMinute: 2 } }; }, async () => {
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await create(body({ name: `quota-${i}`, sendAt: inSeconds(4), notAfter: inSeconds(20) }))).body.id);
-    const outcomes = [];
-    for (const id of ids) outcomes.push(await dispatch(ev(id)));
-    expect(outcomes.map((o) => o.outcome)).toEqual(['SUBMITTED', 'SUBMITTED', 'FAILED']);
-    const t = (await get(ids[2] as string)).body;
-    expect(t.steps[0].error.code).toBe('qunfa.expired');
-    expect(t.history.at(-1).cause).toMatch(/no room: 2 weiban writes in the last minute; room is expected only at/);
-    expect((await vendorTasks()).map((v) => v.request.name).sort()).toEqual(['quota-0', 'quota-1']);
-    });
+    await env.withTenants(
+      (t) => {
+        t.a.limits = { weiban: { perMinute: 2 } };
+      },
+      async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 3; i++) ids.push((await create(body({ name: `quota-${i}`, sendAt: inSeconds(4), notAfter: inSeconds(20) }))).body.id);
+        const outcomes = [];
+        for (const id of ids) outcomes.push(await dispatch(ev(id)));
+        expect(outcomes.map((o) => o.outcome)).toEqual(['SUBMITTED', 'SUBMITTED', 'FAILED']);
+        const t = (await get(ids[2] as string)).body;
+        expect(t.steps[0].error.code).toBe('qunfa.expired');
+        expect(t.history.at(-1).cause).toMatch(/no room: 2 weiban writes in the last minute; room is expected only at/);
+        expect((await vendorTasks()).map((v) => v.request.name).sort()).toEqual(['quota-0', 'quota-1']);
+      },
+    );
   });
 
   it('a step with no room is deferred (still SCHEDULED) with why and when in its history', async () => {
-    await env.withTenants((t) => { t.a.limits = { weiban: { perMinute: 1 } }; }, async () => {
-    const first = (await create(body({ name: 'room-0', sendAt: inSeconds(4) }))).body.id;
-    const second = (await create(body({ name: 'room-1', sendAt: inSeconds(4) }))).body.id;
-    expect(await dispatch(ev(first))).toMatchObject({ outcome: 'SUBMITTED' });
-    const out = await dispatch(ev(second));
-    expect(out.outcome).toBe('deferred');
-    const wait = Date.parse(out.nextAttemptAt) - Date.now();
-    expect(wait).toBeGreaterThan(55_000);
-    expect(wait).toBeLessThan(66_000);
-    const t = (await get(second)).body;
-    expect(t.status).toBe('SCHEDULED');
-    expect(t.steps[0]).toMatchObject({ nextAttemptAt: out.nextAttemptAt, deferrals: 1 });
-    expect(t.history.at(-1)).toMatchObject({ from: 'SCHEDULED', to: 'SCHEDULED' });
-    expect(t.history.at(-1).cause).toMatch(/^deferred \(1\): no room: 1 weiban writes in the last minute; next try at /);
-    expect((await schedules()).find((s) => s.name === `${second}-s0-r1-${Date.parse(out.nextAttemptAt).toString(36)}`)?.at).toBe(Date.parse(out.nextAttemptAt));
-    });
+    await env.withTenants(
+      (t) => {
+        t.a.limits = { weiban: { perMinute: 1 } };
+      },
+      async () => {
+        const first = (await create(body({ name: 'room-0', sendAt: inSeconds(4) }))).body.id;
+        const second = (await create(body({ name: 'room-1', sendAt: inSeconds(4) }))).body.id;
+        expect(await dispatch(ev(first))).toMatchObject({ outcome: 'SUBMITTED' });
+        const out = await dispatch(ev(second));
+        expect(out.outcome).toBe('deferred');
+        const wait = Date.parse(out.nextAttemptAt) - Date.now();
+        expect(wait).toBeGreaterThan(55_000);
+        expect(wait).toBeLessThan(66_000);
+        const t = (await get(second)).body;
+        expect(t.status).toBe('SCHEDULED');
+        expect(t.steps[0]).toMatchObject({ nextAttemptAt: out.nextAttemptAt, deferrals: 1 });
+        expect(t.history.at(-1)).toMatchObject({ from: 'SCHEDULED', to: 'SCHEDULED' });
+        expect(t.history.at(-1).cause).toMatch(/^deferred \(1\): no room: 1 weiban writes in the last minute; next try at /);
+        expect((await schedules()).find((s) => s.name === `${second}-s0-r1-${Date.parse(out.nextAttemptAt).toString(36)}`)?.at).toBe(
+          Date.parse(out.nextAttemptAt),
+        );
+      },
+    );
   });
 
   it('two firings deferring one step at once: the step always has a schedule at the time it waits for', async () => {
-    await env.withTenants((t) => { t.a.limits = { weiban: { perMinute: 1 } }; }, async () => {
-      try {
-        const filler = (await create(body({ name: 'fill', sendAt: inSeconds(4) }))).body.id;
-        expect(await dispatch(ev(filler))).toMatchObject({ outcome: 'SUBMITTED' }); // the minute is full
-        const stranded: string[] = [];
-        // The first firing's schedule call returns late, so the second firing's deferral is written
-        // first: the step waits for the second's time, though the first's schedule was made first.
-        const real = new LocalScheduler(dynamo(), 'qunfa-test-schedules');
-        let slow = true;
-        setScheduler({
-          schedule: async (name, at, event) => { await real.schedule(name, at, event); if (slow) { slow = false; await sleep(300); } },
-          cancel: (name) => real.cancel(name),
-        });
-        for (let i = 0; i < 5; i++) {
-          const id = (await create(body({ name: `twice-${i}`, sendAt: inSeconds(4) }))).body.id;
-          slow = true;
-          // Its schedule and its backstop (or a retry) fire together: each reserves its own second.
-          const outs = await Promise.all([dispatch(ev(id)), sleep(50).then(() => dispatch(ev(id)))]);
-          expect(outs.map((o) => o.outcome)).toContain('deferred');
-          const step = (await get(id)).body.steps[0];
-          const at = Date.parse(step.nextAttemptAt);
-          if (!(await schedules()).some((s) => s.name.startsWith(`${id}-s0-`) && s.at === at)) stranded.push(id);
+    await env.withTenants(
+      (t) => {
+        t.a.limits = { weiban: { perMinute: 1 } };
+      },
+      async () => {
+        try {
+          const filler = (await create(body({ name: 'fill', sendAt: inSeconds(4) }))).body.id;
+          expect(await dispatch(ev(filler))).toMatchObject({ outcome: 'SUBMITTED' }); // the minute is full
+          const stranded: string[] = [];
+          // The first firing's schedule call returns late, so the second firing's deferral is written
+          // first: the step waits for the second's time, though the first's schedule was made first.
+          const real = new LocalScheduler(dynamo(), 'qunfa-test-schedules');
+          let slow = true;
+          setScheduler({
+            schedule: async (name, at, event) => {
+              await real.schedule(name, at, event);
+              if (slow) {
+                slow = false;
+                await sleep(300);
+              }
+            },
+            cancel: (name) => real.cancel(name),
+          });
+          for (let i = 0; i < 5; i++) {
+            const id = (await create(body({ name: `twice-${i}`, sendAt: inSeconds(4) }))).body.id;
+            slow = true;
+            // Its schedule and its backstop (or a retry) fire together: each reserves its own second.
+            const outs = await Promise.all([dispatch(ev(id)), sleep(50).then(() => dispatch(ev(id)))]);
+            expect(outs.map((o) => o.outcome)).toContain('deferred');
+            const step = (await get(id)).body.steps[0];
+            const at = Date.parse(step.nextAttemptAt);
+            if (!(await schedules()).some((s) => s.name.startsWith(`${id}-s0-`) && s.at === at)) stranded.push(id);
+          }
+          expect(stranded).toEqual([]);
+        } finally {
+          setScheduler(undefined);
         }
-        expect(stranded).toEqual([]);
-      } finally {
-        setScheduler(undefined);
-      }
-    });
+      },
+    );
   });
 });
 

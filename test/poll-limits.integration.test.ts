@@ -23,24 +23,39 @@ let runner: { stop: () => Promise<void> };
 
 const get = async (id: string) => (await call(getTask as never, { path: `/v1/tasks/${id}`, params: { taskId: id } })).body;
 const sandbox = (what: string, b: unknown = {}) => fetch(`${env.sandbox('wshoto').url}/__sandbox/${what}`, { method: 'POST', body: JSON.stringify(b) });
-const statusQueries = async () => ((await (await fetch(`${env.sandbox('wshoto').url}/__sandbox/requests`)).json()) as any[])
-  .filter((r) => r.path === '/openapi/task/follow_up/query_task_detail_info').length;
-const pendingPolls = async (taskId: string) => ((await dynamo().send(new ScanCommand({ TableName: 'qunfa-test-schedules' }))).Items ?? [])
-  .filter((s) => s.event?.kind === 'poll' && s.event?.taskId === taskId).length;
+const statusQueries = async () =>
+  ((await (await fetch(`${env.sandbox('wshoto').url}/__sandbox/requests`)).json()) as any[]).filter(
+    (r) => r.path === '/openapi/task/follow_up/query_task_detail_info',
+  ).length;
+const pendingPolls = async (taskId: string) =>
+  ((await dynamo().send(new ScanCommand({ TableName: 'qunfa-test-schedules' }))).Items ?? []).filter(
+    (s) => s.event?.kind === 'poll' && s.event?.taskId === taskId,
+  ).length;
 
 /** A WShoto task, SUBMITTED, its first poll scheduled (1 s ahead) by the dispatcher. */
 async function submittedWshoto(): Promise<{ id: string; vendorTaskId: string }> {
-  const res = await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: { vendor: 'wshoto', name: `kept-${randomUUID().slice(0, 6)}`, sendAt: inSeconds(4), ...VALID.wshoto } });
+  const res = await call(createTask as never, {
+    method: 'POST',
+    path: '/v1/tasks',
+    body: { vendor: 'wshoto', name: `kept-${randomUUID().slice(0, 6)}`, sendAt: inSeconds(4), ...VALID.wshoto },
+  });
   expect(res.status).toBe(201);
-  expect(await (dispatchStepFn as any)({ kind: 'dispatch', tenantId: 'a', taskId: res.body.id, step: 0 }, lambdaContext('dispatchStep'))).toMatchObject({ outcome: 'SUBMITTED' });
+  expect(await (dispatchStepFn as any)({ kind: 'dispatch', tenantId: 'a', taskId: res.body.id, step: 0 }, lambdaContext('dispatchStep'))).toMatchObject({
+    outcome: 'SUBMITTED',
+  });
   const t = await get(res.body.id);
   return { id: t.id, vendorTaskId: t.steps[0].vendorTaskId };
 }
 
-const final = (id: string, timeoutMs: number) => waitFor(async () => {
-  const t = await get(id);
-  return ['COMPLETED', 'FAILED'].includes(t.status) && t;
-}, timeoutMs, 200);
+const final = (id: string, timeoutMs: number) =>
+  waitFor(
+    async () => {
+      const t = await get(id);
+      return ['COMPLETED', 'FAILED'].includes(t.status) && t;
+    },
+    timeoutMs,
+    200,
+  );
 
 beforeAll(async () => {
   env = await startTestEnv({ STATUS_POLL_INTERVALS: '1', STATUS_POLL_MAX_COUNT: String(MAX_POLLS), QUNFA_SANDBOX_PROGRESS_MS: '600000' });
@@ -87,7 +102,10 @@ describe('polling ends for a vendor with no result horizon (WShoto)', () => {
     const t = await submittedWshoto();
     await sandbox(`tasks/${t.vendorTaskId}`, { status: 2 });
     const store = new TaskStore(dynamo(), 'qunfa-test-tasks');
-    await store.update('a', t.id, (x) => { x.steps[0]!.submittedAt = new Date(Date.now() - 16 * 86_400_000).toISOString(); return true; });
+    await store.update('a', t.id, (x) => {
+      x.steps[0]!.submittedAt = new Date(Date.now() - 16 * 86_400_000).toISOString();
+      return true;
+    });
     const done = await final(t.id, 8_000);
     expect(done.status).toBe('FAILED');
     expect(done.steps[0].error.code).toBe('qunfa.poll_limit');

@@ -31,11 +31,19 @@ const poll = (taskId: string, n = 0) => (pollStatusFn as any)({ kind: 'poll', te
 const submitted = async (vendor: Vendor, over: Record<string, unknown> = {}) => {
   const t = await create({ vendor, name: `${vendor}-${randomUUID().slice(0, 6)}`, sendAt: inSeconds(4), ...VALID[vendor], ...over });
   expect(await dispatch(t.id)).toMatchObject({ outcome: 'SUBMITTED' });
-  return (await get(t.id));
+  return await get(t.id);
 };
 const sandboxPost = (v: Vendor, what: string, b: unknown = {}) => fetch(`${env.sandbox(v).url}/__sandbox/${what}`, { method: 'POST', body: JSON.stringify(b) });
 const webhook = (vendor: string, tenant: string, r: { method?: string; query?: Record<string, string>; headers?: Record<string, string>; rawBody?: string }) =>
-  call(vendorWebhook as never, { method: r.method ?? 'POST', path: `/v1/webhooks/${vendor}/${tenant}`, key: null, params: { vendor, tenantId: tenant }, query: r.query, headers: r.headers, rawBody: r.rawBody });
+  call(vendorWebhook as never, {
+    method: r.method ?? 'POST',
+    path: `/v1/webhooks/${vendor}/${tenant}`,
+    key: null,
+    params: { vendor, tenantId: tenant },
+    query: r.query,
+    headers: r.headers,
+    rawBody: r.rawBody,
+  });
 
 beforeAll(async () => {
   // The sandboxes' own clocks are slowed right down: these tests move tasks by hand or by event.
@@ -50,10 +58,13 @@ beforeEach(async () => {
   for (const v of ['weiban', 'youmi', 'tanmarket', 'wshoto'] as Vendor[]) await sandboxPost(v, 'reset');
 });
 
-describe('Weiban callbacks (WeCom-style msg_signature + AES-256-CBC), with the tenant\'s own secrets', () => {
+describe("Weiban callbacks (WeCom-style msg_signature + AES-256-CBC), with the tenant's own secrets", () => {
   const creds = () => env.tenants.a!.vendors.weiban;
-  const signed = (encrypted: string, ts = String(Math.floor(Date.now() / 1000)), nonce = '263014780') =>
-    ({ msg_signature: signature(creds().callbackToken as string, ts, nonce, encrypted), timestamp: ts, nonce });
+  const signed = (encrypted: string, ts = String(Math.floor(Date.now() / 1000)), nonce = '263014780') => ({
+    msg_signature: signature(creds().callbackToken as string, ts, nonce, encrypted),
+    timestamp: ts,
+    nonce,
+  });
 
   it('answers URL verification with the decrypted echostr', async () => {
     const echostr = encrypt(creds().callbackAesKey as string, '1616140317555161061', creds().corpId as string);
@@ -63,7 +74,7 @@ describe('Weiban callbacks (WeCom-style msg_signature + AES-256-CBC), with the t
     expect(res.body).toBe('1616140317555161061');
   });
 
-  it('a bad signature, a stale timestamp, a tampered body, another tenant\'s key → 401, nothing recorded', async () => {
+  it("a bad signature, a stale timestamp, a tampered body, another tenant's key → 401, nothing recorded", async () => {
     const before = (await dynamo().send(new ScanCommand({ TableName: 'qunfa-test-tasks', Select: 'COUNT' }))).Count;
     const enc = encrypt(creds().callbackAesKey as string, JSON.stringify({ event: 'work_order', event_id: 'wo-1' }), creds().corpId as string);
     const ok = signed(enc);
@@ -75,7 +86,10 @@ describe('Weiban callbacks (WeCom-style msg_signature + AES-256-CBC), with the t
       { query: signed(enc, stale), rawBody: JSON.stringify({ encrypt: enc }) },
       { query: ok, rawBody: JSON.stringify({ encrypt: enc.replace(/^./, enc[0] === 'A' ? 'B' : 'A') }) },
       { query: { ...ok }, rawBody: 'not json' },
-      { query: { msg_signature: signature(other.callbackToken as string, ok.timestamp, ok.nonce, otherEnc), timestamp: ok.timestamp, nonce: ok.nonce }, rawBody: JSON.stringify({ encrypt: otherEnc }) },
+      {
+        query: { msg_signature: signature(other.callbackToken as string, ok.timestamp, ok.nonce, otherEnc), timestamp: ok.timestamp, nonce: ok.nonce },
+        rawBody: JSON.stringify({ encrypt: otherEnc }),
+      },
     ]) {
       const res = await webhook('weiban', 'a', r);
       expect(res.status, JSON.stringify(r.query)).toBe(401);
@@ -91,7 +105,9 @@ describe('Weiban callbacks (WeCom-style msg_signature + AES-256-CBC), with the t
     const q = signed(enc);
     const answers = await Promise.all(Array.from({ length: 5 }, () => webhook('weiban', 'a', { query: q, rawBody: JSON.stringify({ encrypt: enc }) })));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
-    const events = await dynamo().send(new ScanCommand({ TableName: 'qunfa-test-tasks', FilterExpression: 'sk = :sk', ExpressionAttributeValues: { ':sk': 'EVT#weiban#wo-42' } }));
+    const events = await dynamo().send(
+      new ScanCommand({ TableName: 'qunfa-test-tasks', FilterExpression: 'sk = :sk', ExpressionAttributeValues: { ':sk': 'EVT#weiban#wo-42' } }),
+    );
     expect(events.Items).toHaveLength(1);
   });
 });
@@ -99,8 +115,12 @@ describe('Weiban callbacks (WeCom-style msg_signature + AES-256-CBC), with the t
 describe('YouMi rpaTaskResult events', () => {
   const creds = () => env.tenants.a!.vendors.youmi as { clientId: string; clientSecret: string };
   const url = () => `${env.apiUrl}/v1/webhooks/youmi/a`;
-  const event = (taskId: string, status: string, success = 0, eventId = randomUUID()) =>
-    ({ eventId, messageType: 'rpaTaskResult', occurredAt: new Date().toISOString(), data: { taskId: Number(taskId), status, total: 2, success, fail: status === 'finished' ? 2 - success : 0 } });
+  const event = (taskId: string, status: string, success = 0, eventId = randomUUID()) => ({
+    eventId,
+    messageType: 'rpaTaskResult',
+    occurredAt: new Date().toISOString(),
+    data: { taskId: Number(taskId), status, total: 2, success, fail: status === 'finished' ? 2 - success : 0 },
+  });
 
   it('moves a step forward with figures; the same event 1, 2 and 50 times (concurrently) counts once', async () => {
     const t = await submitted('youmi');
@@ -134,8 +154,11 @@ describe('YouMi rpaTaskResult events', () => {
     const ts = String(Math.floor(Date.now() / 1000));
     const { youmiEventSignature } = await import('../lib/vendors/youmi/adapter');
     const headers = (over: Record<string, string> = {}, b = body) => ({
-      'x-youmi-appid': creds().clientId, 'x-youmi-nonce': 'n1', 'x-youmi-timestamp': ts,
-      'x-youmi-signature': youmiEventSignature(creds().clientSecret, creds().clientId, 'n1', over['x-youmi-timestamp'] ?? ts, b), ...over,
+      'x-youmi-appid': creds().clientId,
+      'x-youmi-nonce': 'n1',
+      'x-youmi-timestamp': ts,
+      'x-youmi-signature': youmiEventSignature(creds().clientSecret, creds().clientId, 'n1', over['x-youmi-timestamp'] ?? ts, b),
+      ...over,
     });
     const staleTs = String(Math.floor(Date.now() / 1000) - 3600);
     for (const r of [
@@ -160,7 +183,10 @@ describe('status polling', () => {
     await sandboxPost('wshoto', `tasks/${vid}`, { status: 2 });
     await waitFor(async () => (await get(t.id)).status === 'RUNNING', 8000);
     await sandboxPost('wshoto', `tasks/${vid}`, { status: 3 });
-    const done = await waitFor(async () => { const x = await get(t.id); return x.status === 'COMPLETED' && x; }, 8000);
+    const done = await waitFor(async () => {
+      const x = await get(t.id);
+      return x.status === 'COMPLETED' && x;
+    }, 8000);
     expect(done.history.map((h: any) => h.to)).toEqual(['SCHEDULED', 'DISPATCHING', 'SUBMITTED', 'RUNNING', 'COMPLETED']);
     expect(done.steps[0].polls).toBeGreaterThanOrEqual(2);
     const polls = done.steps[0].polls;
@@ -174,7 +200,10 @@ describe('status polling', () => {
     await sandboxPost('weiban', `tasks/${vid}`, { status: 'sended' });
     await waitFor(async () => (await get(t.id)).status === 'RUNNING', 8000);
     await sandboxPost('weiban', `tasks/${vid}`, { status: 'completed' });
-    const done = await waitFor(async () => { const x = await get(t.id); return x.status === 'COMPLETED' && x; }, 8000);
+    const done = await waitFor(async () => {
+      const x = await get(t.id);
+      return x.status === 'COMPLETED' && x;
+    }, 8000);
     expect(done.stats).toEqual({ planned: 3, sent: 2, failed: 0, notFriend: 1, overQuota: 0, unconfirmedStaff: 0 });
   });
 
@@ -183,7 +212,10 @@ describe('status polling', () => {
     const vid = t.steps[0].vendorTaskId;
     await sandboxPost('weiban', `tasks/${vid}`, { status: 'waiting' });
     const store = new TaskStore(dynamo(), 'qunfa-test-tasks');
-    await store.update('a', t.id, (x) => { x.steps[0]!.submittedAt = new Date(Date.now() - 16 * 86_400_000).toISOString(); return true; });
+    await store.update('a', t.id, (x) => {
+      x.steps[0]!.submittedAt = new Date(Date.now() - 16 * 86_400_000).toISOString();
+      return true;
+    });
     await poll(t.id, 7);
     const after = await get(t.id);
     expect(after.status).toBe('FAILED');
@@ -214,8 +246,19 @@ describe('callbacks to the caller', () => {
       const t = await create({ vendor: 'youmi', name: 'with-callbacks', sendAt: inSeconds(4), ...VALID.youmi, callbackUrl: `${receiver.url}/hooks` });
       await dispatch(t.id);
       const vid = (await get(t.id)).steps[0].vendorTaskId;
-      await pushYoumiEvent(`${env.apiUrl}/v1/webhooks/youmi/a`, env.tenants.a!.vendors.youmi as never, { eventId: randomUUID(), messageType: 'rpaTaskResult', data: { taskId: Number(vid), status: 'finished', total: 2, success: 2, fail: 0 } });
-      const ok = await waitFor(async () => { const r = receiver.received.filter((x) => x.answered === 200); return r.length >= 3 && r; }, 20_000, 100);
+      await pushYoumiEvent(`${env.apiUrl}/v1/webhooks/youmi/a`, env.tenants.a!.vendors.youmi as never, {
+        eventId: randomUUID(),
+        messageType: 'rpaTaskResult',
+        data: { taskId: Number(vid), status: 'finished', total: 2, success: 2, fail: 0 },
+      });
+      const ok = await waitFor(
+        async () => {
+          const r = receiver.received.filter((x) => x.answered === 200);
+          return r.length >= 3 && r;
+        },
+        20_000,
+        100,
+      );
       expect(receiver.received.slice(0, 3).map((r) => r.answered)).toEqual([500, 500, 500]);
       expect(receiver.received.every((r) => r.verified)).toBe(true);
       // Each change once, in the order it happened (ids are <task>.<history index>).
@@ -242,7 +285,15 @@ describe('callbacks to the caller', () => {
   it('outside local mode a callbackUrl must be https and public', async () => {
     expect(callbackUrlProblem('http://caller.example.com/h', false)).toBe('must be https');
     expect(callbackUrlProblem('http://127.0.0.1:4700/h', true)).toBeUndefined();
-    for (const u of ['https://127.0.0.1/h', 'https://169.254.169.254/latest/meta-data', 'https://10.0.0.8/h', 'https://[::1]/h', 'https://localhost/h', 'https://db.internal/h', 'https://[fd00:ec2::254]/']) {
+    for (const u of [
+      'https://127.0.0.1/h',
+      'https://169.254.169.254/latest/meta-data',
+      'https://10.0.0.8/h',
+      'https://[::1]/h',
+      'https://localhost/h',
+      'https://db.internal/h',
+      'https://[fd00:ec2::254]/',
+    ]) {
       expect(callbackUrlProblem(u, false), u).toMatch(/private/);
     }
     expect(callbackUrlProblem('https://caller.example.com/hooks', false)).toBeUndefined();

@@ -1,6 +1,4 @@
-import {
-  CreateScheduleGroupCommand, GetScheduleCommand, ListSchedulesCommand, SchedulerClient,
-} from '@aws-sdk/client-scheduler';
+import { CreateScheduleGroupCommand, GetScheduleCommand, ListSchedulesCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atExpression, EventBridgeScheduler } from '../lib/infra/scheduler/eventBridgeScheduler';
 import { scheduleName } from '../lib/infra/scheduler/scheduler';
@@ -11,7 +9,11 @@ const run = requireTool('moto_server', 'the EventBridge Scheduler adapter tests'
 
 /** AWS mode refuses unset or non-https vendor endpoints at cold start; these tests call no vendor. */
 const AWS_VENDOR_ENV = {
-  WEIBAN_BASE_URL: 'https://open.weibanzhushou.com', YOUMI_BASE_URL: 'disabled', YOUMI_TOKEN_URL: '', TANMARKET_BASE_URL: 'disabled', WSHOTO_BASE_URL: 'https://open.wshoto.com',
+  WEIBAN_BASE_URL: 'https://open.weibanzhushou.com',
+  YOUMI_BASE_URL: 'disabled',
+  YOUMI_TOKEN_URL: '',
+  TANMARKET_BASE_URL: 'disabled',
+  WSHOTO_BASE_URL: 'https://open.wshoto.com',
 };
 
 describe.runIf(run)('EventBridge Scheduler adapter against moto_server', () => {
@@ -23,7 +25,12 @@ describe.runIf(run)('EventBridge Scheduler adapter against moto_server', () => {
     functionArn: (name: string) => `arn:aws:lambda:ap-east-1:123456789012:function:${name}`,
     roleArn: 'arn:aws:iam::123456789012:role/qunfa-test-scheduler',
     deadLetterArn: 'arn:aws:sqs:ap-east-1:123456789012:qunfa-test-schedule-dlq',
-    workers: { DISPATCH_FUNCTION_NAME: 'qunfa-dev-dispatchStep', DISPATCH_NOW_FUNCTION_NAME: 'qunfa-dev-dispatchNow', POLL_FUNCTION_NAME: 'qunfa-dev-pollStatus', CALLBACK_FUNCTION_NAME: 'qunfa-dev-deliverCallback' },
+    workers: {
+      DISPATCH_FUNCTION_NAME: 'qunfa-dev-dispatchStep',
+      DISPATCH_NOW_FUNCTION_NAME: 'qunfa-dev-dispatchNow',
+      POLL_FUNCTION_NAME: 'qunfa-dev-pollStatus',
+      CALLBACK_FUNCTION_NAME: 'qunfa-dev-deliverCallback',
+    },
   };
 
   beforeAll(async () => {
@@ -87,9 +94,13 @@ describe.runIf(run)('createTask and deleteTask with EventBridge Scheduler (moto)
     await client.send(new CreateScheduleGroupCommand({ Name: 'qunfa-test' }));
     const { startTestEnv } = await import('./helpers/env');
     env = await startTestEnv({
-      QUNFA_MODE: 'aws', SCHEDULER_ENDPOINT: moto.url, SCHEDULE_GROUP: 'qunfa-test',
+      QUNFA_MODE: 'aws',
+      SCHEDULER_ENDPOINT: moto.url,
+      SCHEDULE_GROUP: 'qunfa-test',
       ...AWS_VENDOR_ENV,
-      DISPATCH_FUNCTION_NAME: 'qunfa-test-dispatchStep', SCHEDULER_ROLE_NAME: 'qunfa-test-scheduler', SCHEDULE_DLQ_NAME: 'qunfa-test-schedule-dlq',
+      DISPATCH_FUNCTION_NAME: 'qunfa-test-dispatchStep',
+      SCHEDULER_ROLE_NAME: 'qunfa-test-scheduler',
+      SCHEDULE_DLQ_NAME: 'qunfa-test-schedule-dlq',
     });
   });
   afterAll(async () => {
@@ -102,10 +113,23 @@ describe.runIf(run)('createTask and deleteTask with EventBridge Scheduler (moto)
     const createTask = fns.createTask;
     const deleteTask = fns.deleteTask;
     const content = { text: '提醒' };
-    const res = await call(createTask as never, {
-      method: 'POST', path: '/v1/tasks',
-      body: { vendor: 'weiban', name: 'sop', audience: { kind: 'groups', senders: ['s'], groupIds: ['g'] }, steps: [{ sendAt: inSeconds(3600), content }, { sendAt: inSeconds(7200), content }] },
-    }, 'createTask');
+    const res = await call(
+      createTask as never,
+      {
+        method: 'POST',
+        path: '/v1/tasks',
+        body: {
+          vendor: 'weiban',
+          name: 'sop',
+          audience: { kind: 'groups', senders: ['s'], groupIds: ['g'] },
+          steps: [
+            { sendAt: inSeconds(3600), content },
+            { sendAt: inSeconds(7200), content },
+          ],
+        },
+      },
+      'createTask',
+    );
     expect(res.status).toBe(201);
     const listed = await client.send(new ListSchedulesCommand({ GroupName: 'qunfa-test', NamePrefix: res.body.id }));
     expect(listed.Schedules?.map((s) => s.Name).sort()).toEqual([`${res.body.id}-s0`, `${res.body.id}-s1`]);

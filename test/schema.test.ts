@@ -23,7 +23,13 @@ describe('canonical task schema', () => {
   it('accepts a valid shorthand task and a valid SOP', () => {
     expect(paths(valid())).toEqual([]);
     const { content, sendAt: _s, ...rest } = valid();
-    const sop = { ...rest, steps: [{ sendAt: inAnHour(), content }, { sendAt: new Date(Date.now() + 7200_000).toISOString().replace('Z', '+00:00'), content }] };
+    const sop = {
+      ...rest,
+      steps: [
+        { sendAt: inAnHour(), content },
+        { sendAt: new Date(Date.now() + 7200_000).toISOString().replace('Z', '+00:00'), content },
+      ],
+    };
     expect(paths(sop)).toEqual([]);
   });
 
@@ -35,7 +41,18 @@ describe('canonical task schema', () => {
     ['empty content', { content: {} }, 'content'],
     ['whitespace-only text, no attachments', { content: { text: '  ' } }, 'content'],
     ['more than 9 attachments', { content: { attachments: Array(10).fill({ type: 'image', url: 'https://x.example/a.png' }) } }, 'content.attachments'],
-    ['non-http URL', { content: { attachments: [{ type: 'image', url: 'https://ok.example/a' }, { type: 'link', title: 't', url: 'ftp://x.example/a' }] } }, 'content.attachments.1.url'],
+    [
+      'non-http URL',
+      {
+        content: {
+          attachments: [
+            { type: 'image', url: 'https://ok.example/a' },
+            { type: 'link', title: 't', url: 'ftp://x.example/a' },
+          ],
+        },
+      },
+      'content.attachments.1.url',
+    ],
     ['javascript: URL', { content: { attachments: [{ type: 'video', url: 'javascript:alert(1)' }] } }, 'content.attachments.0.url'],
     ['text over 4000 bytes (1334 CJK chars)', { content: { text: '字'.repeat(1334) } }, 'content.text'],
     ['sendAt without offset', { sendAt: '2026-12-01T10:00:00' }, 'sendAt'],
@@ -68,8 +85,24 @@ describe('canonical task schema', () => {
     const { content, sendAt: _s, ...rest } = valid();
     const t1 = new Date(Date.now() + 7200_000).toISOString();
     const t0 = inAnHour();
-    expect(paths({ ...rest, steps: [{ sendAt: t1, content }, { sendAt: t0, content }] })).toEqual(['steps.1.sendAt']);
-    expect(paths({ ...rest, steps: [{ sendAt: t1, content }, { sendAt: t1, content }] })).toEqual(['steps.1.sendAt']);
+    expect(
+      paths({
+        ...rest,
+        steps: [
+          { sendAt: t1, content },
+          { sendAt: t0, content },
+        ],
+      }),
+    ).toEqual(['steps.1.sendAt']);
+    expect(
+      paths({
+        ...rest,
+        steps: [
+          { sendAt: t1, content },
+          { sendAt: t1, content },
+        ],
+      }),
+    ).toEqual(['steps.1.sendAt']);
   });
 
   it('refuses both content and steps, and neither', () => {

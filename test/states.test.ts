@@ -1,18 +1,66 @@
 import { describe, expect, it } from 'vitest';
 import { STEP_STATES, type Batch, type HistoryEntry, type Step, type StepState, type Task } from '../lib/core/task';
 import {
-  aggregate, allFinal, batchesDone, batchesOutcome, callbackAbandoned, callbackLeaseHeld, callbackLeaseUntil, cancelAction, cancelledAtVendor,
-  cancelsHere, cancelUnsent, canMove, canMoveBatch, canPatch, claimNextCall, combinedState, dispatchDecision, expireStep, followedSince,
-  followedVendorTaskIds, IllegalBatchTransition, IllegalTransition, isBatchFinal, isFinal, isStateChange, lastKnown, loseClaim, missesDeadline,
-  moveBatch, moveStep, noteDeferral, nothingCancelled, pastDeadline, pollCutoff, polledOutcome, pollLimits, redateUnsent, refuseUnsent,
-  releaseUnsent, retriesUntil, stateAfterError, stepDeadline, stillClaimed, stoppedFollowing, type BatchState, type CallClaim, type PollLimits,
+  aggregate,
+  allFinal,
+  batchesDone,
+  batchesOutcome,
+  callbackAbandoned,
+  callbackLeaseHeld,
+  callbackLeaseUntil,
+  cancelAction,
+  cancelledAtVendor,
+  cancelsHere,
+  cancelUnsent,
+  canMove,
+  canMoveBatch,
+  canPatch,
+  claimNextCall,
+  combinedState,
+  dispatchDecision,
+  expireStep,
+  followedSince,
+  followedVendorTaskIds,
+  IllegalBatchTransition,
+  IllegalTransition,
+  isBatchFinal,
+  isFinal,
+  isStateChange,
+  lastKnown,
+  loseClaim,
+  missesDeadline,
+  moveBatch,
+  moveStep,
+  noteDeferral,
+  nothingCancelled,
+  pastDeadline,
+  pollCutoff,
+  polledOutcome,
+  pollLimits,
+  redateUnsent,
+  refuseUnsent,
+  releaseUnsent,
+  retriesUntil,
+  stateAfterError,
+  stepDeadline,
+  stillClaimed,
+  stoppedFollowing,
+  type BatchState,
+  type CallClaim,
+  type PollLimits,
   type ReportedState,
 } from '../lib/core/states';
 
 const task = (...states: StepState[]): Task => ({
-  id: 'tsk_1', vendor: 'weiban', name: 'n', status: 'SCHEDULED', audience: { kind: 'groups', senders: ['s'] },
+  id: 'tsk_1',
+  vendor: 'weiban',
+  name: 'n',
+  status: 'SCHEDULED',
+  audience: { kind: 'groups', senders: ['s'] },
   steps: states.map((status, index) => ({ index, sendAt: '', content: { text: 't' }, status, updatedAt: '' })),
-  createdAt: '', updatedAt: '', history: [],
+  createdAt: '',
+  updatedAt: '',
+  history: [],
 });
 
 describe('step state machine', () => {
@@ -41,7 +89,10 @@ describe('step state machine', () => {
     const t = task('SCHEDULED');
     moveStep(t, 0, 'DISPATCHING', 'claimed');
     moveStep(t, 0, 'SUBMITTED', 'accepted', { vendorTaskId: '42' });
-    expect(t.history.map((h) => [h.from, h.to, h.cause])).toEqual([['SCHEDULED', 'DISPATCHING', 'claimed'], ['DISPATCHING', 'SUBMITTED', 'accepted']]);
+    expect(t.history.map((h) => [h.from, h.to, h.cause])).toEqual([
+      ['SCHEDULED', 'DISPATCHING', 'claimed'],
+      ['DISPATCHING', 'SUBMITTED', 'accepted'],
+    ]);
     expect(t.steps[0]?.vendorTaskId).toBe('42');
     expect(t.status).toBe('SUBMITTED');
     expect(() => moveStep(t, 0, 'SCHEDULED', 'late event')).toThrow(IllegalTransition);
@@ -86,7 +137,7 @@ describe('step state machine', () => {
   });
 });
 
-describe('cancel (what the caller\'s cancel does to each step)', () => {
+describe("cancel (what the caller's cancel does to each step)", () => {
   const able = { id: 'youmi', displayName: 'YouMi', canCancel: true };
   const unable = { id: 'weiban', displayName: 'Weiban', canCancel: false };
   const s = (status: StepState, vendorTaskId?: string) => ({ index: 2, status, ...(vendorTaskId ? { vendorTaskId } : {}) });
@@ -104,7 +155,10 @@ describe('cancel (what the caller\'s cancel does to each step)', () => {
   it('a step at the vendor is cancelled there only where the vendor can, and only with its id', () => {
     for (const status of ['SUBMITTED', 'RUNNING', 'UNKNOWN'] as const) {
       expect(cancelAction(s(status, 'v9'), able)).toEqual({ kind: 'at-vendor', vendorTaskId: 'v9' });
-      expect(cancelAction(s(status, 'v9'), unable)).toEqual({ kind: 'refused', reason: `step 2 is already at weiban (${status}), and Weiban cannot cancel a task it has accepted` });
+      expect(cancelAction(s(status, 'v9'), unable)).toEqual({
+        kind: 'refused',
+        reason: `step 2 is already at weiban (${status}), and Weiban cannot cancel a task it has accepted`,
+      });
     }
     expect(cancelAction(s('UNKNOWN'), able)).toEqual({ kind: 'refused', reason: 'step 2 is UNKNOWN with no youmi task id to cancel' });
   });
@@ -131,8 +185,10 @@ describe('cancel (what the caller\'s cancel does to each step)', () => {
     expect(t.history).toHaveLength(1);
   });
 
-  it('a cancel that cancelled nothing says why: the task is over, or each step\'s reason', () => {
-    expect(nothingCancelled({ status: 'COMPLETED', steps: [{ status: 'COMPLETED' } as Step] }, ['x'])).toBe('the task is already COMPLETED; there is nothing left to cancel');
+  it("a cancel that cancelled nothing says why: the task is over, or each step's reason", () => {
+    expect(nothingCancelled({ status: 'COMPLETED', steps: [{ status: 'COMPLETED' } as Step] }, ['x'])).toBe(
+      'the task is already COMPLETED; there is nothing left to cancel',
+    );
     expect(nothingCancelled({ status: 'RUNNING', steps: [{ status: 'RUNNING' } as Step] }, ['a', 'b'])).toBe('nothing could be cancelled: a; b');
   });
 });
@@ -187,7 +243,15 @@ describe('flow-control rules (pure: no store, no clock but the one given)', () =
   const T = Date.parse('2026-12-01T02:00:00.000Z');
   const iso = (ms: number) => new Date(T + ms).toISOString();
   const o = { leaseMs: 90_000, earlyMs: 5_000 };
-  const step = (over: Partial<Step> = {}): Step => ({ index: 0, sendAt: iso(0), content: { text: 't' }, status: 'SCHEDULED', notAfter: iso(3_600_000), updatedAt: iso(0), ...over });
+  const step = (over: Partial<Step> = {}): Step => ({
+    index: 0,
+    sendAt: iso(0),
+    content: { text: 't' },
+    status: 'SCHEDULED',
+    notAfter: iso(3_600_000),
+    updatedAt: iso(0),
+    ...over,
+  });
 
   it('a SCHEDULED step: early → wait; due → send; deferred → wait until its next attempt; past notAfter → expire', () => {
     expect(dispatchDecision(step(), T - 10_000, o)).toEqual({ kind: 'wait', reason: 'not yet due' });
@@ -203,7 +267,14 @@ describe('flow-control rules (pure: no store, no clock but the one given)', () =
     const claimed = step({ status: 'DISPATCHING', claimedAt: iso(0) });
     expect(dispatchDecision(claimed, T + 10_000, o).kind).toBe('wait');
     expect(dispatchDecision(claimed, T + 91_000, o)).toEqual({ kind: 'lost' });
-    const between = step({ status: 'DISPATCHING', claimedAt: iso(0), batches: [{ index: 0, size: 1, status: 'SUBMITTED' }, { index: 1, size: 1, status: 'PENDING' }] });
+    const between = step({
+      status: 'DISPATCHING',
+      claimedAt: iso(0),
+      batches: [
+        { index: 0, size: 1, status: 'SUBMITTED' },
+        { index: 1, size: 1, status: 'PENDING' },
+      ],
+    });
     expect(dispatchDecision(between, T + 10_000, o).kind).toBe('wait');
     expect(dispatchDecision(between, T + 91_000, o)).toEqual({ kind: 'send' });
     expect(dispatchDecision({ ...between, nextAttemptAt: iso(20_000) }, T + 20_000, o)).toEqual({ kind: 'send' });
@@ -231,7 +302,9 @@ describe('flow-control rules (pure: no store, no clock but the one given)', () =
     loseClaim(t, 0, { leaseSeconds: 90, advice: 'look in the console' }, new Date(T + 91_000));
     expect(t.steps[0]).toMatchObject({ status: 'UNKNOWN', error: { code: 'qunfa.dispatch_lost', message: 'no outcome recorded within 90 s of the claim' } });
     expect(t.history.at(-1)).toMatchObject({
-      from: 'DISPATCHING', to: 'UNKNOWN', at: iso(91_000),
+      from: 'DISPATCHING',
+      to: 'UNKNOWN',
+      at: iso(91_000),
       cause: 'the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. look in the console',
     });
     expect(t.status).toBe('UNKNOWN');
@@ -297,7 +370,11 @@ describe('flow-control rules (pure: no store, no clock but the one given)', () =
   });
 
   it('a new notAfter re-dates only the steps not yet claimed', () => {
-    const steps = [step({ status: 'SUBMITTED', notAfter: iso(1_000) }), step({ index: 1, sendAt: iso(60_000), notAfter: iso(2_000) }), step({ index: 2, sendAt: iso(120_000), notAfter: iso(3_000) })];
+    const steps = [
+      step({ status: 'SUBMITTED', notAfter: iso(1_000) }),
+      step({ index: 1, sendAt: iso(60_000), notAfter: iso(2_000) }),
+      step({ index: 2, sendAt: iso(120_000), notAfter: iso(3_000) }),
+    ];
     redateUnsent(steps, iso(600_000), 3600);
     expect(steps.map((s) => s.notAfter)).toEqual([iso(1_000), iso(600_000), iso(600_000)]);
     redateUnsent(steps, undefined, 3600); // notAfter taken away: each sendAt + the window
@@ -336,17 +413,26 @@ describe('when qunfa stops following a step (pollCutoff, stoppedFollowing)', () 
   });
 
   it('the 100th poll is the last, whatever the age (failed polls are numbered like the others)', () => {
-    expect(pollCutoff({ n: 100, since: t0, now: t0 + 1000 }, limits, 'wshoto')).toEqual({ code: 'qunfa.poll_limit', why: 'it was asked 100 times, the most qunfa asks about one step' });
+    expect(pollCutoff({ n: 100, since: t0, now: t0 + 1000 }, limits, 'wshoto')).toEqual({
+      code: 'qunfa.poll_limit',
+      why: 'it was asked 100 times, the most qunfa asks about one step',
+    });
     expect(pollCutoff({ n: 250, since: t0, now: t0 + 1000 }, limits, 'wshoto')?.code).toBe('qunfa.poll_limit');
   });
 
   it('past the maximum age, for a vendor with no horizon of its own', () => {
-    expect(pollCutoff({ n: 3, since: t0, now: t0 + 15 * DAY + 1 }, limits, 'wshoto')).toEqual({ code: 'qunfa.poll_limit', why: 'it was submitted more than 15 days ago' });
+    expect(pollCutoff({ n: 3, since: t0, now: t0 + 15 * DAY + 1 }, limits, 'wshoto')).toEqual({
+      code: 'qunfa.poll_limit',
+      why: 'it was submitted more than 15 days ago',
+    });
   });
 
   it("a vendor's own result horizon comes first and is named as the vendor's", () => {
     const weiban = { ...limits, maxAgeMs: 30 * DAY, vendorHorizonMs: 15 * DAY };
-    expect(pollCutoff({ n: 3, since: t0, now: t0 + 16 * DAY }, weiban, 'weiban')).toEqual({ code: 'qunfa.result_horizon', why: 'weiban keeps results for 15 days' });
+    expect(pollCutoff({ n: 3, since: t0, now: t0 + 16 * DAY }, weiban, 'weiban')).toEqual({
+      code: 'qunfa.result_horizon',
+      why: 'weiban keeps results for 15 days',
+    });
     expect(pollCutoff({ n: 3, since: t0, now: t0 + 14 * DAY }, weiban, 'weiban')).toBeUndefined();
   });
 
@@ -361,39 +447,63 @@ describe('when qunfa stops following a step (pollCutoff, stoppedFollowing)', () 
     expect(followedSince({ updatedAt: '2026-11-01T00:00:00Z' })).toBe(t0);
     expect(followedVendorTaskIds({ vendorTaskId: 'v' })).toEqual(['v']);
     expect(followedVendorTaskIds({})).toEqual([]);
-    expect(followedVendorTaskIds({ vendorTaskId: 'v0', batches: [
-      { index: 0, size: 1, status: 'SUBMITTED', vendorTaskId: 'v0' }, { index: 1, size: 1, status: 'FAILED', vendorTaskId: 'v1' },
-      { index: 2, size: 1, status: 'UNKNOWN', vendorTaskId: 'v2' }, { index: 3, size: 1, status: 'SUBMITTED' }, { index: 4, size: 1, status: 'SUBMITTED', vendorTaskId: 'v4' },
-    ] })).toEqual(['v0', 'v4']);
+    expect(
+      followedVendorTaskIds({
+        vendorTaskId: 'v0',
+        batches: [
+          { index: 0, size: 1, status: 'SUBMITTED', vendorTaskId: 'v0' },
+          { index: 1, size: 1, status: 'FAILED', vendorTaskId: 'v1' },
+          { index: 2, size: 1, status: 'UNKNOWN', vendorTaskId: 'v2' },
+          { index: 3, size: 1, status: 'SUBMITTED' },
+          { index: 4, size: 1, status: 'SUBMITTED', vendorTaskId: 'v4' },
+        ],
+      }),
+    ).toEqual(['v0', 'v4']);
   });
 
   it("a poll records the vendor's answer as it is, unless it was the last and the answer is not final", () => {
     const cut = { code: 'qunfa.result_horizon' as const, why: 'weiban keeps results for 15 days' };
-    expect(polledOutcome({ state: 'RUNNING', stats: { sent: 2 } }, undefined, 'weiban')).toEqual({ status: { state: 'RUNNING', stats: { sent: 2 } }, cause: 'weiban reports running' });
+    expect(polledOutcome({ state: 'RUNNING', stats: { sent: 2 } }, undefined, 'weiban')).toEqual({
+      status: { state: 'RUNNING', stats: { sent: 2 } },
+      cause: 'weiban reports running',
+    });
     expect(polledOutcome({ state: 'FAILED' }, cut, 'weiban')).toEqual({ status: { state: 'FAILED' }, cause: 'weiban reports failed' });
     expect(polledOutcome({ state: 'RUNNING', stats: { sent: 2 } }, cut, 'weiban')).toEqual({
-      status: { state: 'COMPLETED', stats: { sent: 2 } }, cause: 'qunfa stopped following this step: weiban keeps results for 15 days; figures are final as of now',
+      status: { state: 'COMPLETED', stats: { sent: 2 } },
+      cause: 'qunfa stopped following this step: weiban keeps results for 15 days; figures are final as of now',
     });
     const failed = polledOutcome(lastKnown({ status: 'SUBMITTED' }), cut, 'weiban', 'http_502');
-    expect(failed.status).toEqual({ state: 'FAILED', error: { code: 'qunfa.result_horizon', message: 'weiban keeps results for 15 days, and weiban reported no figures, so nothing is known to have been sent' } });
+    expect(failed.status).toEqual({
+      state: 'FAILED',
+      error: {
+        code: 'qunfa.result_horizon',
+        message: 'weiban keeps results for 15 days, and weiban reported no figures, so nothing is known to have been sent',
+      },
+    });
     expect(failed.cause).toMatch(/\(the last ask failed: http_502\)/);
     expect(lastKnown({ status: 'RUNNING', stats: { sent: 1 } })).toEqual({ state: 'RUNNING', stats: { sent: 1 } });
   });
 
-  it('ends COMPLETED when the last figures show anything sent, else FAILED with the cutoff\'s code', () => {
+  it("ends COMPLETED when the last figures show anything sent, else FAILED with the cutoff's code", () => {
     const cut = { code: 'qunfa.poll_limit' as const, why: 'it was asked 100 times, the most qunfa asks about one step' };
     expect(stoppedFollowing({ stats: { planned: 3, sent: 1 } }, cut, 'weiban')).toEqual({
-      state: 'COMPLETED', cause: 'qunfa stopped following this step: it was asked 100 times, the most qunfa asks about one step; figures are final as of now',
+      state: 'COMPLETED',
+      cause: 'qunfa stopped following this step: it was asked 100 times, the most qunfa asks about one step; figures are final as of now',
     });
     expect(stoppedFollowing({ stats: { planned: 3, sent: 0 } }, cut, 'weiban')).toEqual({
       state: 'FAILED',
-      error: { code: 'qunfa.poll_limit', message: 'it was asked 100 times, the most qunfa asks about one step, and weiban reported nothing sent (staff never confirmed)' },
+      error: {
+        code: 'qunfa.poll_limit',
+        message: 'it was asked 100 times, the most qunfa asks about one step, and weiban reported nothing sent (staff never confirmed)',
+      },
       cause: 'qunfa stopped following this step: it was asked 100 times, the most qunfa asks about one step; figures are final as of now',
     });
     const noFigures = stoppedFollowing({}, cut, 'wshoto', 'http_500');
     expect(noFigures.state).toBe('FAILED');
     expect(noFigures.error?.message).toMatch(/wshoto reported no figures/);
-    expect(noFigures.cause).toBe('qunfa stopped following this step: it was asked 100 times, the most qunfa asks about one step (the last ask failed: http_500); figures are final as of now');
+    expect(noFigures.cause).toBe(
+      'qunfa stopped following this step: it was asked 100 times, the most qunfa asks about one step (the last ask failed: http_500); figures are final as of now',
+    );
   });
 });
 

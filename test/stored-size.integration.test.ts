@@ -21,14 +21,23 @@ const schedules = async () => ((await dynamo().send(new ScanCommand({ TableName:
 
 /** Nine links whose URLs (and, with `thumb`, thumbnail URLs) are about `urlBytes` long. */
 const url = (tag: string, bytes: number) => `https://cdn.example.com/${tag}/${'a'.repeat(bytes - 40)}`;
-const links = (urlBytes: number, tag: string, thumb = true) => Array.from({ length: 9 }, (_, k) => ({
-  type: 'link', title: `第${k}篇`, url: url(`${tag}/${k}`, urlBytes), ...(thumb ? { thumbUrl: url(`${tag}/${k}/t`, urlBytes) } : {}),
-}));
-const steps = (n: number, urlBytes: number, thumb = true) => Array.from({ length: n }, (_, i) => ({
-  sendAt: inSeconds(3600 + i * 60), content: { text: `第${i}步`, attachments: links(urlBytes, `s${i}`, thumb) },
-}));
+const links = (urlBytes: number, tag: string, thumb = true) =>
+  Array.from({ length: 9 }, (_, k) => ({
+    type: 'link',
+    title: `第${k}篇`,
+    url: url(`${tag}/${k}`, urlBytes),
+    ...(thumb ? { thumbUrl: url(`${tag}/${k}/t`, urlBytes) } : {}),
+  }));
+const steps = (n: number, urlBytes: number, thumb = true) =>
+  Array.from({ length: n }, (_, i) => ({
+    sendAt: inSeconds(3600 + i * 60),
+    content: { text: `第${i}步`, attachments: links(urlBytes, `s${i}`, thumb) },
+  }));
 const sop = (name: string, s: unknown[]) => ({
-  vendor: 'weiban', name, audience: { kind: 'groups', senders: ['zhangsan'], groupIds: ['wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA'] }, steps: s,
+  vendor: 'weiban',
+  name,
+  audience: { kind: 'groups', senders: ['zhangsan'], groupIds: ['wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA'] },
+  steps: s,
 });
 
 beforeAll(async () => {
@@ -79,8 +88,12 @@ describe('a task too large to store', () => {
     const beforeItems = (await items()).length;
     const beforeSchedules = await schedules();
     const res = await create({
-      vendor: 'youmi', name: 'nicknames', audience: { kind: 'customers', senders: ['hex'], customerIds: ids },
-      content: { text: '会员日' }, sendAt: inSeconds(3600), vendorOptions: { machine: { ad_wechat_id: 1, machine_key: 'k' }, nicknames },
+      vendor: 'youmi',
+      name: 'nicknames',
+      audience: { kind: 'customers', senders: ['hex'], customerIds: ids },
+      content: { text: '会员日' },
+      sendAt: inSeconds(3600),
+      vendorOptions: { machine: { ad_wechat_id: 1, machine_key: 'k' }, nicknames },
     });
     expect(res.status).toBe(413);
     expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(['vendorOptions']);

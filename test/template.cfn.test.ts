@@ -11,8 +11,11 @@ const root = join(__dirname, '..');
 let out: string;
 /** Local-stack settings in the deployer's shell: none may reach the template. */
 const LOCAL_ONLY = {
-  QUNFA_MODE: 'local', QUNFA_TENANTS_FILE: '/tmp/tenants.json', DYNAMODB_ENDPOINT: 'http://127.0.0.1:4569',
-  LAMBDA_ENDPOINT: 'http://127.0.0.1:3002', LOCAL_SCHEDULES_TABLE: 'qunfa-local-schedules',
+  QUNFA_MODE: 'local',
+  QUNFA_TENANTS_FILE: '/tmp/tenants.json',
+  DYNAMODB_ENDPOINT: 'http://127.0.0.1:4569',
+  LAMBDA_ENDPOINT: 'http://127.0.0.1:3002',
+  LOCAL_SCHEDULES_TABLE: 'qunfa-local-schedules',
 };
 let template: any;
 
@@ -22,7 +25,15 @@ describe('serverless package (offline, no credentials)', () => {
     const res = spawnSync(process.execPath, [join(root, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', 'ci', '--package', out], {
       cwd: root,
       encoding: 'utf8',
-      env: { ...process.env, ...LOCAL_ONLY, QUNFA_ESBUILD_DIR: '.esbuild-pkg', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'qunfa-none', SLS_TELEMETRY_DISABLED: '1' },
+      env: {
+        ...process.env,
+        ...LOCAL_ONLY,
+        QUNFA_ESBUILD_DIR: '.esbuild-pkg',
+        AWS_ACCESS_KEY_ID: '',
+        AWS_SECRET_ACCESS_KEY: '',
+        AWS_PROFILE: 'qunfa-none',
+        SLS_TELEMETRY_DISABLED: '1',
+      },
       timeout: 240_000,
     });
     if (res.status !== 0) throw new Error(`serverless package failed:\n${res.stdout}\n${res.stderr}`);
@@ -34,7 +45,20 @@ describe('serverless package (offline, no credentials)', () => {
   it('every function is nodejs22.x on arm64, with a role of its own kind', () => {
     const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     expect(fns.map(([k]) => k).sort()).toEqual(
-      ['CreateTask', 'DeleteTask', 'DeliverCallback', 'DispatchNow', 'DispatchStep', 'GetTask', 'ListTasks', 'ListVendors', 'Openapi', 'PatchTask', 'PollStatus', 'VendorWebhook'].map((n) => `${n}LambdaFunction`),
+      [
+        'CreateTask',
+        'DeleteTask',
+        'DeliverCallback',
+        'DispatchNow',
+        'DispatchStep',
+        'GetTask',
+        'ListTasks',
+        'ListVendors',
+        'Openapi',
+        'PatchTask',
+        'PollStatus',
+        'VendorWebhook',
+      ].map((n) => `${n}LambdaFunction`),
     );
     for (const [, fn] of fns) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -58,8 +82,14 @@ describe('serverless package (offline, no credentials)', () => {
     expect(role.AssumeRolePolicyDocument.Statement[0].Principal.Service).toBe('scheduler.amazonaws.com');
     const stmts = role.Policies[0].PolicyDocument.Statement;
     expect(stmts.map((s: any) => s.Action)).toEqual(['lambda:InvokeFunction', 'sqs:SendMessage']);
-    expect(stmts[0].Resource.map((r: any) => r['Fn::Sub'].split(':function:')[1])).toEqual(['qunfa-ci-dispatchStep', 'qunfa-ci-pollStatus', 'qunfa-ci-deliverCallback']);
-    const fnNames = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function').map(([, r]) => r.Properties.FunctionName);
+    expect(stmts[0].Resource.map((r: any) => r['Fn::Sub'].split(':function:')[1])).toEqual([
+      'qunfa-ci-dispatchStep',
+      'qunfa-ci-pollStatus',
+      'qunfa-ci-deliverCallback',
+    ]);
+    const fnNames = resources()
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+      .map(([, r]) => r.Properties.FunctionName);
     for (const n of ['qunfa-ci-dispatchStep', 'qunfa-ci-pollStatus', 'qunfa-ci-deliverCallback']) expect(fnNames).toContain(n);
   });
 
@@ -67,9 +97,13 @@ describe('serverless package (offline, no credentials)', () => {
     for (const [name, r] of resources().filter(([k, r]) => r.Type === 'AWS::IAM::Role' && k !== 'SchedulerRole')) {
       for (const s of r.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)) {
         const actions = [s.Action].flat();
-        expect(actions.every((a: string) => !a.includes('*')), `${name} ${actions.join(',')}`).toBe(true);
+        expect(
+          actions.every((a: string) => !a.includes('*')),
+          `${name} ${actions.join(',')}`,
+        ).toBe(true);
         expect(s.Resource, name).not.toBe('*');
-        if (actions.includes('scheduler:CreateSchedule')) expect(['CreateTaskRole', 'PatchTaskRole', 'DispatchStepRole', 'PollStatusRole', 'DeliverCallbackRole']).toContain(name);
+        if (actions.includes('scheduler:CreateSchedule'))
+          expect(['CreateTaskRole', 'PatchTaskRole', 'DispatchStepRole', 'PollStatusRole', 'DeliverCallbackRole']).toContain(name);
         // Delete: a cancelled task's schedules, a moved step's old one, and a callback delivery's own
         // backstop once what comes next is arranged (the backstop only covers a delivery that dies).
         if (actions.includes('scheduler:DeleteSchedule')) expect(['DeleteTaskRole', 'PatchTaskRole', 'DeliverCallbackRole']).toContain(name);
@@ -81,11 +115,18 @@ describe('serverless package (offline, no credentials)', () => {
     const statements = (role: string): any[] => template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
     const secretStatements = (role: string) => statements(role).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('secretsmanager:')));
     const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
-    const readable = Object.fromEntries(fns.map(([k, r]) => {
-      const role = r.Properties.Role['Fn::GetAtt'][0] as string;
-      for (const s of secretStatements(role)) expect([s.Action].flat(), role).toEqual(['secretsmanager:GetSecretValue']);
-      return [k.replace(/LambdaFunction$/, ''), secretStatements(role).flatMap((s) => [s.Resource].flat().map((x: any) => x.Ref ?? JSON.stringify(x))).sort()];
-    }));
+    const readable = Object.fromEntries(
+      fns.map(([k, r]) => {
+        const role = r.Properties.Role['Fn::GetAtt'][0] as string;
+        for (const s of secretStatements(role)) expect([s.Action].flat(), role).toEqual(['secretsmanager:GetSecretValue']);
+        return [
+          k.replace(/LambdaFunction$/, ''),
+          secretStatements(role)
+            .flatMap((s) => [s.Resource].flat().map((x: any) => x.Ref ?? JSON.stringify(x)))
+            .sort(),
+        ];
+      }),
+    );
     expect(readable).toEqual({
       CreateTask: ['TenantKeysSecret'], // checks the tenant has the vendor from the names kept beside the key hashes
       GetTask: ['TenantKeysSecret'],
@@ -102,7 +143,12 @@ describe('serverless package (offline, no credentials)', () => {
     });
     expect(template.Resources.TenantKeysSecret.Properties.Name).toBe('qunfa-ci-tenant-keys');
     expect(template.Resources.VendorCredentialsSecret.Properties.Name).toBe('qunfa-ci-vendor-credentials');
-    expect(resources().filter(([, r]) => r.Type === 'AWS::SecretsManager::Secret').map(([k]) => k).sort()).toEqual(['TenantKeysSecret', 'VendorCredentialsSecret']);
+    expect(
+      resources()
+        .filter(([, r]) => r.Type === 'AWS::SecretsManager::Secret')
+        .map(([k]) => k)
+        .sort(),
+    ).toEqual(['TenantKeysSecret', 'VendorCredentialsSecret']);
     for (const [, fn] of fns) {
       expect(fn.Properties.Environment.Variables.TENANT_KEYS_SECRET_ID).toBe('qunfa-ci-tenant-keys');
       expect(fn.Properties.Environment.Variables.VENDOR_CREDENTIALS_SECRET_ID).toBe('qunfa-ci-vendor-credentials');
@@ -113,14 +159,26 @@ describe('serverless package (offline, no credentials)', () => {
     const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     const reserved = Object.fromEntries(fns.map(([k, r]) => [k.replace(/LambdaFunction$/, ''), r.Properties.ReservedConcurrentExecutions ?? null]));
     expect(reserved).toEqual({
-      DispatchStep: 20, DispatchNow: 10, PollStatus: 10, DeliverCallback: 10,
-      CreateTask: null, GetTask: null, ListTasks: null, DeleteTask: null, PatchTask: null, VendorWebhook: null, Openapi: null, ListVendors: null,
+      DispatchStep: 20,
+      DispatchNow: 10,
+      PollStatus: 10,
+      DeliverCallback: 10,
+      CreateTask: null,
+      GetTask: null,
+      ListTasks: null,
+      DeleteTask: null,
+      PatchTask: null,
+      VendorWebhook: null,
+      Openapi: null,
+      ListVendors: null,
     });
   });
 
   it('createTask and patchTask invoke only the send-now lane; the scheduler invokes only the scheduled workers', () => {
-    const invokes = (role: string) => template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
-      .filter((s: any) => [s.Action].flat().includes('lambda:InvokeFunction')).map((s: any) => s.Resource['Fn::GetAtt']?.[0]);
+    const invokes = (role: string) =>
+      template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
+        .filter((s: any) => [s.Action].flat().includes('lambda:InvokeFunction'))
+        .map((s: any) => s.Resource['Fn::GetAtt']?.[0]);
     expect(invokes('CreateTaskRole')).toEqual(['DispatchNowLambdaFunction']);
     expect(invokes('PatchTaskRole')).toEqual(['DispatchNowLambdaFunction']);
   });
@@ -140,14 +198,33 @@ describe('serverless package (offline, no credentials)', () => {
 
   it('bundles each function separately (middy and the SDK inside, nothing installed at deploy)', () => {
     const zips = readdirSync(out).filter((f) => f.endsWith('.zip'));
-    expect(zips.sort()).toEqual(['createTask.zip', 'deleteTask.zip', 'deliverCallback.zip', 'dispatchNow.zip', 'dispatchStep.zip', 'getTask.zip', 'listTasks.zip', 'listVendors.zip', 'openapi.zip', 'patchTask.zip', 'pollStatus.zip', 'vendorWebhook.zip']);
+    expect(zips.sort()).toEqual([
+      'createTask.zip',
+      'deleteTask.zip',
+      'deliverCallback.zip',
+      'dispatchNow.zip',
+      'dispatchStep.zip',
+      'getTask.zip',
+      'listTasks.zip',
+      'listVendors.zip',
+      'openapi.zip',
+      'patchTask.zip',
+      'pollStatus.zip',
+      'vendorWebhook.zip',
+    ]);
     for (const z of zips) expect(statSync(join(out, z)).size).toBeGreaterThan(1000);
   });
 
   it.runIf(requireTool('cfn-lint', 'the CloudFormation template lint'))('cfn-lint finds no error in the template', () => {
     const res = spawnSync('cfn-lint', [join(out, 'cloudformation-template-update-stack.json')], { encoding: 'utf8' });
     // Exit code bits: 2 = errors, 4 = warnings, 8 = informational. Warnings are reported, errors fail.
-    if (res.stdout.trim()) console.log(res.stdout.split('\n').filter((l) => /^[EW]\d/.test(l)).join('\n'));
+    if (res.stdout.trim())
+      console.log(
+        res.stdout
+          .split('\n')
+          .filter((l) => /^[EW]\d/.test(l))
+          .join('\n'),
+      );
     expect(res.status! & 2, res.stdout).toBe(0);
     expect(res.status! & 1, res.stderr).toBe(0);
   });
@@ -157,7 +234,10 @@ describe('serverless package (offline, no credentials)', () => {
     expect(fns.length).toBeGreaterThan(0);
     for (const [name, fn] of fns) {
       const vars = Object.keys(fn.Properties.Environment?.Variables ?? {});
-      expect(vars.filter((v) => v in LOCAL_ONLY), name).toEqual([]);
+      expect(
+        vars.filter((v) => v in LOCAL_ONLY),
+        name,
+      ).toEqual([]);
     }
   });
 
@@ -171,7 +251,10 @@ describe('serverless package (offline, no credentials)', () => {
         expect(Object.keys(vars), name).toEqual(expect.arrayContaining(vendorVars));
         expect(vars.WEIBAN_BASE_URL, name).toMatch(/^https:\/\//);
       } else {
-        expect(Object.keys(vars).filter((v) => vendorVars.includes(v)), name).toEqual([]);
+        expect(
+          Object.keys(vars).filter((v) => vendorVars.includes(v)),
+          name,
+        ).toEqual([]);
       }
     }
   });

@@ -30,13 +30,20 @@ describe.runIf(run)('tenant keys and vendor credentials in two secrets (moto_ser
   beforeAll(async () => {
     moto = await startMoto();
     // No tenants file: the directory is the two secrets, as in AWS.
-    env = await startTestEnv({ QUNFA_TENANTS_FILE: '', TENANT_KEYS_SECRET_ID: KEYS_ID, VENDOR_CREDENTIALS_SECRET_ID: CREDENTIALS_ID, SECRETS_ENDPOINT: moto.url });
+    env = await startTestEnv({
+      QUNFA_TENANTS_FILE: '',
+      TENANT_KEYS_SECRET_ID: KEYS_ID,
+      VENDOR_CREDENTIALS_SECRET_ID: CREDENTIALS_ID,
+      SECRETS_ENDPOINT: moto.url,
+    });
     sm = new SecretsManagerClient({ endpoint: moto.url, region: 'ap-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     parts = splitTenants(env.tenants);
     // Only the keys secret exists at first.
     await sm.send(new CreateSecretCommand({ Name: KEYS_ID, SecretString: JSON.stringify(parts.keys) }));
   });
-  afterEach(() => { vi.useRealTimers(); });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
   afterAll(async () => {
     await env?.close();
     moto?.stop();
@@ -54,14 +61,24 @@ describe.runIf(run)('tenant keys and vendor credentials in two secrets (moto_ser
   });
 
   it('create, get and list work with no vendor credentials secret at all; dispatch reads it', async () => {
-    const created = await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: { vendor: 'wshoto', name: 'split', sendAt: inSeconds(4), ...VALID.wshoto } });
+    const created = await call(createTask as never, {
+      method: 'POST',
+      path: '/v1/tasks',
+      body: { vendor: 'wshoto', name: 'split', sendAt: inSeconds(4), ...VALID.wshoto },
+    });
     expect(created.status).toBe(201);
     expect((await call(getTask as never, { path: `/v1/tasks/${created.body.id}`, params: { taskId: created.body.id } })).status).toBe(200);
     expect((await call(listTasks as never, { path: '/v1/tasks', query: { limit: '5' } })).body.items.map((t: any) => t.id)).toContain(created.body.id);
     // A vendor the tenant has not configured is still refused at create, from the names alone.
-    await sm.send(new PutSecretValueCommand({ SecretId: KEYS_ID, SecretString: JSON.stringify({ ...parts.keys, a: { ...parts.keys.a, vendors: ['youmi'] } }) }));
+    await sm.send(
+      new PutSecretValueCommand({ SecretId: KEYS_ID, SecretString: JSON.stringify({ ...parts.keys, a: { ...parts.keys.a, vendors: ['youmi'] } }) }),
+    );
     resetModules(); // a new cold start reads the changed secret
-    const refused = await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: { vendor: 'wshoto', name: 'split', sendAt: inSeconds(60), ...VALID.wshoto } });
+    const refused = await call(createTask as never, {
+      method: 'POST',
+      path: '/v1/tasks',
+      body: { vendor: 'wshoto', name: 'split', sendAt: inSeconds(60), ...VALID.wshoto },
+    });
     expect(refused.status).toBe(422);
     expect(refused.body.errors).toEqual([{ path: 'vendor', message: 'wshoto is not configured for this tenant' }]);
     await sm.send(new PutSecretValueCommand({ SecretId: KEYS_ID, SecretString: JSON.stringify(parts.keys) }));

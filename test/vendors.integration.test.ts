@@ -48,7 +48,13 @@ describe.each(VENDORS)('%s over its sandbox', (vendor) => {
 
   it('an SOP fires each step as its own vendor task; cancel stops the rest', async () => {
     const { content, sendAt: _s, ...rest } = body(vendor) as any;
-    const res = await create({ ...rest, steps: [{ sendAt: inSeconds(4), content }, { sendAt: inSeconds(3600), content: { text: '第二天' } }] });
+    const res = await create({
+      ...rest,
+      steps: [
+        { sendAt: inSeconds(4), content },
+        { sendAt: inSeconds(3600), content: { text: '第二天' } },
+      ],
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     await dispatch(res.body.id, 0);
     const c = await cancel(res.body.id);
@@ -104,10 +110,20 @@ describe('token expiry mid-run', () => {
 
 describe('what a vendor cannot carry is refused at create time (422), naming field and vendor', () => {
   it.each<[Vendor, Record<string, unknown>, string, RegExp]>([
-    ['youmi', { content: { attachments: [{ type: 'miniprogram', appId: 'wx1', title: '小程序', page: 'pages/a', coverUrl: 'https://x.example/c.png' }] } }, 'content.attachments.0.type', /youmi cannot carry miniprogram/],
+    [
+      'youmi',
+      { content: { attachments: [{ type: 'miniprogram', appId: 'wx1', title: '小程序', page: 'pages/a', coverUrl: 'https://x.example/c.png' }] } },
+      'content.attachments.0.type',
+      /youmi cannot carry miniprogram/,
+    ],
     ['wshoto', { content: { attachments: [{ type: 'image', url: 'https://x.example/a.png' }] } }, 'content.attachments.0.type', /wshoto cannot carry image/],
     ['youmi', { audience: { kind: 'groups', senders: ['hex'], groupIds: ['g'] } }, 'audience.kind', /youmi cannot send to groups/],
-    ['tanmarket', { content: { attachments: [{ type: 'file', url: 'https://x.example/a.pdf', name: 'a.pdf' }] } }, 'content.attachments.0.type', /tanmarket cannot carry file/],
+    [
+      'tanmarket',
+      { content: { attachments: [{ type: 'file', url: 'https://x.example/a.pdf', name: 'a.pdf' }] } },
+      'content.attachments.0.type',
+      /tanmarket cannot carry file/,
+    ],
     ['tanmarket', { audience: { kind: 'customers', senders: ['464248809015488'], customerIds: ['c1'] } }, 'audience.customerIds', /tanmarket/],
     ['wshoto', { audience: { kind: 'customers', senders: ['s'], tags: { include: { match: 'any', ids: ['t'] } } } }, 'audience.tags', /wshoto cannot filter/],
     ['youmi', { vendorOptions: undefined }, 'vendorOptions.machine', /./],

@@ -11,7 +11,8 @@ export async function authenticate(dir: TenantDirectory, authorization: string |
   const presented = Buffer.from(sha256(match[1] as string), 'hex');
   let found: Tenant | undefined;
   for (const [id, record] of Object.entries(await dir.keys())) {
-    if (timingSafeEqual(presented, Buffer.from(record.apiKeySha256, 'hex')) && !found) found = { id, webhookSecret: record.webhookSecret, vendors: record.vendors };
+    if (timingSafeEqual(presented, Buffer.from(record.apiKeySha256, 'hex')) && !found)
+      found = { id, webhookSecret: record.webhookSecret, vendors: record.vendors };
   }
   if (!found) throw unauthorized();
   return found;

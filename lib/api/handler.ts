@@ -25,11 +25,14 @@ export function jsonDepth(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
+      if (c === 92)
+        i++; // backslash: skip the escaped character
       else if (c === 34) inString = false;
     } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) { depth++; if (depth > max) max = depth; }
-    else if (c === 125 || c === 93) depth--;
+    else if (c === 123 || c === 91) {
+      depth++;
+      if (depth > max) max = depth;
+    } else if (c === 125 || c === 93) depth--;
   }
   return max;
 }
@@ -60,14 +63,16 @@ export function json(statusCode: number, body: unknown, headers?: Record<string,
 function rawBodyOf(event: APIGatewayProxyEventV2): string {
   if (event.body === undefined || event.body === null || event.body === '') return '';
   const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) throw payloadTooLarge(`the body must be at most ${MAX_BODY_BYTES} bytes`, [{ path: '(body)', message: `must be at most ${MAX_BODY_BYTES} bytes` }]);
+  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES)
+    throw payloadTooLarge(`the body must be at most ${MAX_BODY_BYTES} bytes`, [{ path: '(body)', message: `must be at most ${MAX_BODY_BYTES} bytes` }]);
   return raw;
 }
 
 function parseBody(event: APIGatewayProxyEventV2): { body: unknown; rawBody: string } {
   const raw = rawBodyOf(event);
   if (raw === '') return { body: undefined, rawBody: '' };
-  if (jsonDepth(raw) > MAX_JSON_DEPTH) throw badRequest(`the body nests deeper than ${MAX_JSON_DEPTH} levels`, [{ path: '(body)', message: `nests deeper than ${MAX_JSON_DEPTH} levels` }]);
+  if (jsonDepth(raw) > MAX_JSON_DEPTH)
+    throw badRequest(`the body nests deeper than ${MAX_JSON_DEPTH} levels`, [{ path: '(body)', message: `nests deeper than ${MAX_JSON_DEPTH} levels` }]);
   const type = event.headers?.['content-type'] ?? 'application/json';
   if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) throw unsupportedMediaType();
   try {
@@ -78,14 +83,21 @@ function parseBody(event: APIGatewayProxyEventV2): { body: unknown; rawBody: str
 }
 
 /** body: true parses JSON; 'raw' keeps the exact bytes (signatures are computed over them). */
-interface Options { auth?: boolean; body?: boolean | 'raw' }
+interface Options {
+  auth?: boolean;
+  body?: boolean | 'raw';
+}
 
 /**
  * An HTTP API handler: `deps` gives the services' dependencies for this invocation (from the
  * composition root; null for a public route that needs none), `fn` is the route (parse → call a
  * service → map the result).
  */
-export function apiHandler<D extends { tenants: TenantDirectory }>(deps: ((context: Context) => D) | null, fn: (req: ApiRequest, deps: D) => Promise<ApiResponse>, opts: Options = {}) {
+export function apiHandler<D extends { tenants: TenantDirectory }>(
+  deps: ((context: Context) => D) | null,
+  fn: (req: ApiRequest, deps: D) => Promise<ApiResponse>,
+  opts: Options = {},
+) {
   const { auth = true, body: wantsBody = false } = opts;
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(httpHeaderNormalizer())
@@ -96,24 +108,29 @@ export function apiHandler<D extends { tenants: TenantDirectory }>(deps: ((conte
         const d = deps?.(context);
         if (auth && !d) throw new Error('an authenticated route needs its dependencies');
         const tenant = auth && d ? await authenticate(d.tenants, headers.authorization) : ({ id: '' } as Tenant);
-        const { body, rawBody } = wantsBody === 'raw' ? { body: undefined, rawBody: rawBodyOf(event) } : wantsBody ? parseBody(event) : { body: undefined, rawBody: '' };
-        const res = await fn({
-          method: event.requestContext?.http?.method ?? 'GET',
-          tenant,
-          body,
-          rawBody,
-          params: event.pathParameters ?? {},
-          query: event.queryStringParameters ?? {},
-          headers,
-          context,
-        }, d as D);
+        const { body, rawBody } =
+          wantsBody === 'raw' ? { body: undefined, rawBody: rawBodyOf(event) } : wantsBody ? parseBody(event) : { body: undefined, rawBody: '' };
+        const res = await fn(
+          {
+            method: event.requestContext?.http?.method ?? 'GET',
+            tenant,
+            body,
+            rawBody,
+            params: event.pathParameters ?? {},
+            query: event.queryStringParameters ?? {},
+            headers,
+            context,
+          },
+          d as D,
+        );
         return {
           statusCode: res.statusCode,
           headers: { 'content-type': 'application/json', ...res.headers },
           body: res.raw ? String(res.body) : JSON.stringify(res.body),
         };
       } catch (err) {
-        if (!(err instanceof ServiceError) || err.statusCode >= 500) logger.error('request failed', { errorName: (err as Error)?.name, errorMessage: (err as Error)?.message });
+        if (!(err instanceof ServiceError) || err.statusCode >= 500)
+          logger.error('request failed', { errorName: (err as Error)?.name, errorMessage: (err as Error)?.message });
         return problemResponse(err);
       }
     });

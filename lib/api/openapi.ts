@@ -43,14 +43,17 @@ export function openApiDocument(): Record<string, unknown> {
             200: taskResponse('An idempotent replay: the task created earlier with this key and body'),
             400: problem('Malformed JSON or a schema violation; `errors[].path` names the field'),
             401: problem('No or bad API key'),
-            413: problem('Body too large, or a task whose stored form would exceed DynamoDB\'s 400 KB item less 64 KB headroom; `errors[].path` names the largest field'),
+            413: problem(
+              "Body too large, or a task whose stored form would exceed DynamoDB's 400 KB item less 64 KB headroom; `errors[].path` names the largest field",
+            ),
             422: problem('Idempotency-Key reused with another body, or content the vendor cannot carry'),
             503: problem('A dependency throttles; retry after Retry-After with the same Idempotency-Key'),
           },
         },
         get: {
           summary: "The tenant's tasks, newest first",
-          description: 'Each request reads at most 100 tasks, matching the filters or not, so a filtered page may be short or empty and still carry a nextCursor. Follow nextCursor until it is null: every match comes exactly once.',
+          description:
+            'Each request reads at most 100 tasks, matching the filters or not, so a filtered page may be short or empty and still carry a nextCursor. Follow nextCursor until it is null: every match comes exactly once.',
           parameters: [
             { name: 'status', in: 'query', schema: schema(StepState) },
             { name: 'vendor', in: 'query', schema: schema(KnownVendor) },
@@ -90,7 +93,7 @@ export function openApiDocument(): Record<string, unknown> {
             401: problem('No or bad API key'),
             404: problem('No such task for this tenant'),
             409: problem('A step named is already claimed or sent: the version that was claimed is the one sent'),
-            413: problem('The changed task would exceed DynamoDB\'s 400 KB item less 64 KB headroom; nothing is changed'),
+            413: problem("The changed task would exceed DynamoDB's 400 KB item less 64 KB headroom; nothing is changed"),
             422: problem('Content the vendor cannot carry'),
           },
         },

@@ -9,11 +9,12 @@ import { isThrottle } from '../infra/awsErrors';
 
 export function problemResponse(err: unknown): APIGatewayProxyStructuredResultV2 {
   // A throttling dependency (DynamoDB, the scheduler) is the caller's cue to retry, not a 500.
-  const e = err instanceof ServiceError && err.expose
-    ? err
-    : isThrottle(err)
-      ? unavailable('a dependency is throttling; retry after Retry-After (with the same Idempotency-Key for a create)', 2)
-      : new ServiceError(500, 'Internal Server Error', 'an unexpected error occurred; it has been logged');
+  const e =
+    err instanceof ServiceError && err.expose
+      ? err
+      : isThrottle(err)
+        ? unavailable('a dependency is throttling; retry after Retry-After (with the same Idempotency-Key for a create)', 2)
+        : new ServiceError(500, 'Internal Server Error', 'an unexpected error occurred; it has been logged');
   const body = {
     type: 'about:blank',
     title: e.title,

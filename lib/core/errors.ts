@@ -5,9 +5,14 @@
  * vendor message or secret can leak through an unexpected error.
  */
 /** The part of a zod error that field paths are made from (zod/mini and classic alike). */
-interface ZodError { issues: readonly { code: string; path: PropertyKey[]; message: string; keys?: string[] }[] }
+interface ZodError {
+  issues: readonly { code: string; path: PropertyKey[]; message: string; keys?: string[] }[];
+}
 
-export interface FieldError { path: string; message: string }
+export interface FieldError {
+  path: string;
+  message: string;
+}
 
 export class ServiceError extends Error {
   readonly expose: boolean;
@@ -25,11 +30,19 @@ export class ServiceError extends Error {
 }
 
 export const badRequest = (detail: string, errors?: FieldError[]) => new ServiceError(400, 'Bad Request', detail, errors);
-export const unauthorized = () => new ServiceError(401, 'Unauthorized', 'a valid API key is required: Authorization: Bearer <key>', [{ path: 'Authorization', message: 'a valid Bearer API key is required' }], { 'www-authenticate': 'Bearer' });
+export const unauthorized = () =>
+  new ServiceError(
+    401,
+    'Unauthorized',
+    'a valid API key is required: Authorization: Bearer <key>',
+    [{ path: 'Authorization', message: 'a valid Bearer API key is required' }],
+    { 'www-authenticate': 'Bearer' },
+  );
 export const notFound = (what: string) => new ServiceError(404, 'Not Found', `${what} not found`);
 export const conflict = (detail: string) => new ServiceError(409, 'Conflict', detail);
 export const payloadTooLarge = (detail: string, errors: FieldError[]) => new ServiceError(413, 'Payload Too Large', detail, errors);
-export const unsupportedMediaType = () => new ServiceError(415, 'Unsupported Media Type', 'the body must be application/json', [{ path: 'Content-Type', message: 'must be application/json' }]);
+export const unsupportedMediaType = () =>
+  new ServiceError(415, 'Unsupported Media Type', 'the body must be application/json', [{ path: 'Content-Type', message: 'must be application/json' }]);
 export const unprocessable = (detail: string, errors?: FieldError[]) => new ServiceError(422, 'Unprocessable Content', detail, errors);
 export const unavailable = (detail: string, retryAfterSeconds: number) =>
   new ServiceError(503, 'Service Unavailable', detail, undefined, { 'retry-after': String(retryAfterSeconds) });
@@ -38,7 +51,10 @@ export const unavailable = (detail: string, retryAfterSeconds: number) =>
 export function fieldErrors(err: ZodError, prefix: (string | number)[] = []): FieldError[] {
   const out: FieldError[] = [];
   // A key that is empty or holds a dot is quoted, so every path names one field unambiguously.
-  const seg = (k: PropertyKey) => { const s = String(k); return s === '' || s.includes('.') ? JSON.stringify(s) : s; };
+  const seg = (k: PropertyKey) => {
+    const s = String(k);
+    return s === '' || s.includes('.') ? JSON.stringify(s) : s;
+  };
   for (const issue of err.issues) {
     const base = [...prefix, ...issue.path].map(seg);
     if (issue.code === 'unrecognized_keys') {

@@ -53,7 +53,10 @@ export function aggregate(steps: readonly Pick<Step, 'status'>[]): StepState {
 }
 
 export class IllegalTransition extends Error {
-  constructor(readonly from: StepState, readonly to: StepState) {
+  constructor(
+    readonly from: StepState,
+    readonly to: StepState,
+  ) {
     super(`illegal transition ${from} → ${to}`);
   }
 }
@@ -90,11 +93,18 @@ export type CancelAction =
  * (being sent: it cannot be taken back mid-call), ask its vendor (where the vendor can cancel an
  * accepted task and qunfa has its id), or nothing with the reason why.
  */
-export function cancelAction(step: Pick<Step, 'index' | 'status' | 'vendorTaskId'>, vendor: { id: string; displayName: string; canCancel: boolean }): CancelAction {
+export function cancelAction(
+  step: Pick<Step, 'index' | 'status' | 'vendorTaskId'>,
+  vendor: { id: string; displayName: string; canCancel: boolean },
+): CancelAction {
   if (cancelsHere(step)) return { kind: 'here' };
   if (isFinal(step.status)) return { kind: 'none' };
   if (step.status === 'DISPATCHING') return { kind: 'refused', reason: `step ${step.index} is being sent to ${vendor.id} right now` };
-  if (!vendor.canCancel) return { kind: 'refused', reason: `step ${step.index} is already at ${vendor.id} (${step.status}), and ${vendor.displayName} cannot cancel a task it has accepted` };
+  if (!vendor.canCancel)
+    return {
+      kind: 'refused',
+      reason: `step ${step.index} is already at ${vendor.id} (${step.status}), and ${vendor.displayName} cannot cancel a task it has accepted`,
+    };
   if (!step.vendorTaskId) return { kind: 'refused', reason: `step ${step.index} is ${step.status} with no ${vendor.id} task id to cancel` };
   return { kind: 'at-vendor', vendorTaskId: step.vendorTaskId };
 }
@@ -149,7 +159,10 @@ export const isBatchFinal = (s: BatchState) => BATCH_NEXT[s].length === 0;
 export const batchesDone = (batches: readonly Pick<Batch, 'status'>[]) => batches.every((b) => isBatchFinal(b.status));
 
 export class IllegalBatchTransition extends Error {
-  constructor(readonly from: BatchState, readonly to: BatchState) {
+  constructor(
+    readonly from: BatchState,
+    readonly to: BatchState,
+  ) {
     super(`illegal batch transition ${from} → ${to}`);
   }
 }
@@ -220,11 +233,7 @@ export const retriesUntil = (step: Pick<Step, 'notAfter'>, permitLease: number) 
 /** How early a deferred step's firing may come (clock skew between hosts; schedulers fire at or after). */
 const RETRY_EARLY_MS = 250;
 
-export type DispatchDecision =
-  | { kind: 'wait'; reason: string }
-  | { kind: 'expire' }
-  | { kind: 'lost' }
-  | { kind: 'send' };
+export type DispatchDecision = { kind: 'wait'; reason: string } | { kind: 'expire' } | { kind: 'lost' } | { kind: 'send' };
 
 /**
  * What a firing of a step's schedule may do, from the step alone (pure):
@@ -251,7 +260,8 @@ export function dispatchDecision(step: Step, now: number, o: { leaseMs: number; 
   const sending = step.batches?.some((b) => b.status === 'SENDING') ?? true;
   if (sending) return leaseOver ? { kind: 'lost' } : { kind: 'wait', reason: 'being sent' };
   // Between two batches: deferred (nextAttemptAt), or its dispatcher died between two calls.
-  if (step.nextAttemptAt ? !retryDue(step.nextAttemptAt) : !leaseOver) return { kind: 'wait', reason: step.nextAttemptAt ? `deferred until ${step.nextAttemptAt}` : 'being sent' };
+  if (step.nextAttemptAt ? !retryDue(step.nextAttemptAt) : !leaseOver)
+    return { kind: 'wait', reason: step.nextAttemptAt ? `deferred until ${step.nextAttemptAt}` : 'being sent' };
   return expired ? { kind: 'expire' } : { kind: 'send' };
 }
 
@@ -268,9 +278,16 @@ export function noteDeferral(task: Task, index: number, cause: string, nextAttem
   const at = now.toISOString();
   const deferrals = (step.deferrals ?? 0) + 1;
   Object.assign(step, { nextAttemptAt: nextAttemptAt.toISOString(), deferrals, rev: (step.rev ?? 0) + 1, updatedAt: at });
-  const entry: HistoryEntry = { at, step: index, from: from ?? step.status, to: step.status, cause: `deferred (${deferrals}): ${cause}; next try at ${nextAttemptAt.toISOString()}` };
+  const entry: HistoryEntry = {
+    at,
+    step: index,
+    from: from ?? step.status,
+    to: step.status,
+    cause: `deferred (${deferrals}): ${cause}; next try at ${nextAttemptAt.toISOString()}`,
+  };
   const last = task.history.at(-1);
-  if (deferrals > DEFERRALS_KEPT && last && last.step === index && last.from === last.to && entry.from === entry.to) task.history[task.history.length - 1] = entry;
+  if (deferrals > DEFERRALS_KEPT && last && last.step === index && last.from === last.to && entry.from === entry.to)
+    task.history[task.history.length - 1] = entry;
   else task.history.push(entry);
   task.status = aggregate(task.steps);
   task.updatedAt = at;
@@ -289,11 +306,18 @@ export function claimNextCall(task: Task, index: number, batches: readonly { siz
   const at = now.toISOString();
   if (step.status === 'SCHEDULED') {
     const many = batches.length > 1;
-    moveStep(task, index, 'DISPATCHING', 'claimed by a dispatcher', {
-      claimedAt: at,
-      attempts: (step.attempts ?? 0) + 1,
-      ...(many ? { batches: batches.map((b, i): Batch => ({ index: i, ...b, status: i === 0 ? 'SENDING' : 'PENDING' })) } : {}),
-    }, now);
+    moveStep(
+      task,
+      index,
+      'DISPATCHING',
+      'claimed by a dispatcher',
+      {
+        claimedAt: at,
+        attempts: (step.attempts ?? 0) + 1,
+        ...(many ? { batches: batches.map((b, i): Batch => ({ index: i, ...b, status: i === 0 ? 'SENDING' : 'PENDING' })) } : {}),
+      },
+      now,
+    );
     delete step.nextAttemptAt;
     return many ? { batch: 0 } : {};
   }
@@ -321,9 +345,16 @@ export function stillClaimed(task: Task, index: number, claim: CallClaim, claime
 export function loseClaim(task: Task, index: number, o: { leaseSeconds: number; advice: string }, now = new Date()): void {
   const s = task.steps[index] as Step;
   if (!s.batches) {
-    moveStep(task, index, 'UNKNOWN', `the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. ${o.advice}`, {
-      error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${o.leaseSeconds} s of the claim` },
-    }, now);
+    moveStep(
+      task,
+      index,
+      'UNKNOWN',
+      `the dispatch that claimed this step did not finish; the vendor may have received it, so it is not re-sent. ${o.advice}`,
+      {
+        error: { code: 'qunfa.dispatch_lost', message: `no outcome recorded within ${o.leaseSeconds} s of the claim` },
+      },
+      now,
+    );
     return;
   }
   for (const b of s.batches) {
@@ -402,7 +433,9 @@ export const followedSince = (step: Pick<Step, 'submittedAt' | 'updatedAt'>) => 
 export function followedVendorTaskIds(step: Pick<Step, 'batches' | 'vendorTaskId'>): string[] {
   return step.batches
     ? step.batches.filter((b) => b.status === 'SUBMITTED' && b.vendorTaskId).map((b) => b.vendorTaskId as string)
-    : step.vendorTaskId ? [step.vendorTaskId] : [];
+    : step.vendorTaskId
+      ? [step.vendorTaskId]
+      : [];
 }
 
 export interface PollCutoff {
@@ -432,20 +465,31 @@ export function pollCutoff(poll: { n: number; since: number; now: number }, limi
  * anything sent, else FAILED with the cutoff's code. The cause says that qunfa stopped and why.
  */
 export function stoppedFollowing(
-  last: { stats?: DeliveryStats }, cut: PollCutoff, vendor: string, lastError?: string,
+  last: { stats?: DeliveryStats },
+  cut: PollCutoff,
+  vendor: string,
+  lastError?: string,
 ): { state: 'COMPLETED' | 'FAILED'; error?: { code: string; message: string }; cause: string } {
   const cause = `qunfa stopped following this step: ${cut.why}${lastError ? ` (the last ask failed: ${lastError})` : ''}; figures are final as of now`;
   const sent = last.stats?.sent;
   if (sent !== undefined && sent > 0) return { state: 'COMPLETED', cause };
-  const figures = sent === undefined ? `${vendor} reported no figures, so nothing is known to have been sent` : `${vendor} reported nothing sent (staff never confirmed)`;
+  const figures =
+    sent === undefined ? `${vendor} reported no figures, so nothing is known to have been sent` : `${vendor} reported nothing sent (staff never confirmed)`;
   return { state: 'FAILED', error: { code: cut.code, message: `${cut.why}, and ${figures}` }, cause };
 }
 
 /** What a poll learnt of a step, in qunfa's terms. */
-export interface PolledStatus { state: ReportedState; stats?: DeliveryStats; error?: { code: string; message: string } }
+export interface PolledStatus {
+  state: ReportedState;
+  stats?: DeliveryStats;
+  error?: { code: string; message: string };
+}
 
 /** The last thing known of a step whose last poll failed: its own state (a polled step is SUBMITTED or RUNNING) and figures. */
-export const lastKnown = (step: Pick<Step, 'status' | 'stats'>): PolledStatus => ({ state: step.status as ReportedState, ...(step.stats ? { stats: step.stats } : {}) });
+export const lastKnown = (step: Pick<Step, 'status' | 'stats'>): PolledStatus => ({
+  state: step.status as ReportedState,
+  ...(step.stats ? { stats: step.stats } : {}),
+});
 
 /**
  * What a poll records: the vendor's answer as it is, unless this was the last poll (`cut`) and the

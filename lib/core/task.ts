@@ -16,9 +16,7 @@ z.config(en());
 export const VendorId = z.string({ error: 'must be a string' });
 export type VendorId = z.infer<typeof VendorId>;
 
-export const STEP_STATES = [
-  'SCHEDULED', 'DISPATCHING', 'SUBMITTED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'UNKNOWN',
-] as const;
+export const STEP_STATES = ['SCHEDULED', 'DISPATCHING', 'SUBMITTED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'UNKNOWN'] as const;
 export const StepState = z.enum(STEP_STATES);
 export type StepState = z.infer<typeof StepState>;
 
@@ -83,9 +81,11 @@ export type AttachmentType = Attachment['type'];
 
 export const Content = z
   .strictObject({
-    text: z.optional(z.string({ error: 'must be a string' }).check(
-      z.refine((t) => utf8.encode(t).length <= MAX_TEXT_BYTES, `must be at most ${MAX_TEXT_BYTES} bytes in UTF-8`),
-    )),
+    text: z.optional(
+      z
+        .string({ error: 'must be a string' })
+        .check(z.refine((t) => utf8.encode(t).length <= MAX_TEXT_BYTES, `must be at most ${MAX_TEXT_BYTES} bytes in UTF-8`)),
+    ),
     attachments: z.optional(z.array(Attachment).check(z.maxLength(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`))),
   })
   .check(z.refine((c) => (c.text !== undefined && c.text.trim() !== '') || (c.attachments?.length ?? 0) > 0, 'a step needs text or at least one attachment'));
@@ -110,18 +110,20 @@ export const Audience = z
     groupIds: z.optional(z.array(Id).check(z.maxLength(10_000, 'at most 10000 groups'))),
     tags: z.optional(z.strictObject({ include: z.optional(TagFilter), exclude: z.optional(TagFilter) })),
   })
-  .check(z.superRefine((a, ctx) => {
-    if (a.kind === 'customers' && a.groupIds?.length) {
-      ctx.addIssue({ code: 'custom', path: ['groupIds'], message: 'only for audience kind "groups"' });
-    }
-    if (a.kind === 'groups' && a.customerIds?.length) {
-      ctx.addIssue({ code: 'custom', path: ['customerIds'], message: 'only for audience kind "customers"' });
-    }
-    const targets = (a.senders?.length ?? 0) + (a.customerIds?.length ?? 0) + (a.groupIds?.length ?? 0) + (a.tags?.include ? 1 : 0);
-    if (targets === 0) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'names nobody: give senders, customerIds, groupIds or tags.include' });
-    }
-  }));
+  .check(
+    z.superRefine((a, ctx) => {
+      if (a.kind === 'customers' && a.groupIds?.length) {
+        ctx.addIssue({ code: 'custom', path: ['groupIds'], message: 'only for audience kind "groups"' });
+      }
+      if (a.kind === 'groups' && a.customerIds?.length) {
+        ctx.addIssue({ code: 'custom', path: ['customerIds'], message: 'only for audience kind "customers"' });
+      }
+      const targets = (a.senders?.length ?? 0) + (a.customerIds?.length ?? 0) + (a.groupIds?.length ?? 0) + (a.tags?.include ? 1 : 0);
+      if (targets === 0) {
+        ctx.addIssue({ code: 'custom', path: [], message: 'names nobody: give senders, customerIds, groupIds or tags.include' });
+      }
+    }),
+  );
 export type Audience = z.infer<typeof Audience>;
 
 export const StepInput = z.strictObject({ sendAt: SendAt, content: Content });
@@ -144,24 +146,26 @@ export const CreateTaskInput = z
     callbackUrl: z.optional(HttpUrl),
     vendorOptions: z.optional(z.record(z.string(), z.unknown())),
   })
-  .check(z.superRefine((t, ctx) => {
-    if (t.steps && (t.content || t.sendAt)) {
-      ctx.addIssue({ code: 'custom', path: ['steps'], message: 'give either content (and sendAt) or steps, not both' });
-    }
-    if (!t.steps && !t.content) {
-      ctx.addIssue({ code: 'custom', path: ['content'], message: 'required (or give steps)' });
-    }
-    t.steps?.forEach((s, i) => {
-      const prev = t.steps?.[i - 1];
-      if (prev && Date.parse(s.sendAt) <= Date.parse(prev.sendAt)) {
-        ctx.addIssue({ code: 'custom', path: ['steps', i, 'sendAt'], message: 'steps must have strictly increasing sendAt' });
+  .check(
+    z.superRefine((t, ctx) => {
+      if (t.steps && (t.content || t.sendAt)) {
+        ctx.addIssue({ code: 'custom', path: ['steps'], message: 'give either content (and sendAt) or steps, not both' });
       }
-    });
-    const last = t.steps?.at(-1)?.sendAt ?? t.sendAt;
-    if (t.notAfter && last && Date.parse(t.notAfter) <= Date.parse(last)) {
-      ctx.addIssue({ code: 'custom', path: ['notAfter'], message: 'must be after the sendAt of every step' });
-    }
-  }));
+      if (!t.steps && !t.content) {
+        ctx.addIssue({ code: 'custom', path: ['content'], message: 'required (or give steps)' });
+      }
+      t.steps?.forEach((s, i) => {
+        const prev = t.steps?.[i - 1];
+        if (prev && Date.parse(s.sendAt) <= Date.parse(prev.sendAt)) {
+          ctx.addIssue({ code: 'custom', path: ['steps', i, 'sendAt'], message: 'steps must have strictly increasing sendAt' });
+        }
+      });
+      const last = t.steps?.at(-1)?.sendAt ?? t.sendAt;
+      if (t.notAfter && last && Date.parse(t.notAfter) <= Date.parse(last)) {
+        ctx.addIssue({ code: 'custom', path: ['notAfter'], message: 'must be after the sendAt of every step' });
+      }
+    }),
+  );
 export type CreateTaskInput = z.infer<typeof CreateTaskInput>;
 
 /**
@@ -180,16 +184,20 @@ export const PatchTaskInput = z
     steps: z.optional(z.array(PatchStepInput).check(z.minLength(1, 'at least one step'), z.maxLength(MAX_STEPS, `at most ${MAX_STEPS} steps`))),
     notAfter: z.optional(NotAfter),
   })
-  .check(z.superRefine((p, ctx) => {
-    if (p.steps && (p.sendAt || p.content)) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'give either sendAt/content (a task of one step) or steps, not both' });
-    if (!p.steps && !p.sendAt && !p.content && !p.notAfter) ctx.addIssue({ code: 'custom', path: [], message: 'changes nothing: give sendAt, content, steps or notAfter' });
-    const seen = new Set<number>();
-    p.steps?.forEach((s, i) => {
-      if (seen.has(s.index)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'index'], message: 'names a step twice' });
-      seen.add(s.index);
-      if (!s.sendAt && !s.content) ctx.addIssue({ code: 'custom', path: ['steps', i], message: 'changes nothing: give sendAt or content' });
-    });
-  }));
+  .check(
+    z.superRefine((p, ctx) => {
+      if (p.steps && (p.sendAt || p.content))
+        ctx.addIssue({ code: 'custom', path: ['steps'], message: 'give either sendAt/content (a task of one step) or steps, not both' });
+      if (!p.steps && !p.sendAt && !p.content && !p.notAfter)
+        ctx.addIssue({ code: 'custom', path: [], message: 'changes nothing: give sendAt, content, steps or notAfter' });
+      const seen = new Set<number>();
+      p.steps?.forEach((s, i) => {
+        if (seen.has(s.index)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'index'], message: 'names a step twice' });
+        seen.add(s.index);
+        if (!s.sendAt && !s.content) ctx.addIssue({ code: 'custom', path: ['steps', i], message: 'changes nothing: give sendAt or content' });
+      });
+    }),
+  );
 export type PatchTaskInput = z.infer<typeof PatchTaskInput>;
 
 export const ListQuery = z.strictObject({
@@ -281,12 +289,14 @@ export const Task = z.object({
   /** The steps' figures added up. */
   stats: z.optional(DeliveryStats),
   /** Delivery of this task's callbacks to callbackUrl: every attempt, newest last. */
-  callbacks: z.optional(z.object({
-    delivered: z.int(),
-    pending: z.int(),
-    abandoned: z.array(z.string()),
-    attempts: z.array(z.object({ eventId: z.string(), at: z.string(), status: z.optional(z.int()), error: z.optional(z.string()) })),
-  })),
+  callbacks: z.optional(
+    z.object({
+      delivered: z.int(),
+      pending: z.int(),
+      abandoned: z.array(z.string()),
+      attempts: z.array(z.object({ eventId: z.string(), at: z.string(), status: z.optional(z.int()), error: z.optional(z.string()) })),
+    }),
+  ),
   createdAt: z.string(),
   updatedAt: z.string(),
   history: z.array(HistoryEntry),

@@ -31,7 +31,12 @@ export function verifyCallbackSignature(secret: string, header: string | undefin
   return timingSafeEqual(expected, Buffer.from(m[2] as string));
 }
 
-export interface CallbackDeps { settings: Settings; store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler> }
+export interface CallbackDeps {
+  settings: Settings;
+  store: TaskStore;
+  tenants: TenantDirectory;
+  scheduler: () => Promise<Scheduler>;
+}
 
 const MAX_ATTEMPTS_KEPT = 500;
 /** Kept after the last attempt of an invocation for the writes and schedules that close it. */
@@ -45,7 +50,11 @@ const CONTINUE_AFTER_MS = 1_000;
  * `remainingMs`: the invocation's time left (Lambda's getRemainingTimeInMillis). No attempt starts
  * unless it can end (CALLBACK_TIMEOUT_MS) within half the lease and before the invocation must end.
  */
-export async function deliverCallbacks(deps: CallbackDeps, ev: CallbackEvent, o: { remainingMs?: () => number } = {}): Promise<{ delivered: number; pending: number }> {
+export async function deliverCallbacks(
+  deps: CallbackDeps,
+  ev: CallbackEvent,
+  o: { remainingMs?: () => number } = {},
+): Promise<{ delivered: number; pending: number }> {
   const budget = Math.min(deps.settings.CALLBACK_LEASE_SECONDS * 500, (o.remainingMs?.() ?? Number.POSITIVE_INFINITY) - CLOSING_MS);
   return deliverWithin(deps, ev, Date.now() + budget);
 }
@@ -58,7 +67,13 @@ async function deliverWithin(deps: CallbackDeps, ev: CallbackEvent, attemptsUnti
 
   // Take the lease; whoever holds it delivers everything pending, in order.
   const now = Date.now();
-  let state: CallbackState = (await deps.store.getCallbackState(ev.tenantId, ev.taskId)) ?? { cursor: 0, attempts: [], abandoned: [], leaseUntil: 0, version: 0 };
+  let state: CallbackState = (await deps.store.getCallbackState(ev.tenantId, ev.taskId)) ?? {
+    cursor: 0,
+    attempts: [],
+    abandoned: [],
+    leaseUntil: 0,
+    version: 0,
+  };
   if (callbackLeaseHeld(state.leaseUntil, now)) return { delivered: 0, pending: task.history.length - state.cursor };
   // Nothing to tell (a backstop or a retry that finds all delivered): no lease, no schedule.
   if (!task.history.slice(state.cursor).some(isStateChange)) return { delivered: 0, pending: task.history.length - state.cursor };
@@ -92,7 +107,10 @@ async function deliverWithin(deps: CallbackDeps, ev: CallbackEvent, attemptsUnti
   try {
     while (state.cursor < fresh.history.length) {
       const entry = fresh.history[state.cursor]!;
-      if (!isStateChange(entry)) { state.cursor++; continue; } // creation (the caller has the 201) or a note such as a deferral
+      if (!isStateChange(entry)) {
+        state.cursor++;
+        continue;
+      } // creation (the caller has the 201) or a note such as a deferral
       if (Date.now() + c.CALLBACK_TIMEOUT_MS > attemptsUntil) {
         // Out of this invocation's time: the rest goes to a schedule, and no attempt outlives the lease.
         await scheduler.schedule(callbackContinueName(fresh.id, lease), new Date(Date.now() + CONTINUE_AFTER_MS), ev);
@@ -105,18 +123,32 @@ async function deliverWithin(deps: CallbackDeps, ev: CallbackEvent, attemptsUnti
       let status: number | undefined;
       let error: string | undefined;
       try {
-        status = (await postJson(fresh.callbackUrl as string, body, { 'qunfa-signature': signCallback(tenant.webhookSecret, t, body), 'qunfa-event-id': eventId }, {
-          allowPrivate: c.QUNFA_MODE === 'local', timeoutMs: c.CALLBACK_TIMEOUT_MS,
-        })).status;
+        status = (
+          await postJson(
+            fresh.callbackUrl as string,
+            body,
+            { 'qunfa-signature': signCallback(tenant.webhookSecret, t, body), 'qunfa-event-id': eventId },
+            {
+              allowPrivate: c.QUNFA_MODE === 'local',
+              timeoutMs: c.CALLBACK_TIMEOUT_MS,
+            },
+          )
+        ).status;
       } catch (err) {
         error = (err as { code?: string }).code ?? (err as Error).message;
       }
       state.attempts.push({ eventId, at: new Date().toISOString(), ...(status !== undefined ? { status } : {}), ...(error ? { error } : {}) });
       if (state.attempts.length > MAX_ATTEMPTS_KEPT) state.attempts.splice(0, state.attempts.length - MAX_ATTEMPTS_KEPT);
       const ok = status !== undefined && status >= 200 && status < 300;
-      if (ok) { state.cursor++; delivered++; }
+      if (ok) {
+        state.cursor++;
+        delivered++;
+      }
       // Each attempt is kept as it ends, so a delivery that dies later re-sends at most the event in flight.
-      if (!(await save())) { lost = true; break; }
+      if (!(await save())) {
+        lost = true;
+        break;
+      }
       if (ok) {
         // Later changes may have landed meanwhile: deliver them too, with the newest task.
         if (state.cursor >= fresh.history.length) fresh = (await deps.store.get(ev.tenantId, ev.taskId)) ?? fresh;
@@ -140,8 +172,14 @@ async function deliverWithin(deps: CallbackDeps, ev: CallbackEvent, attemptsUnti
   }
   // What comes next is arranged, or nothing is left: the backstop has no work. Should deleting it
   // fail, its firing finds nothing pending, or delivers what is (receivers dedupe by id).
-  await scheduler.cancel(backstop).catch((err: unknown) =>
-    logger.warn('could not delete the callback backstop; it will fire and find little or nothing to do', { taskId: ev.taskId, error: (err as Error).message }));
+  await scheduler
+    .cancel(backstop)
+    .catch((err: unknown) =>
+      logger.warn('could not delete the callback backstop; it will fire and find little or nothing to do', {
+        taskId: ev.taskId,
+        error: (err as Error).message,
+      }),
+    );
   // A change that landed while we held the lease found it taken and left the work to us.
   if (!arranged && !lost) {
     const latest = await deps.store.get(ev.tenantId, ev.taskId);

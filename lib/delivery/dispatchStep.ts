@@ -14,8 +14,22 @@ import { notifyChange } from './progress';
 import { revScheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
 import type { Batch, Step, VendorId } from '../core/task';
 import {
-  batchesDone, batchesOutcome, claimNextCall, dispatchDecision, expireStep, loseClaim, moveBatch, moveStep, noteDeferral, pastDeadline, refuseUnsent,
-  releaseUnsent, retriesUntil, stateAfterError, stillClaimed, type CallClaim,
+  batchesDone,
+  batchesOutcome,
+  claimNextCall,
+  dispatchDecision,
+  expireStep,
+  loseClaim,
+  moveBatch,
+  moveStep,
+  noteDeferral,
+  pastDeadline,
+  refuseUnsent,
+  releaseUnsent,
+  retriesUntil,
+  stateAfterError,
+  stillClaimed,
+  type CallClaim,
 } from '../core/states';
 import type { StoredTask, TaskStore } from '../infra/taskStore';
 import type { TenantDirectory } from '../infra/tenantDirectory';
@@ -94,8 +108,12 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     const { permit } = admission;
 
     const claimedAt = new Date();
-    const claim = await deps.store.update(tenantId, taskId, (t) => (decide(t.steps[index])?.kind === 'send' ? claimNextCall(t, index, plan.shapes, claimedAt) : undefined), task)
-      .catch(async (err: unknown) => { await releaseQuietly(deps.limiter, permit, { reachedVendor: false }); throw err; });
+    const claim = await deps.store
+      .update(tenantId, taskId, (t) => (decide(t.steps[index])?.kind === 'send' ? claimNextCall(t, index, plan.shapes, claimedAt) : undefined), task)
+      .catch(async (err: unknown) => {
+        await releaseQuietly(deps.limiter, permit, { reachedVendor: false });
+        throw err;
+      });
     if (!claim?.result) {
       await releaseQuietly(deps.limiter, permit, { reachedVendor: false });
       if (claim && decide(claim.task.steps[index])?.kind === 'expire') return expire(deps, claim.task, index);
@@ -112,12 +130,33 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     await releaseQuietly(deps.limiter, permit, callOutcome(result.kind === 'error' ? result.error : undefined));
 
     if (result.kind === 'error' && result.error.kind === 'throttled') {
-      return giveBack(deps, task, index, call, claimedAt.toISOString(), `${task.vendor} throttled the call (${result.error.code} ${result.error.message})`, Date.now() + (result.error.retryAfterMs ?? 1_000));
+      return giveBack(
+        deps,
+        task,
+        index,
+        call,
+        claimedAt.toISOString(),
+        `${task.vendor} throttled the call (${result.error.code} ${result.error.message})`,
+        Date.now() + (result.error.retryAfterMs ?? 1_000),
+      );
     }
     if (result.kind === 'error' && result.error.kind === 'not_sent') {
-      return giveBack(deps, task, index, call, claimedAt.toISOString(), `${task.vendor} could not be reached (${result.error.code} ${result.error.message})`, Date.now() + UNREACHABLE_RETRY_MS);
+      return giveBack(
+        deps,
+        task,
+        index,
+        call,
+        claimedAt.toISOString(),
+        `${task.vendor} could not be reached (${result.error.code} ${result.error.message})`,
+        Date.now() + UNREACHABLE_RETRY_MS,
+      );
     }
-    const recorded = await deps.store.update(tenantId, taskId, (t) => (stillClaimed(t, index, call, claimedAt.toISOString()) ? recordCall(t, index, call, result) : undefined), task);
+    const recorded = await deps.store.update(
+      tenantId,
+      taskId,
+      (t) => (stillClaimed(t, index, call, claimedAt.toISOString()) ? recordCall(t, index, call, result) : undefined),
+      task,
+    );
     if (!recorded?.result) return { outcome: 'skipped', reason: 'the claim was declared lost before the outcome arrived' };
     task = recorded.task;
     const s = task.steps[index] as Step;
@@ -142,9 +181,17 @@ function recordCall(t: StoredTask, index: number, call: CallClaim, result: Attem
       moveStep(t, index, 'SUBMITTED', acceptedCause(t.vendor), { vendorTaskId: result.value.vendorTaskId, vendorResponse: result.value.raw, submittedAt: now });
     } else if (stateAfterError(result.error.kind) === 'UNKNOWN') {
       const s = t.steps[index] as Step;
-      moveStep(t, index, 'UNKNOWN', `${t.vendor} may have received the step (${result.error.message}); not re-sent. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, { error: { code: result.error.code, message: result.error.message } });
+      moveStep(
+        t,
+        index,
+        'UNKNOWN',
+        `${t.vendor} may have received the step (${result.error.message}); not re-sent. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`,
+        { error: { code: result.error.code, message: result.error.message } },
+      );
     } else {
-      moveStep(t, index, 'FAILED', `${t.vendor} refused: ${result.error.code} ${result.error.message}`, { error: { code: result.error.code, message: result.error.message } });
+      moveStep(t, index, 'FAILED', `${t.vendor} refused: ${result.error.code} ${result.error.message}`, {
+        error: { code: result.error.code, message: result.error.message },
+      });
     }
     return true;
   }
@@ -159,13 +206,18 @@ function recordCall(t: StoredTask, index: number, call: CallClaim, result: Attem
 
 /** The deadline passed before the step (or its remaining batches) reached the vendor. */
 async function expire(deps: DispatchDeps, known: StoredTask, index: number): Promise<DispatchOutcome> {
-  const out = await deps.store.update(known.tenantId, known.id, (t) => {
-    const s = t.steps[index];
-    if (decideNow(deps.settings, s)?.kind !== 'expire') return undefined;
-    expireStep(t, index);
-    if ((s as Step).status === 'DISPATCHING') finishBatches(t, index);
-    return true;
-  }, known);
+  const out = await deps.store.update(
+    known.tenantId,
+    known.id,
+    (t) => {
+      const s = t.steps[index];
+      if (decideNow(deps.settings, s)?.kind !== 'expire') return undefined;
+      expireStep(t, index);
+      if ((s as Step).status === 'DISPATCHING') finishBatches(t, index);
+      return true;
+    },
+    known,
+  );
   if (!out?.result) return { outcome: 'skipped', reason: 'the step changed meanwhile' };
   logger.info('step expired', { taskId: known.id, step: index, vendor: known.vendor });
   await notifyChange(deps.invoke, out.task);
@@ -173,7 +225,8 @@ async function expire(deps: DispatchDeps, known: StoredTask, index: number): Pro
   return { outcome: s.status === 'SUBMITTED' ? 'SUBMITTED' : 'FAILED' };
 }
 
-const decideNow = (c: Pick<Settings, 'DISPATCH_LEASE_SECONDS'>, s: Step | undefined) => s && dispatchDecision(s, Date.now(), { leaseMs: c.DISPATCH_LEASE_SECONDS * 1000, earlyMs: EARLY_TOLERANCE_MS });
+const decideNow = (c: Pick<Settings, 'DISPATCH_LEASE_SECONDS'>, s: Step | undefined) =>
+  s && dispatchDecision(s, Date.now(), { leaseMs: c.DISPATCH_LEASE_SECONDS * 1000, earlyMs: EARLY_TOLERANCE_MS });
 
 /**
  * No room now: the step waits. Its next schedule is made first (a record without a schedule
@@ -186,12 +239,19 @@ async function defer(deps: DispatchDeps, known: StoredTask, index: number, reaso
   const at = reserved ? new Date(retryAt + Math.random() * 800) : nextAttempt(retryAt, deps.settings.DEFER_JITTER_MS);
   if (pastDeadline(s, at.getTime())) return expireEarly(deps, known, index, `${reason}; room is expected only at ${at.toISOString()}`);
   const rev = (s.rev ?? 0) + 1;
-  await (await deps.scheduler()).schedule(revScheduleName(known.id, index, rev, at), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index });
-  const out = await deps.store.update(known.tenantId, known.id, (t) => {
-    if (decideNow(deps.settings, t.steps[index])?.kind !== 'send') return undefined;
-    noteDeferral(t, index, reason, at);
-    return true;
-  }, known);
+  await (
+    await deps.scheduler()
+  ).schedule(revScheduleName(known.id, index, rev, at), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index });
+  const out = await deps.store.update(
+    known.tenantId,
+    known.id,
+    (t) => {
+      if (decideNow(deps.settings, t.steps[index])?.kind !== 'send') return undefined;
+      noteDeferral(t, index, reason, at);
+      return true;
+    },
+    known,
+  );
   if (!out?.result) return { outcome: 'skipped', reason: 'the step changed meanwhile' };
   logger.info('step deferred', { taskId: known.id, step: index, vendor: known.vendor, reason, nextAttemptAt: at.toISOString() });
   return { outcome: 'deferred', nextAttemptAt: at.toISOString() };
@@ -205,7 +265,9 @@ async function defer(deps: DispatchDeps, known: StoredTask, index: number, reaso
 async function rearm(deps: DispatchDeps, task: StoredTask, index: number): Promise<void> {
   const s = task.steps[index] as Step;
   if (!s.nextAttemptAt || !s.rev) return;
-  await (await deps.scheduler()).schedule(stepScheduleName(task.id, s), new Date(s.nextAttemptAt), { kind: 'dispatch', tenantId: task.tenantId, taskId: task.id, step: index });
+  await (
+    await deps.scheduler()
+  ).schedule(stepScheduleName(task.id, s), new Date(s.nextAttemptAt), { kind: 'dispatch', tenantId: task.tenantId, taskId: task.id, step: index });
 }
 
 /**
@@ -214,25 +276,43 @@ async function rearm(deps: DispatchDeps, task: StoredTask, index: number): Promi
  * back (a claim left standing would end UNKNOWN though nothing was sent) and the error rethrown:
  * Lambda's retry of this invocation finds the step waiting and makes the schedule (see `rearm`).
  */
-async function giveBack(deps: DispatchDeps, known: StoredTask, index: number, call: CallClaim, claimedAt: string, reason: string, retryAt: number): Promise<DispatchOutcome> {
+async function giveBack(
+  deps: DispatchDeps,
+  known: StoredTask,
+  index: number,
+  call: CallClaim,
+  claimedAt: string,
+  reason: string,
+  retryAt: number,
+): Promise<DispatchOutcome> {
   const s = known.steps[index] as Step;
   const at = nextAttempt(retryAt, deps.settings.DEFER_JITTER_MS);
   const late = pastDeadline(s, at.getTime());
   const rev = (s.rev ?? 0) + 1;
   let scheduleError: Error | undefined;
   if (!late) {
-    await (await deps.scheduler()).schedule(revScheduleName(known.id, index, rev, at), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index })
-      .catch((err: unknown) => { scheduleError = err instanceof Error ? err : new Error(String(err)); });
+    await (
+      await deps.scheduler()
+    )
+      .schedule(revScheduleName(known.id, index, rev, at), at, { kind: 'dispatch', tenantId: known.tenantId, taskId: known.id, step: index })
+      .catch((err: unknown) => {
+        scheduleError = err instanceof Error ? err : new Error(String(err));
+      });
   }
-  const out = await deps.store.update(known.tenantId, known.id, (t) => {
-    if (!stillClaimed(t, index, call, claimedAt)) return undefined;
-    releaseUnsent(t, index, call, reason, at);
-    if (late) {
-      expireStep(t, index);
-      if (t.steps[index]?.status === 'DISPATCHING') finishBatches(t, index);
-    }
-    return true;
-  }, known);
+  const out = await deps.store.update(
+    known.tenantId,
+    known.id,
+    (t) => {
+      if (!stillClaimed(t, index, call, claimedAt)) return undefined;
+      releaseUnsent(t, index, call, reason, at);
+      if (late) {
+        expireStep(t, index);
+        if (t.steps[index]?.status === 'DISPATCHING') finishBatches(t, index);
+      }
+      return true;
+    },
+    known,
+  );
   if (scheduleError) throw scheduleError;
   if (!out?.result) return { outcome: 'skipped', reason: 'the claim was declared lost meanwhile' };
   logger.info('vendor call given back unsent; step deferred', { taskId: known.id, step: index, vendor: known.vendor, reason, nextAttemptAt: at.toISOString() });
@@ -242,15 +322,20 @@ async function giveBack(deps: DispatchDeps, known: StoredTask, index: number, ca
 
 /** Room is expected only after the deadline: end now rather than wait for nothing. */
 async function expireEarly(deps: DispatchDeps, known: StoredTask, index: number, why: string): Promise<DispatchOutcome> {
-  const out = await deps.store.update(known.tenantId, known.id, (t) => {
-    const s = t.steps[index];
-    if (decideNow(deps.settings, s)?.kind !== 'send') return undefined;
-    expireStep(t, index);
-    const h = t.history.at(-1);
-    if (h) h.cause = `${h.cause} (${why})`;
-    if (t.steps[index]?.status === 'DISPATCHING') finishBatches(t, index);
-    return true;
-  }, known);
+  const out = await deps.store.update(
+    known.tenantId,
+    known.id,
+    (t) => {
+      const s = t.steps[index];
+      if (decideNow(deps.settings, s)?.kind !== 'send') return undefined;
+      expireStep(t, index);
+      const h = t.history.at(-1);
+      if (h) h.cause = `${h.cause} (${why})`;
+      if (t.steps[index]?.status === 'DISPATCHING') finishBatches(t, index);
+      return true;
+    },
+    known,
+  );
   if (!out?.result) return { outcome: 'skipped', reason: 'the step changed meanwhile' };
   await notifyChange(deps.invoke, out.task);
   return { outcome: out.task.steps[index]?.status === 'SUBMITTED' ? 'SUBMITTED' : 'FAILED' };
@@ -269,21 +354,27 @@ async function fail(deps: DispatchDeps, known: StoredTask, index: number, err: V
  * batches never sent go out after it.
  */
 async function declareLost(deps: DispatchDeps, known: StoredTask, index: number): Promise<StoredTask | undefined> {
-  const out = await deps.store.update(known.tenantId, known.id, (t) => {
-    const s = t.steps[index];
-    if (!s || decideNow(deps.settings, s)?.kind !== 'lost') return undefined;
-    loseClaim(t, index, { leaseSeconds: deps.settings.DISPATCH_LEASE_SECONDS, advice: lookupAdvice(t.vendor, t.name, s.claimedAt) });
-    if (s.batches && batchesDone(s.batches)) finishBatches(t, index);
-    return true;
-  }, known);
+  const out = await deps.store.update(
+    known.tenantId,
+    known.id,
+    (t) => {
+      const s = t.steps[index];
+      if (!s || decideNow(deps.settings, s)?.kind !== 'lost') return undefined;
+      loseClaim(t, index, { leaseSeconds: deps.settings.DISPATCH_LEASE_SECONDS, advice: lookupAdvice(t.vendor, t.name, s.claimedAt) });
+      if (s.batches && batchesDone(s.batches)) finishBatches(t, index);
+      return true;
+    },
+    known,
+  );
   if (!out?.result) return undefined;
   if (out.task.steps[index]?.status !== 'DISPATCHING') await notifyChange(deps.invoke, out.task);
   return out.task;
 }
 
-const acceptedCause = (vendor: VendorId) => adapterFor(vendor)?.capabilities.status === 'none'
-  ? `accepted by ${vendor}; ${vendor} offers no way to learn results (no status endpoint, no callback), so qunfa's knowledge of this step ends here`
-  : `accepted by ${vendor}`;
+const acceptedCause = (vendor: VendorId) =>
+  adapterFor(vendor)?.capabilities.status === 'none'
+    ? `accepted by ${vendor}; ${vendor} offers no way to learn results (no status endpoint, no callback), so qunfa's knowledge of this step ends here`
+    : `accepted by ${vendor}`;
 
 /** All batches have an outcome: the step's own. */
 function finishBatches(t: StoredTask, index: number): void {
@@ -296,13 +387,21 @@ function finishBatches(t: StoredTask, index: number): void {
   const list = (xs: typeof bs) => xs.map((b) => b.index).join(', ');
   const outcome = batchesOutcome(bs);
   if (outcome === 'UNKNOWN') {
-    moveStep(t, index, 'UNKNOWN', `batches ${list(unknown)} of ${bs.length} may have reached ${t.vendor} and are not re-sent; ${sent.length} submitted. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`, { ...first, error: unknown[0]?.error });
+    moveStep(
+      t,
+      index,
+      'UNKNOWN',
+      `batches ${list(unknown)} of ${bs.length} may have reached ${t.vendor} and are not re-sent; ${sent.length} submitted. ${lookupAdvice(t.vendor, t.name, s.claimedAt)}`,
+      { ...first, error: unknown[0]?.error },
+    );
   } else if (outcome === 'FAILED') {
     moveStep(t, index, 'FAILED', `${t.vendor} refused every batch: ${failed[0]?.error?.code} ${failed[0]?.error?.message}`, { error: failed[0]?.error });
   } else {
     moveStep(t, index, 'SUBMITTED', `${acceptedCause(t.vendor)} in ${bs.length} batches`, {
       ...first,
-      ...(failed.length ? { error: { code: 'qunfa.partial', message: `batches ${list(failed)} of ${bs.length} were refused: ${failed[0]?.error?.message}` } } : {}),
+      ...(failed.length
+        ? { error: { code: 'qunfa.partial', message: `batches ${list(failed)} of ${bs.length} were refused: ${failed[0]?.error?.message}` } }
+        : {}),
     });
   }
 }
@@ -311,7 +410,14 @@ function finishBatches(t: StoredTask, index: number): void {
  * How qunfa will learn the rest: schedule the first status poll, or index the vendor's id so its
  * callbacks find the step. A failure here is logged, never turned into a re-send.
  */
-async function followUp(deps: DispatchDeps, vendor: VendorId, tenantId: string, taskId: string, index: number, vendorTaskId: string | undefined): Promise<void> {
+async function followUp(
+  deps: DispatchDeps,
+  vendor: VendorId,
+  tenantId: string,
+  taskId: string,
+  index: number,
+  vendorTaskId: string | undefined,
+): Promise<void> {
   const how = adapterFor(vendor)?.capabilities.status;
   try {
     if (how === 'poll' && vendorTaskId) await schedulePoll(await deps.scheduler(), deps.settings.STATUS_POLL_INTERVALS, tenantId, taskId, index, 0);
@@ -338,10 +444,11 @@ async function submitWithRetries(deps: DispatchDeps, wired: Wired, input: StepRe
     try {
       return { kind: 'ok', value: await adapter.submit(ctx, input) };
     } catch (err) {
-      const error = err instanceof VendorCallError
-        ? err
-        // A bug in our own code mid-call: we cannot know whether the request left.
-        : new VendorCallError('ambiguous', 'qunfa.internal', 'the dispatch failed unexpectedly mid-call');
+      const error =
+        err instanceof VendorCallError
+          ? err
+          : // A bug in our own code mid-call: we cannot know whether the request left.
+            new VendorCallError('ambiguous', 'qunfa.internal', 'the dispatch failed unexpectedly mid-call');
       if (!(err instanceof VendorCallError)) logger.error('adapter threw', { taskId, error: err as Error });
       if (error.kind !== 'not_sent') return { kind: 'error', error };
       const pause = c.DISPATCH_BACKOFF_MS * 2 ** retry * (0.5 + Math.random() / 2);

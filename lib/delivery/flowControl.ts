@@ -12,7 +12,15 @@ import { VendorCallError } from '../vendors/adapter';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Tries for a permit; waits for an in-flight slot at most `budgetMs`, never for a window. */
-export async function admit(limiter: FlowLimiter, tenantId: string, vendor: string, kind: CallKind, limits: RateLimits, budgetMs: number, returning = false): Promise<Admission> {
+export async function admit(
+  limiter: FlowLimiter,
+  tenantId: string,
+  vendor: string,
+  kind: CallKind,
+  limits: RateLimits,
+  budgetMs: number,
+  returning = false,
+): Promise<Admission> {
   const until = Date.now() + Math.max(0, budgetMs);
   let pause = 20;
   for (;;) {
@@ -35,16 +43,23 @@ export function nextAttempt(retryAt: number, jitterMs: number, now = Date.now())
 /** The words a history entry uses for why a step waits. */
 export function deferralReason(a: Exclude<Admission, { granted: true }>, limits: RateLimits, vendor: string): string {
   switch (a.reason) {
-    case 'per-minute': return `no room: ${limits.perMinute} ${vendor} writes in the last minute`;
-    case 'per-hour': return `no room: ${limits.perHour} ${vendor} writes in the last hour`;
-    case 'vendor-ban': return `${vendor} throttled this tenant's calls until ${new Date(a.retryAt).toISOString()}`;
-    default: return `all ${limits.inFlight} in-flight slots for ${vendor} stayed busy`;
+    case 'per-minute':
+      return `no room: ${limits.perMinute} ${vendor} writes in the last minute`;
+    case 'per-hour':
+      return `no room: ${limits.perHour} ${vendor} writes in the last hour`;
+    case 'vendor-ban':
+      return `${vendor} throttled this tenant's calls until ${new Date(a.retryAt).toISOString()}`;
+    default:
+      return `all ${limits.inFlight} in-flight slots for ${vendor} stayed busy`;
   }
 }
 
 /** No room for a call that cannot be deferred (a poll reschedules itself; an API request answers 503). */
 export class NoRoom extends Error {
-  constructor(readonly retryAt: number, reason: string) {
+  constructor(
+    readonly retryAt: number,
+    reason: string,
+  ) {
     super(reason);
     this.name = 'NoRoom';
   }
@@ -54,7 +69,15 @@ export class NoRoom extends Error {
  * One vendor call inside a permit, for calls that are simply asked again later when there is no
  * room (status polls, cancels, reminders). Throws NoRoom when no permit came within the wait.
  */
-export async function withPermit<T>(limiter: FlowLimiter, tenantId: string, vendor: string, kind: CallKind, limits: RateLimits, waitMs: number, fn: () => Promise<T>): Promise<T> {
+export async function withPermit<T>(
+  limiter: FlowLimiter,
+  tenantId: string,
+  vendor: string,
+  kind: CallKind,
+  limits: RateLimits,
+  waitMs: number,
+  fn: () => Promise<T>,
+): Promise<T> {
   const a = await admit(limiter, tenantId, vendor, kind, limits, Math.min(waitMs, 3_000));
   if (!a.granted) throw new NoRoom(a.retryAt, deferralReason(a, limits, vendor));
   let outcome: Parameters<FlowLimiter['release']>[1] = { reachedVendor: true };

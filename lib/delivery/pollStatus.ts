@@ -22,9 +22,25 @@ import type { VendorSettingsMap } from '../vendors/registry';
 import { vendorContext } from './vendorContext';
 import { VendorCallError, type VendorStatus } from '../vendors/adapter';
 
-export interface PollDeps { settings: Settings; vendors: VendorSettingsMap; store: TaskStore; tenants: TenantDirectory; scheduler: () => Promise<Scheduler>; invoke: Invoker; limiter: FlowLimiter }
+export interface PollDeps {
+  settings: Settings;
+  vendors: VendorSettingsMap;
+  store: TaskStore;
+  tenants: TenantDirectory;
+  scheduler: () => Promise<Scheduler>;
+  invoke: Invoker;
+  limiter: FlowLimiter;
+}
 
-export async function schedulePoll(scheduler: Scheduler, intervals: readonly number[], tenantId: string, taskId: string, step: number, n: number, at?: Date): Promise<void> {
+export async function schedulePoll(
+  scheduler: Scheduler,
+  intervals: readonly number[],
+  tenantId: string,
+  taskId: string,
+  step: number,
+  n: number,
+  at?: Date,
+): Promise<void> {
   const seconds = intervals[Math.min(n, intervals.length - 1)] as number;
   await scheduler.schedule(pollScheduleName(taskId, step, n), at ?? new Date(Date.now() + seconds * 1000), { kind: 'poll', tenantId, taskId, step, n });
 }
@@ -54,12 +70,21 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
     const input = stepInput(task, step);
     const each: VendorStatus[] = [];
     // Each question is a vendor call like any other: it takes an in-flight slot (not a write's window).
-    for (const id of ids) each.push(await withPermit(deps.limiter, ev.tenantId, task.vendor, 'read', limits, deps.settings.IN_FLIGHT_WAIT_MS, () => ask(ctx, id, input)));
-    status = each.length === 1 ? each[0] as VendorStatus : combineStatuses(each);
+    for (const id of ids)
+      each.push(await withPermit(deps.limiter, ev.tenantId, task.vendor, 'read', limits, deps.settings.IN_FLIGHT_WAIT_MS, () => ask(ctx, id, input)));
+    status = each.length === 1 ? (each[0] as VendorStatus) : combineStatuses(each);
   } catch (err) {
     if (err instanceof NoRoom) {
       // No room to ask now: ask when there is, without counting it as a poll.
-      await schedulePoll(await deps.scheduler(), deps.settings.STATUS_POLL_INTERVALS, ev.tenantId, ev.taskId, ev.step, ev.n + 1, nextAttempt(err.retryAt, deps.settings.DEFER_JITTER_MS));
+      await schedulePoll(
+        await deps.scheduler(),
+        deps.settings.STATUS_POLL_INTERVALS,
+        ev.tenantId,
+        ev.taskId,
+        ev.step,
+        ev.n + 1,
+        nextAttempt(err.retryAt, deps.settings.DEFER_JITTER_MS),
+      );
       return { outcome: `no room to ask: ${err.message}` };
     }
     if (!(err instanceof VendorCallError)) throw err;

@@ -29,28 +29,39 @@ const sameStats = (a?: DeliveryStats, b?: DeliveryStats) => JSON.stringify(a ?? 
  * undefined: a late, duplicate or backward event changes nothing.
  */
 export async function applyVendorStatus(
-  store: TaskStore, tenantId: string, taskId: string, index: number,
-  status: Omit<VendorStatus, 'raw'>, cause: string, extra: Partial<Step> = {}, known?: StoredTask,
+  store: TaskStore,
+  tenantId: string,
+  taskId: string,
+  index: number,
+  status: Omit<VendorStatus, 'raw'>,
+  cause: string,
+  extra: Partial<Step> = {},
+  known?: StoredTask,
 ): Promise<StoredTask | undefined> {
-  const out = await store.update(tenantId, taskId, (t) => {
-    const step = t.steps[index];
-    if (!step) return undefined;
-    let changed = false;
-    if (status.stats && Object.keys(status.stats).length && !sameStats(step.stats, status.stats)) {
-      step.stats = { ...status.stats };
-      t.stats = sumStats(t.steps);
-      changed = true;
-    }
-    if (extra.polls !== undefined && extra.polls !== step.polls) {
-      step.polls = extra.polls;
-      changed = true;
-    }
-    if (status.state !== step.status && canMove(step.status, status.state)) {
-      moveStep(t, index, status.state, cause, status.error ? { error: status.error } : {});
-      changed = true;
-    }
-    return changed ? true : undefined;
-  }, known);
+  const out = await store.update(
+    tenantId,
+    taskId,
+    (t) => {
+      const step = t.steps[index];
+      if (!step) return undefined;
+      let changed = false;
+      if (status.stats && Object.keys(status.stats).length && !sameStats(step.stats, status.stats)) {
+        step.stats = { ...status.stats };
+        t.stats = sumStats(t.steps);
+        changed = true;
+      }
+      if (extra.polls !== undefined && extra.polls !== step.polls) {
+        step.polls = extra.polls;
+        changed = true;
+      }
+      if (status.state !== step.status && canMove(step.status, status.state)) {
+        moveStep(t, index, status.state, cause, status.error ? { error: status.error } : {});
+        changed = true;
+      }
+      return changed ? true : undefined;
+    },
+    known,
+  );
   return out?.result ? out.task : undefined;
 }
 
@@ -58,5 +69,6 @@ export async function applyVendorStatus(
 export async function notifyChange(invoke: Invoker, task: Pick<StoredTask, 'tenantId' | 'id' | 'callbackUrl'>): Promise<void> {
   if (!task.callbackUrl) return;
   await invoke({ kind: 'callback', tenantId: task.tenantId, taskId: task.id }).catch((err: unknown) =>
-    logger.warn('could not start callback delivery; the next change or retry will', { taskId: task.id, error: (err as Error).message }));
+    logger.warn('could not start callback delivery; the next change or retry will', { taskId: task.id, error: (err as Error).message }),
+  );
 }

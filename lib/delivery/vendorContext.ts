@@ -8,7 +8,11 @@ import { vendorCredentials, vendorLimits, type TenantDirectory } from '../infra/
 import { adapterFor, baseUrlVariable, VENDOR_DISABLED, type VendorSettingsMap } from '../vendors/registry';
 import { VendorCallError, type VendorAdapter, type VendorContext } from '../vendors/adapter';
 
-export interface Wired { adapter: VendorAdapter<unknown>; ctx: VendorContext<unknown>; limits: RateLimits }
+export interface Wired {
+  adapter: VendorAdapter<unknown>;
+  ctx: VendorContext<unknown>;
+  limits: RateLimits;
+}
 
 /** The adapter's published limits with the tenant's overrides (SPEC §3 `limits`) on top. */
 export function limitsFor(adapter: VendorAdapter<unknown>, own: Partial<RateLimits> | undefined): RateLimits {

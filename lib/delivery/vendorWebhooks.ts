@@ -13,12 +13,26 @@ import { vendorCredentials, type TenantDirectory } from '../infra/tenantDirector
 import { adapterFor } from '../vendors/registry';
 import { WebhookRejected, type WebhookRequest } from '../vendors/adapter';
 
-export interface WebhookDeps { settings: Settings; store: TaskStore; tenants: TenantDirectory; invoke: Invoker }
-export interface WebhookReply { status: number; contentType: string; body: string }
+export interface WebhookDeps {
+  settings: Settings;
+  store: TaskStore;
+  tenants: TenantDirectory;
+  invoke: Invoker;
+}
+export interface WebhookReply {
+  status: number;
+  contentType: string;
+  body: string;
+}
 
 const unverifiable = () => new ServiceError(401, 'Unauthorized', 'the callback could not be verified');
 
-export async function handleVendorWebhook(deps: WebhookDeps, vendorParam: string | undefined, tenantId: string | undefined, req: WebhookRequest): Promise<WebhookReply> {
+export async function handleVendorWebhook(
+  deps: WebhookDeps,
+  vendorParam: string | undefined,
+  tenantId: string | undefined,
+  req: WebhookRequest,
+): Promise<WebhookReply> {
   // Only a registered vendor's id: the registry is the one list.
   const adapter = vendorParam === undefined ? undefined : adapterFor(vendorParam);
   if (!adapter) throw notFound('vendor');
@@ -48,7 +62,14 @@ export async function handleVendorWebhook(deps: WebhookDeps, vendorParam: string
       if (!event.vendorTaskId || !event.status) continue;
       const ref = await deps.store.getVendorRef(tenant.id, vendor, event.vendorTaskId);
       if (!ref) continue; // not a task of this tenant's made through qunfa
-      const changed = await applyVendorStatus(deps.store, tenant.id, ref.taskId, ref.step, event.status, `${vendor} event ${event.type}: ${event.status.state.toLowerCase()}`);
+      const changed = await applyVendorStatus(
+        deps.store,
+        tenant.id,
+        ref.taskId,
+        ref.step,
+        event.status,
+        `${vendor} event ${event.type}: ${event.status.state.toLowerCase()}`,
+      );
       if (changed) await notifyChange(deps.invoke, changed);
     } catch (err) {
       // Let the vendor's retry be taken in again rather than lose the event.

@@ -1,7 +1,12 @@
 /** AWS SDK errors by name (no SDK import needed to recognise them). */
 const THROTTLES = new Set([
-  'ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded',
-  'TooManyRequestsException', 'ServiceQuotaExceededException', 'ServiceUnavailable', 'InternalServerError',
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'ServiceQuotaExceededException',
+  'ServiceUnavailable',
+  'InternalServerError',
 ]);
 
 /** An AWS dependency that throttles or is briefly down: the caller gets 503 with Retry-After. */

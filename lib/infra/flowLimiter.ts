@@ -32,7 +32,14 @@ import type { RateLimits } from '../core/rateLimits';
 /** A write counts against the minute and hour windows; a read (a status query) only takes a slot. */
 export type CallKind = 'write' | 'read';
 
-export interface Permit { tenantId: string; vendor: string; holder: string; lease: number; second?: number; minute?: number }
+export interface Permit {
+  tenantId: string;
+  vendor: string;
+  holder: string;
+  lease: number;
+  second?: number;
+  minute?: number;
+}
 
 export type Admission =
   | { granted: true; permit: Permit }
@@ -46,7 +53,11 @@ export interface CallOutcome {
   banUntil?: number;
 }
 
-export interface LimiterStats { reads: number; writes: number; conflicts: number }
+export interface LimiterStats {
+  reads: number;
+  writes: number;
+  conflicts: number;
+}
 
 const MAX_ATTEMPTS = 6;
 const MINUTE_BUCKETS = 62;
@@ -55,7 +66,11 @@ const HOUR_BUCKETS = 61;
 export class FlowLimiter {
   readonly stats: LimiterStats = { reads: 0, writes: 0, conflicts: 0 };
 
-  constructor(private readonly doc: DynamoDBDocumentClient, private readonly table: string, private readonly leaseMs: number) {}
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly leaseMs: number,
+  ) {}
 
   private key(tenantId: string, vendor: string) {
     return { pk: `T#${tenantId}`, sk: `LIMIT#${vendor}` };
@@ -81,10 +96,16 @@ export class FlowLimiter {
       if ((item.ban ?? 0) > now) return { granted: false, reason: 'vendor-ban', retryAt: item.ban as number };
 
       const fl = item.fl as unknown as Record<string, number> | undefined;
-      if (!fl) { await this.init(tenantId, vendor); continue; }
+      if (!fl) {
+        await this.init(tenantId, vendor);
+        continue;
+      }
       const live = Object.values(fl).filter((lease) => lease > now);
       if (live.length >= limits.inFlight) return { granted: false, reason: 'in-flight', retryAt: Math.min(...live) };
-      const expired = Object.entries(fl).filter(([, lease]) => lease <= now).map(([id]) => id).slice(0, 10);
+      const expired = Object.entries(fl)
+        .filter(([, lease]) => lease <= now)
+        .map(([id]) => id)
+        .slice(0, 10);
 
       const past = (prefix: 's' | 'm', from: number, to: number) => {
         let n = 0;
@@ -96,7 +117,10 @@ export class FlowLimiter {
       // Expired holders are removed by this write; that they are still there is part of its condition.
       const values: Record<string, number> = { ':now': now, ':lease': now + this.leaseMs, ':cap': limits.inFlight + expired.length };
       const conditions = ['size(#fl) < :cap', '(attribute_not_exists(#ban) OR #ban <= :now)'];
-      expired.forEach((id, i) => { names[`#e${i}`] = id; conditions.push(`attribute_exists(#fl.#e${i})`); });
+      expired.forEach((id, i) => {
+        names[`#e${i}`] = id;
+        conditions.push(`attribute_exists(#fl.#e${i})`);
+      });
       let add = '';
       if (kind === 'write') {
         const capS = limits.perMinute - past('s', sec - MINUTE_BUCKETS + 1, sec - 1);
@@ -108,7 +132,8 @@ export class FlowLimiter {
           if (returning) return { granted: false, reason: 'per-minute', retryAt: roomAt(item, 's', sec, MINUTE_BUCKETS, limits.perMinute) * 1000 };
           return { granted: false, reason: 'per-minute', retryAt: (await this.reserve(tenantId, vendor, item, sec, limits.perMinute)) * 1000, reserved: true };
         }
-        if ((item[`m${min}`] ?? 0) >= capM) return { granted: false, reason: 'per-hour', retryAt: roomAt(item, 'm', min, HOUR_BUCKETS, limits.perHour) * 60_000 };
+        if ((item[`m${min}`] ?? 0) >= capM)
+          return { granted: false, reason: 'per-hour', retryAt: roomAt(item, 'm', min, HOUR_BUCKETS, limits.perHour) * 60_000 };
         Object.assign(names, { '#s': `s${sec}`, '#m': `m${min}`, '#sp': `s${sec - 1}`, '#mp': `m${min - 1}` });
         Object.assign(values, { ':one': 1, ':capS': capS, ':capM': capM });
         conditions.push('(attribute_not_exists(#s) OR #s < :capS)', '(attribute_not_exists(#m) OR #m < :capM)');
@@ -117,30 +142,46 @@ export class FlowLimiter {
         // write, landing after it, would add to a window that caller already filled.
         Object.assign(names, { '#sn': `s${sec + 1}`, '#mn': `m${min + 1}` });
         conditions.push('attribute_not_exists(#sn)', 'attribute_not_exists(#mn)');
-        for (const [name, attr] of [['#sp', `s${sec - 1}`], ['#mp', `m${min - 1}`]] as const) {
+        for (const [name, attr] of [
+          ['#sp', `s${sec - 1}`],
+          ['#mp', `m${min - 1}`],
+        ] as const) {
           const v = item[attr];
           if (v === undefined) conditions.push(`attribute_not_exists(${name})`);
-          else { values[`:${name.slice(1)}`] = v; conditions.push(`${name} = :${name.slice(1)}`); }
+          else {
+            values[`:${name.slice(1)}`] = v;
+            conditions.push(`${name} = :${name.slice(1)}`);
+          }
         }
         add = ' ADD #s :one, #m :one';
       }
       // Buckets that left both windows go with this write (the item stays small).
-      const stale = Object.keys(item).filter((a) => (/^[sr]\d+$/.test(a) && Number(a.slice(1)) < sec - MINUTE_BUCKETS - 1)
-        || (a[0] === 'm' && /^m\d+$/.test(a) && Number(a.slice(1)) < min - HOUR_BUCKETS - 1));
-      stale.slice(0, 50).forEach((a, i) => { names[`#x${i}`] = a; });
+      const stale = Object.keys(item).filter(
+        (a) =>
+          (/^[sr]\d+$/.test(a) && Number(a.slice(1)) < sec - MINUTE_BUCKETS - 1) ||
+          (a[0] === 'm' && /^m\d+$/.test(a) && Number(a.slice(1)) < min - HOUR_BUCKETS - 1),
+      );
+      stale.slice(0, 50).forEach((a, i) => {
+        names[`#x${i}`] = a;
+      });
       const removals = [...stale.slice(0, 50).map((_, i) => `#x${i}`), ...expired.map((_, i) => `#fl.#e${i}`)];
       const remove = removals.length ? ` REMOVE ${removals.join(', ')}` : '';
       try {
         this.stats.writes++;
-        await this.doc.send(new (dynamoLib().UpdateCommand)({
-          TableName: this.table,
-          Key: this.key(tenantId, vendor),
-          UpdateExpression: `SET #fl.#me = :lease${add}${remove}`,
-          ConditionExpression: conditions.join(' AND '),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }));
-        return { granted: true, permit: { tenantId, vendor, holder, lease: values[':lease'] as number, ...(kind === 'write' ? { second: sec, minute: min } : {}) } };
+        await this.doc.send(
+          new (dynamoLib().UpdateCommand)({
+            TableName: this.table,
+            Key: this.key(tenantId, vendor),
+            UpdateExpression: `SET #fl.#me = :lease${add}${remove}`,
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return {
+          granted: true,
+          permit: { tenantId, vendor, holder, lease: values[':lease'] as number, ...(kind === 'write' ? { second: sec, minute: min } : {}) },
+        };
       } catch (err) {
         if (!isConditionFailed(err)) throw err;
         this.stats.conflicts++;
@@ -156,32 +197,36 @@ export class FlowLimiter {
    */
   private async reserve(tenantId: string, vendor: string, item: Record<string, number>, sec: number, limit: number): Promise<number> {
     // Past seconds: what was sent. This second and later: what was sent or told to come, the larger.
-    const load = (x: number) => (x < sec ? item[`s${x}`] ?? 0 : Math.max(item[`s${x}`] ?? 0, item[`r${x}`] ?? 0));
+    const load = (x: number) => (x < sec ? (item[`s${x}`] ?? 0) : Math.max(item[`s${x}`] ?? 0, item[`r${x}`] ?? 0));
     let window = 0;
     for (let x = sec + 1 - MINUTE_BUCKETS + 1; x <= sec + 1; x++) window += load(x);
     let t = sec + 1;
     for (; t < sec + 4 * MINUTE_BUCKETS && window >= limit; t++) window += load(t + 1) - load(t + 1 - MINUTE_BUCKETS);
     this.stats.writes++;
-    await this.doc.send(new (dynamoLib().UpdateCommand)({
-      TableName: this.table,
-      Key: this.key(tenantId, vendor),
-      UpdateExpression: 'ADD #r :one',
-      ExpressionAttributeNames: { '#r': `r${t}` },
-      ExpressionAttributeValues: { ':one': 1 },
-    }));
+    await this.doc.send(
+      new (dynamoLib().UpdateCommand)({
+        TableName: this.table,
+        Key: this.key(tenantId, vendor),
+        UpdateExpression: 'ADD #r :one',
+        ExpressionAttributeNames: { '#r': `r${t}` },
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
     return t;
   }
 
   /** The in-flight map, made once per (tenant, vendor); a map must exist before its entries can be set. */
   private async init(tenantId: string, vendor: string): Promise<void> {
     this.stats.writes++;
-    await this.doc.send(new (dynamoLib().UpdateCommand)({
-      TableName: this.table,
-      Key: this.key(tenantId, vendor),
-      UpdateExpression: 'SET #fl = if_not_exists(#fl, :empty)',
-      ExpressionAttributeNames: { '#fl': 'fl' },
-      ExpressionAttributeValues: { ':empty': {} },
-    }));
+    await this.doc.send(
+      new (dynamoLib().UpdateCommand)({
+        TableName: this.table,
+        Key: this.key(tenantId, vendor),
+        UpdateExpression: 'SET #fl = if_not_exists(#fl, :empty)',
+        ExpressionAttributeNames: { '#fl': 'fl' },
+        ExpressionAttributeValues: { ':empty': {} },
+      }),
+    );
   }
 
   /** Gives the place in flight back; a call that never reached the vendor gives back its window count too. */
@@ -196,13 +241,15 @@ export class FlowLimiter {
       parts.push('ADD #s :minus, #m :minus');
     }
     this.stats.writes++;
-    await this.doc.send(new (dynamoLib().UpdateCommand)({
-      TableName: this.table,
-      Key: this.key(permit.tenantId, permit.vendor),
-      UpdateExpression: parts.join(' '),
-      ExpressionAttributeNames: names,
-      ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
-    }));
+    await this.doc.send(
+      new (dynamoLib().UpdateCommand)({
+        TableName: this.table,
+        Key: this.key(permit.tenantId, permit.vendor),
+        UpdateExpression: parts.join(' '),
+        ExpressionAttributeNames: names,
+        ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+      }),
+    );
     if (outcome.banUntil) await this.ban(permit.tenantId, permit.vendor, outcome.banUntil);
   }
 
@@ -210,14 +257,16 @@ export class FlowLimiter {
   private async ban(tenantId: string, vendor: string, until: number): Promise<void> {
     this.stats.writes++;
     try {
-      await this.doc.send(new (dynamoLib().UpdateCommand)({
-        TableName: this.table,
-        Key: this.key(tenantId, vendor),
-        UpdateExpression: 'SET #ban = :ban',
-        ConditionExpression: 'attribute_not_exists(#ban) OR #ban < :ban',
-        ExpressionAttributeNames: { '#ban': 'ban' },
-        ExpressionAttributeValues: { ':ban': until },
-      }));
+      await this.doc.send(
+        new (dynamoLib().UpdateCommand)({
+          TableName: this.table,
+          Key: this.key(tenantId, vendor),
+          UpdateExpression: 'SET #ban = :ban',
+          ConditionExpression: 'attribute_not_exists(#ban) OR #ban < :ban',
+          ExpressionAttributeNames: { '#ban': 'ban' },
+          ExpressionAttributeValues: { ':ban': until },
+        }),
+      );
     } catch (err) {
       if (!isConditionFailed(err)) throw err;
     }

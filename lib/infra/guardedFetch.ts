@@ -10,10 +10,27 @@ import { BlockList, isIP } from 'node:net';
 
 const blocked = new BlockList();
 for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) blocked.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['fd00:ec2::', 32]] as const) {
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  blocked.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+  ['fd00:ec2::', 32],
+] as const) {
   blocked.addSubnet(net, prefix, 'ipv6');
 }
 
@@ -39,7 +56,9 @@ export function callbackUrlProblem(url: string, localMode: boolean): string | un
   return undefined;
 }
 
-export interface PostResult { status: number }
+export interface PostResult {
+  status: number;
+}
 
 /** The most of an answer's body read (it is drained, never used): past it the status alone counts. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
@@ -83,24 +102,28 @@ export function postJson(url: string, body: string, headers: Record<string, stri
         reject(err);
       } else resolve({ status: status ?? 0 });
     };
-    const req = send(u, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'qunfa-callbacks/1', ...headers },
-      lookup: lookup,
-      timeout: opts.timeoutMs,
-    }, (res) => {
-      const status = res.statusCode ?? 0;
-      let read = 0;
-      res.on('data', (chunk: Buffer) => {
-        read += chunk.length;
-        if (read <= MAX_ANSWER_BYTES) return;
-        settle(undefined, status);
-        res.destroy();
-      });
-      res.on('end', () => settle(undefined, status));
-      res.on('error', (err) => settle(err));
-      res.on('close', () => settle(Object.assign(new Error('the answer was cut short'), { code: 'ECONNRESET' })));
-    });
+    const req = send(
+      u,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'qunfa-callbacks/1', ...headers },
+        lookup: lookup,
+        timeout: opts.timeoutMs,
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        let read = 0;
+        res.on('data', (chunk: Buffer) => {
+          read += chunk.length;
+          if (read <= MAX_ANSWER_BYTES) return;
+          settle(undefined, status);
+          res.destroy();
+        });
+        res.on('end', () => settle(undefined, status));
+        res.on('error', (err) => settle(err));
+        res.on('close', () => settle(Object.assign(new Error('the answer was cut short'), { code: 'ECONNRESET' })));
+      },
+    );
     req.on('timeout', () => settle(timedOut()));
     req.on('error', (err) => settle(err));
     req.end(body);

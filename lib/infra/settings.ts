@@ -48,13 +48,19 @@ const Env = z.object({
   /** How long a DISPATCHING claim may live before a later invocation calls the step UNKNOWN. */
   DISPATCH_LEASE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 90),
   /** Seconds between status polls after submit; the last one repeats until a final state. */
-  STATUS_POLL_INTERVALS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '60,300,900,1800,3600,7200,21600'), z.transform((s: string) => s.split(',').map(Number))),
+  STATUS_POLL_INTERVALS: z.pipe(
+    z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '60,300,900,1800,3600,7200,21600'),
+    z.transform((s: string) => s.split(',').map(Number)),
+  ),
   /** Polls per step, failed ones included; at the cap the step ends (COMPLETED if anything was sent, else FAILED qunfa.poll_limit). */
   STATUS_POLL_MAX_COUNT: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 100),
   /** How long after its submit a step is followed at most (any vendor; a vendor's own result horizon, capabilities.resultHorizonDays, also applies). */
   STATUS_POLL_MAX_AGE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 15 * 86_400),
   /** Pauses between attempts to deliver a callback to the caller; the last repeats until 24 h have passed. */
-  CALLBACK_RETRY_SECONDS: z.pipe(z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '10,30,60,300,900,1800,3600,7200,14400'), z.transform((s: string) => s.split(',').map(Number))),
+  CALLBACK_RETRY_SECONDS: z.pipe(
+    z._default(z.string().check(z.regex(/^\d+(,\d+)*$/)), '10,30,60,300,900,1800,3600,7200,14400'),
+    z.transform((s: string) => s.split(',').map(Number)),
+  ),
   CALLBACK_GIVE_UP_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 24 * 3600),
   /** The most one delivery attempt takes, start to end of the answer (however slowly it trickles). */
   CALLBACK_TIMEOUT_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 5_000),
@@ -97,7 +103,9 @@ export function loadSettings(source: Record<string, string | undefined>): Settin
 
 /** Settings that together would stop every callback: no attempt could ever start within its lease. */
 function timingProblems(c: Settings): string[] {
-  return c.CALLBACK_LEASE_SECONDS * 1000 / 2 > c.CALLBACK_TIMEOUT_MS ? [] : ['CALLBACK_LEASE_SECONDS: half of it must exceed CALLBACK_TIMEOUT_MS (an attempt starts only if it can end within the first half of the lease)'];
+  return (c.CALLBACK_LEASE_SECONDS * 1000) / 2 > c.CALLBACK_TIMEOUT_MS
+    ? []
+    : ['CALLBACK_LEASE_SECONDS: half of it must exceed CALLBACK_TIMEOUT_MS (an attempt starts only if it can end within the first half of the lease)'];
 }
 
 /**
@@ -107,7 +115,9 @@ function timingProblems(c: Settings): string[] {
  */
 function modeProblems(c: Settings, env: Record<string, string | undefined>): string[] {
   const inRealLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) && !env.IS_OFFLINE;
-  return c.QUNFA_MODE === 'local' && inRealLambda ? ['QUNFA_MODE: local mode is refused in a Lambda running in AWS (only the local stack under serverless-offline runs it)'] : [];
+  return c.QUNFA_MODE === 'local' && inRealLambda
+    ? ['QUNFA_MODE: local mode is refused in a Lambda running in AWS (only the local stack under serverless-offline runs it)']
+    : [];
 }
 
 /**

@@ -43,9 +43,18 @@ export const GROWTH_HEADROOM_BYTES = 64 * 1024;
 /** The most a task item may take when the caller creates or changes it. */
 export const MAX_TASK_BYTES = MAX_ITEM_BYTES - GROWTH_HEADROOM_BYTES;
 
-export interface IdempotencyRecord { taskId: string; bodyHash: string; createdAt: string }
+export interface IdempotencyRecord {
+  taskId: string;
+  bodyHash: string;
+  createdAt: string;
+}
 
-export interface CallbackAttempt { eventId: string; at: string; status?: number; error?: string }
+export interface CallbackAttempt {
+  eventId: string;
+  at: string;
+  status?: number;
+  error?: string;
+}
 export interface CallbackState {
   /** Index into the task's history of the next change to deliver. */
   cursor: number;
@@ -56,10 +65,20 @@ export interface CallbackState {
   version: number;
 }
 
-export interface ListOptions { status?: StepState; vendor?: VendorId; limit: number; cursor?: string }
+export interface ListOptions {
+  status?: StepState;
+  vendor?: VendorId;
+  limit: number;
+  cursor?: string;
+}
 
 /** Consumed capacity and request counts, read from the SDK's ConsumedCapacity (for the bench). */
-export interface StoreStats { reads: number; writes: number; rcu: number; wcu: number }
+export interface StoreStats {
+  reads: number;
+  writes: number;
+  rcu: number;
+  wcu: number;
+}
 
 const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
 const EVENT_TTL_SECONDS = 30 * 24 * 3600;
@@ -77,11 +96,21 @@ const idemSk = (keyHash: string) => `IDEM#${keyHash}`;
 export class TaskStore {
   readonly stats: StoreStats = { reads: 0, writes: 0, rcu: 0, wcu: 0 };
 
-  constructor(private readonly doc: DynamoDBDocumentClient, private readonly table: string) {}
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
 
   async get(tenantId: string, taskId: string): Promise<StoredTask | undefined> {
     const out = await this.call('read', () =>
-      this.doc.send(new (dynamoLib().GetCommand)({ TableName: this.table, Key: { pk: pk(tenantId), sk: taskSk(taskId) }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' })),
+      this.doc.send(
+        new (dynamoLib().GetCommand)({
+          TableName: this.table,
+          Key: { pk: pk(tenantId), sk: taskSk(taskId) },
+          ConsistentRead: true,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      ),
     );
     return out.Item ? fromItem(out.Item) : undefined;
   }
@@ -100,12 +129,16 @@ export class TaskStore {
   /** Writes an item that must not exist yet; false if it already does. */
   private async putNew(item: Record<string, unknown>): Promise<boolean> {
     try {
-      await this.call('write', () => this.doc.send(new (dynamoLib().PutCommand)({
-        TableName: this.table,
-        Item: item,
-        ConditionExpression: 'attribute_not_exists(pk)',
-        ReturnConsumedCapacity: 'TOTAL',
-      })));
+      await this.call('write', () =>
+        this.doc.send(
+          new (dynamoLib().PutCommand)({
+            TableName: this.table,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(pk)',
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        ),
+      );
       return true;
     } catch (err) {
       if (isConditionFailed(err)) return false;
@@ -120,7 +153,12 @@ export class TaskStore {
    * caller has just read, saves the first read: if it is stale, the version check refuses the
    * write and the next attempt reads afresh.
    */
-  async update<R>(tenantId: string, taskId: string, mutate: (task: StoredTask) => R | undefined, known?: StoredTask): Promise<{ task: StoredTask; result: R | undefined } | undefined> {
+  async update<R>(
+    tenantId: string,
+    taskId: string,
+    mutate: (task: StoredTask) => R | undefined,
+    known?: StoredTask,
+  ): Promise<{ task: StoredTask; result: R | undefined } | undefined> {
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
       const task = attempt === 0 && known ? structuredClone(known) : await this.get(tenantId, taskId);
       if (!task) return undefined;
@@ -133,17 +171,19 @@ export class TaskStore {
       }
       try {
         await this.call('write', () =>
-          this.doc.send(new (dynamoLib().PutCommand)({
-            TableName: this.table,
-            Item: toItem(task),
-            ConditionExpression: 'version = :v',
-            ExpressionAttributeValues: { ':v': version },
-            ReturnConsumedCapacity: 'TOTAL',
-          })),
+          this.doc.send(
+            new (dynamoLib().PutCommand)({
+              TableName: this.table,
+              Item: toItem(task),
+              ConditionExpression: 'version = :v',
+              ExpressionAttributeValues: { ':v': version },
+              ReturnConsumedCapacity: 'TOTAL',
+            }),
+          ),
         );
         return { task, result };
       } catch (err) {
-        if (!(isConditionFailed(err))) throw err;
+        if (!isConditionFailed(err)) throw err;
         await sleep(Math.random() * 5 * (attempt + 1));
       }
     }
@@ -151,11 +191,15 @@ export class TaskStore {
   }
 
   private async putChunks(task: StoredTask, chunks: string[][]): Promise<void> {
-    const items = chunks.map((c, n) => ({ PutRequest: { Item: { pk: pk(task.tenantId), sk: `AUD#${task.id}#${String(n).padStart(4, '0')}`, kind: 'audience', ids: c } } }));
+    const items = chunks.map((c, n) => ({
+      PutRequest: { Item: { pk: pk(task.tenantId), sk: `AUD#${task.id}#${String(n).padStart(4, '0')}`, kind: 'audience', ids: c } },
+    }));
     for (let i = 0; i < items.length; i += 25) {
       let pending: typeof items = items.slice(i, i + 25);
       for (let attempt = 0; pending.length; attempt++) {
-        const out = await this.call('write', () => this.doc.send(new (dynamoLib().BatchWriteCommand)({ RequestItems: { [this.table]: pending }, ReturnConsumedCapacity: 'TOTAL' })));
+        const out = await this.call('write', () =>
+          this.doc.send(new (dynamoLib().BatchWriteCommand)({ RequestItems: { [this.table]: pending }, ReturnConsumedCapacity: 'TOTAL' })),
+        );
         pending = (out.UnprocessedItems?.[this.table] ?? []) as typeof items;
         if (pending.length) await sleep(Math.min(1000, 20 * 2 ** attempt));
       }
@@ -168,14 +212,18 @@ export class TaskStore {
     const ids: string[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const out = await this.call('read', () => this.doc.send(new (dynamoLib().QueryCommand)({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': pk(task.tenantId), ':prefix': `AUD#${task.id}#` },
-        ExclusiveStartKey: start,
-        ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
-      })));
+      const out = await this.call('read', () =>
+        this.doc.send(
+          new (dynamoLib().QueryCommand)({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': pk(task.tenantId), ':prefix': `AUD#${task.id}#` },
+            ExclusiveStartKey: start,
+            ConsistentRead: true,
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        ),
+      );
       for (const item of out.Items ?? []) ids.push(...(item.ids as string[]));
       start = out.LastEvaluatedKey;
     } while (start);
@@ -192,8 +240,15 @@ export class TaskStore {
     const filters: string[] = [];
     const values: Record<string, unknown> = { ':pk': pk(tenantId), ':prefix': 'TASK#' };
     const names: Record<string, string> = {};
-    if (opts.status) { filters.push('#status = :status'); values[':status'] = opts.status; names['#status'] = 'status'; }
-    if (opts.vendor) { filters.push('vendor = :vendor'); values[':vendor'] = opts.vendor; }
+    if (opts.status) {
+      filters.push('#status = :status');
+      values[':status'] = opts.status;
+      names['#status'] = 'status';
+    }
+    if (opts.vendor) {
+      filters.push('vendor = :vendor');
+      values[':vendor'] = opts.vendor;
+    }
     let startKey: Record<string, unknown> | undefined = opts.cursor ? { pk: pk(tenantId), sk: decodeCursor(opts.cursor) } : undefined;
     const budget = Math.max(LIST_MAX_EVALUATED, opts.limit);
     const items: StoredTask[] = [];
@@ -203,18 +258,20 @@ export class TaskStore {
     for (let queries = 0; items.length < opts.limit && evaluated < budget && queries < LIST_MAX_QUERIES; queries++) {
       const room = opts.limit - items.length;
       const out = await this.call('read', () =>
-        this.doc.send(new (dynamoLib().QueryCommand)({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
-          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
-          ExpressionAttributeValues: values,
-          ScanIndexForward: false,
-          // Unfiltered, every item read is returned: read just the page. Filtered, read what the budget allows at once.
-          Limit: filters.length ? budget - evaluated : room,
-          ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: 'TOTAL',
-        })),
+        this.doc.send(
+          new (dynamoLib().QueryCommand)({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
+            ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+            ExpressionAttributeValues: values,
+            ScanIndexForward: false,
+            // Unfiltered, every item read is returned: read just the page. Filtered, read what the budget allows at once.
+            Limit: filters.length ? budget - evaluated : room,
+            ExclusiveStartKey: startKey,
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        ),
       );
       const got = (out.Items ?? []).map(fromItem);
       evaluated += out.ScannedCount ?? got.length;
@@ -234,7 +291,14 @@ export class TaskStore {
 
   async getIdempotency(tenantId: string, keyHash: string): Promise<IdempotencyRecord | undefined> {
     const out = await this.call('read', () =>
-      this.doc.send(new (dynamoLib().GetCommand)({ TableName: this.table, Key: { pk: pk(tenantId), sk: idemSk(keyHash) }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' })),
+      this.doc.send(
+        new (dynamoLib().GetCommand)({
+          TableName: this.table,
+          Key: { pk: pk(tenantId), sk: idemSk(keyHash) },
+          ConsistentRead: true,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      ),
     );
     if (!out.Item) return undefined;
     return { taskId: out.Item.taskId as string, bodyHash: out.Item.bodyHash as string, createdAt: out.Item.createdAt as string };
@@ -251,29 +315,60 @@ export class TaskStore {
 
   /** Records a vendor event; false if it was already taken in (a duplicate delivery). */
   async recordEvent(tenantId: string, vendor: string, eventId: string): Promise<boolean> {
-    return this.putNew({ pk: pk(tenantId), sk: `EVT#${vendor}#${eventId}`, kind: 'event', at: new Date().toISOString(), ttl: Math.floor(Date.now() / 1000) + EVENT_TTL_SECONDS });
+    return this.putNew({
+      pk: pk(tenantId),
+      sk: `EVT#${vendor}#${eventId}`,
+      kind: 'event',
+      at: new Date().toISOString(),
+      ttl: Math.floor(Date.now() / 1000) + EVENT_TTL_SECONDS,
+    });
   }
 
   /** Forgets an event record, so a vendor's retry is taken in again (used when applying it failed). */
   async forgetEvent(tenantId: string, vendor: string, eventId: string): Promise<void> {
-    await this.call('write', () => this.doc.send(new (dynamoLib().DeleteCommand)({ TableName: this.table, Key: { pk: pk(tenantId), sk: `EVT#${vendor}#${eventId}` }, ReturnConsumedCapacity: 'TOTAL' })));
+    await this.call('write', () =>
+      this.doc.send(
+        new (dynamoLib().DeleteCommand)({ TableName: this.table, Key: { pk: pk(tenantId), sk: `EVT#${vendor}#${eventId}` }, ReturnConsumedCapacity: 'TOTAL' }),
+      ),
+    );
   }
 
   async putVendorRef(tenantId: string, vendor: string, vendorTaskId: string, ref: { taskId: string; step: number }): Promise<void> {
-    await this.call('write', () => this.doc.send(new (dynamoLib().PutCommand)({
-      TableName: this.table,
-      Item: { pk: pk(tenantId), sk: `VREF#${vendor}#${vendorTaskId}`, kind: 'vref', ...ref, ttl: Math.floor(Date.now() / 1000) + FINAL_TASK_TTL_SECONDS },
-      ReturnConsumedCapacity: 'TOTAL',
-    })));
+    await this.call('write', () =>
+      this.doc.send(
+        new (dynamoLib().PutCommand)({
+          TableName: this.table,
+          Item: { pk: pk(tenantId), sk: `VREF#${vendor}#${vendorTaskId}`, kind: 'vref', ...ref, ttl: Math.floor(Date.now() / 1000) + FINAL_TASK_TTL_SECONDS },
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      ),
+    );
   }
 
   async getVendorRef(tenantId: string, vendor: string, vendorTaskId: string): Promise<{ taskId: string; step: number } | undefined> {
-    const out = await this.call('read', () => this.doc.send(new (dynamoLib().GetCommand)({ TableName: this.table, Key: { pk: pk(tenantId), sk: `VREF#${vendor}#${vendorTaskId}` }, ReturnConsumedCapacity: 'TOTAL' })));
+    const out = await this.call('read', () =>
+      this.doc.send(
+        new (dynamoLib().GetCommand)({
+          TableName: this.table,
+          Key: { pk: pk(tenantId), sk: `VREF#${vendor}#${vendorTaskId}` },
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      ),
+    );
     return out.Item ? { taskId: out.Item.taskId as string, step: out.Item.step as number } : undefined;
   }
 
   async getCallbackState(tenantId: string, taskId: string): Promise<CallbackState | undefined> {
-    const out = await this.call('read', () => this.doc.send(new (dynamoLib().GetCommand)({ TableName: this.table, Key: { pk: pk(tenantId), sk: `CB#${taskId}` }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' })));
+    const out = await this.call('read', () =>
+      this.doc.send(
+        new (dynamoLib().GetCommand)({
+          TableName: this.table,
+          Key: { pk: pk(tenantId), sk: `CB#${taskId}` },
+          ConsistentRead: true,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      ),
+    );
     if (!out.Item) return undefined;
     const { pk: _p, sk: _s, kind: _k, ttl: _t, ...state } = out.Item;
     return state as CallbackState;
@@ -282,13 +377,17 @@ export class TaskStore {
   /** Writes the state if its version is still `expectedVersion` (0 = not yet written); false if someone else did. */
   async putCallbackState(tenantId: string, taskId: string, state: CallbackState, expectedVersion: number): Promise<boolean> {
     try {
-      await this.call('write', () => this.doc.send(new (dynamoLib().PutCommand)({
-        TableName: this.table,
-        Item: { pk: pk(tenantId), sk: `CB#${taskId}`, kind: 'callbacks', ...state, ttl: Math.floor(Date.now() / 1000) + FINAL_TASK_TTL_SECONDS },
-        ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : 'version = :v',
-        ...(expectedVersion === 0 ? {} : { ExpressionAttributeValues: { ':v': expectedVersion } }),
-        ReturnConsumedCapacity: 'TOTAL',
-      })));
+      await this.call('write', () =>
+        this.doc.send(
+          new (dynamoLib().PutCommand)({
+            TableName: this.table,
+            Item: { pk: pk(tenantId), sk: `CB#${taskId}`, kind: 'callbacks', ...state, ttl: Math.floor(Date.now() / 1000) + FINAL_TASK_TTL_SECONDS },
+            ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : 'version = :v',
+            ...(expectedVersion === 0 ? {} : { ExpressionAttributeValues: { ':v': expectedVersion } }),
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        ),
+      );
       return true;
     } catch (err) {
       if (isConditionFailed(err)) return false;
@@ -296,15 +395,25 @@ export class TaskStore {
     }
   }
 
-  private async call<T extends { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }>(kind: 'read' | 'write', fn: () => Promise<T>): Promise<T> {
+  private async call<T extends { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }>(
+    kind: 'read' | 'write',
+    fn: () => Promise<T>,
+  ): Promise<T> {
     try {
       const out = await fn();
       const cc = out.ConsumedCapacity;
-      const units = Array.isArray(cc) ? cc.reduce((a, c) => a + (c.CapacityUnits ?? 0), 0) : cc?.CapacityUnits ?? 0;
-      if (kind === 'read') { this.stats.reads++; this.stats.rcu += units; } else { this.stats.writes++; this.stats.wcu += units; }
+      const units = Array.isArray(cc) ? cc.reduce((a, c) => a + (c.CapacityUnits ?? 0), 0) : (cc?.CapacityUnits ?? 0);
+      if (kind === 'read') {
+        this.stats.reads++;
+        this.stats.rcu += units;
+      } else {
+        this.stats.writes++;
+        this.stats.wcu += units;
+      }
       return out;
     } catch (err) {
-      if (kind === 'read') this.stats.reads++; else this.stats.writes++;
+      if (kind === 'read') this.stats.reads++;
+      else this.stats.writes++;
       throw err;
     }
   }
@@ -323,7 +432,11 @@ function splitAudience(task: StoredTask): { task: StoredTask; chunks: string[][]
   let bytes = 2;
   for (const id of ids) {
     const size = Buffer.byteLength(id) + 3;
-    if (bytes + size > CHUNK_BYTES && current.length) { chunks.push(current); current = []; bytes = 2; }
+    if (bytes + size > CHUNK_BYTES && current.length) {
+      chunks.push(current);
+      current = [];
+      bytes = 2;
+    }
     current.push(id);
     bytes += size;
   }

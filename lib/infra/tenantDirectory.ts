@@ -22,11 +22,14 @@ const ApiKeySha256 = z.string().check(z.regex(/^[0-9a-f]{64}$/));
 const WebhookSecret = z.string().check(z.minLength(16));
 const VendorCredentialSets = z.record(z.string(), z.record(z.string(), z.string()));
 /** Per-vendor overrides of the flow-control defaults (SPEC §3 `limits`), e.g. a quota the vendor raised. */
-const VendorLimits = z.record(z.string(), z.strictObject({
-  inFlight: z.optional(z.int().check(z.positive(), z.maximum(1000))),
-  perMinute: z.optional(z.int().check(z.positive())),
-  perHour: z.optional(z.int().check(z.positive())),
-}));
+const VendorLimits = z.record(
+  z.string(),
+  z.strictObject({
+    inFlight: z.optional(z.int().check(z.positive(), z.maximum(1000))),
+    perMinute: z.optional(z.int().check(z.positive())),
+    perHour: z.optional(z.int().check(z.positive())),
+  }),
+);
 export type VendorLimits = z.infer<typeof VendorLimits>;
 
 /** One tenant in the local tenants file (SPEC §3): keys and credentials together. */
@@ -57,7 +60,11 @@ export const TenantCredentialsFile = z.record(TenantId, TenantCredentials);
 export type TenantCredentialsFile = z.infer<typeof TenantCredentialsFile>;
 
 /** An authenticated tenant, as the API sees it: no key hash, no vendor credential. */
-export interface Tenant { id: string; webhookSecret: string; vendors: readonly string[] }
+export interface Tenant {
+  id: string;
+  webhookSecret: string;
+  vendors: readonly string[];
+}
 
 export interface TenantDirectory {
   keys(): Promise<TenantKeysFile>;
@@ -92,8 +99,12 @@ export class FileTenantDirectory implements TenantDirectory {
     }
     return this.cache.parts;
   }
-  async keys() { return (await this.parts()).keys; }
-  async credentials() { return (await this.parts()).credentials; }
+  async keys() {
+    return (await this.parts()).keys;
+  }
+  async credentials() {
+    return (await this.parts()).credentials;
+  }
 }
 
 export class SecretsManagerTenantDirectory implements TenantDirectory {
@@ -122,7 +133,9 @@ export class SecretsManagerTenantDirectory implements TenantDirectory {
     if (hit && Date.now() - hit.at <= ttlMs) return hit.value as Promise<T>;
     const entry = { at: Date.now(), value: this.read(secretId).then((s) => parse(JSON.parse(s))) };
     this.cache.set(part, entry);
-    entry.value.catch(() => { if (this.cache.get(part) === entry) this.cache.delete(part); });
+    entry.value.catch(() => {
+      if (this.cache.get(part) === entry) this.cache.delete(part);
+    });
     return entry.value;
   }
 
@@ -136,13 +149,28 @@ export class SecretsManagerTenantDirectory implements TenantDirectory {
 }
 
 /** A tenants file when one is named (the local stack names one; AWS deployments do not), else the two secrets. */
-export function createTenantDirectory(c: Pick<Settings, 'QUNFA_TENANTS_FILE' | 'TENANT_KEYS_SECRET_ID' | 'VENDOR_CREDENTIALS_SECRET_ID' | 'TENANT_KEYS_CACHE_SECONDS' | 'VENDOR_CREDENTIALS_CACHE_SECONDS' | 'SECRETS_ENDPOINT'>): TenantDirectory {
+export function createTenantDirectory(
+  c: Pick<
+    Settings,
+    | 'QUNFA_TENANTS_FILE'
+    | 'TENANT_KEYS_SECRET_ID'
+    | 'VENDOR_CREDENTIALS_SECRET_ID'
+    | 'TENANT_KEYS_CACHE_SECONDS'
+    | 'VENDOR_CREDENTIALS_CACHE_SECONDS'
+    | 'SECRETS_ENDPOINT'
+  >,
+): TenantDirectory {
   return c.QUNFA_TENANTS_FILE || !c.TENANT_KEYS_SECRET_ID
     ? new FileTenantDirectory(c.QUNFA_TENANTS_FILE ?? '.data/tenants.json')
-    : new SecretsManagerTenantDirectory(c.TENANT_KEYS_SECRET_ID, c.VENDOR_CREDENTIALS_SECRET_ID, {
-      keysMs: c.TENANT_KEYS_CACHE_SECONDS * 1000,
-      credentialsMs: c.VENDOR_CREDENTIALS_CACHE_SECONDS * 1000,
-    }, c.SECRETS_ENDPOINT);
+    : new SecretsManagerTenantDirectory(
+        c.TENANT_KEYS_SECRET_ID,
+        c.VENDOR_CREDENTIALS_SECRET_ID,
+        {
+          keysMs: c.TENANT_KEYS_CACHE_SECONDS * 1000,
+          credentialsMs: c.VENDOR_CREDENTIALS_CACHE_SECONDS * 1000,
+        },
+        c.SECRETS_ENDPOINT,
+      );
 }
 
 /** A tenant by id, from the keys part (no vendor credential). */

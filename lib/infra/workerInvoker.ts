@@ -15,11 +15,13 @@ export function createInvoker(settings: Pick<Settings, 'LAMBDA_ENDPOINT'> & Work
     const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
     const endpoint = settings.LAMBDA_ENDPOINT;
     client ??= new LambdaClient(endpoint ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {});
-    const out = await client.send(new InvokeCommand({
-      FunctionName: workerFunctionName(settings, event.kind, lane),
-      InvocationType: 'Event',
-      Payload: new TextEncoder().encode(JSON.stringify(event)),
-    }));
+    const out = await client.send(
+      new InvokeCommand({
+        FunctionName: workerFunctionName(settings, event.kind, lane),
+        InvocationType: 'Event',
+        Payload: new TextEncoder().encode(JSON.stringify(event)),
+      }),
+    );
     if (out.StatusCode !== 202) throw new Error(`${event.kind} invoke answered ${out.StatusCode}`);
   };
 }

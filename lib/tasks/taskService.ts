@@ -3,7 +3,17 @@
  * Handlers call these; these call the store, the scheduler and the adapters' pure parts.
  */
 import type { Settings } from '../infra/settings';
-import { badRequest, conflict, notFound, payloadTooLarge, unavailable, unprocessable, validationError, type FieldError, type ServiceError } from '../core/errors';
+import {
+  badRequest,
+  conflict,
+  notFound,
+  payloadTooLarge,
+  unavailable,
+  unprocessable,
+  validationError,
+  type FieldError,
+  type ServiceError,
+} from '../core/errors';
 import { newTaskId, TASK_ID } from '../core/ids';
 import { NoRoom, withPermit } from '../delivery/flowControl';
 import type { Invoker } from '../infra/workerInvoker';
@@ -16,7 +26,16 @@ import { revScheduleName, scheduleName, stepScheduleName, type DispatchEvent, ty
 import { PatchTaskInput, type CreateTaskInput, type Step, type Task } from '../core/task';
 import { CreateTaskRequest, ListTasksRequest } from './requests';
 import {
-  cancelAction, cancelledAtVendor, cancelUnsent, canPatch, isFinal, isStateChange, missesDeadline, nothingCancelled, redateUnsent, stepDeadline,
+  cancelAction,
+  cancelledAtVendor,
+  cancelUnsent,
+  canPatch,
+  isFinal,
+  isStateChange,
+  missesDeadline,
+  nothingCancelled,
+  redateUnsent,
+  stepDeadline,
 } from '../core/states';
 import { GROWTH_HEADROOM_BYTES, itemBytes, MAX_ITEM_BYTES, MAX_TASK_BYTES, publicTask, storedForm, type StoredTask, type TaskStore } from '../infra/taskStore';
 import type { Tenant, TenantDirectory } from '../infra/tenantDirectory';
@@ -39,7 +58,10 @@ export interface TaskDeps {
 /** A step due within this is fired directly rather than through the scheduler. */
 const DUE_NOW_MS = 2_000;
 
-export interface CreateResult { task: Task; created: boolean }
+export interface CreateResult {
+  task: Task;
+  created: boolean;
+}
 
 export async function createTask(deps: TaskDeps, tenant: Tenant, body: unknown, idempotencyKey?: string): Promise<CreateResult> {
   const keyHash = idempotencyKey === undefined ? undefined : sha256(idempotencyKey);
@@ -102,7 +124,11 @@ export async function createTask(deps: TaskDeps, tenant: Tenant, body: unknown, 
   }
 
   for (const event of dueNow) {
-    await deps.invoke(event, 'now').catch((err: unknown) => logger.warn('direct dispatch invoke failed; the backstop schedule will fire it', { taskId: task.id, step: event.step, error: (err as Error).message }));
+    await deps
+      .invoke(event, 'now')
+      .catch((err: unknown) =>
+        logger.warn('direct dispatch invoke failed; the backstop schedule will fire it', { taskId: task.id, step: event.step, error: (err as Error).message }),
+      );
   }
   return { task: publicTask(created || task), created: true };
 }
@@ -123,7 +149,8 @@ export function validate(tenant: Tenant, body: unknown, allowPrivateCallbacks: b
   const urlProblem = input.callbackUrl ? callbackUrlProblem(input.callbackUrl, allowPrivateCallbacks) : undefined;
   if (urlProblem) throw badRequest(`callbackUrl: ${urlProblem}`, [{ path: 'callbackUrl', message: urlProblem }]);
   const adapter = adapterFor(input.vendor);
-  if (!adapter) throw unprocessable(`vendor ${input.vendor} is not available`, [{ path: 'vendor', message: `${input.vendor} is not available in this deployment` }]);
+  if (!adapter)
+    throw unprocessable(`vendor ${input.vendor} is not available`, [{ path: 'vendor', message: `${input.vendor} is not available in this deployment` }]);
   const options = adapter.options.safeParse(input.vendorOptions ?? {});
   if (!options.success) throw validationError(options.error, ['vendorOptions']);
   // Only the names of the configured vendors: createTask never reads vendor credentials.
@@ -133,7 +160,8 @@ export function validate(tenant: Tenant, body: unknown, allowPrivateCallbacks: b
   const errors: FieldError[] = capabilityErrors(adapter, input);
   errors.push(...fanOutErrors(adapter, input));
   if (errors.length === 0) {
-    for (const s of normaliseSteps(input, new Date())) errors.push(...adapter.check(stepInput({ id: '', name: input.name, audience: input.audience, vendorOptions: options.data }, s)));
+    for (const s of normaliseSteps(input, new Date()))
+      errors.push(...adapter.check(stepInput({ id: '', name: input.name, audience: input.audience, vendorOptions: options.data }, s)));
   }
   if (errors.length) {
     const unique = [...new Map(errors.map((e) => [`${e.path}|${e.message}`, e])).values()];
@@ -154,14 +182,24 @@ function fanOutErrors(adapter: VendorAdapter<unknown>, input: CreateTaskInput): 
   const ids = a[field]?.length ?? 0;
   const entries = entriesOf(a, caps);
   if (entries > ENTRIES_PER_TASK) {
-    return [{ path: 'audience', message: `${a.senders?.length ?? 0} senders × ${ids} ${field} = ${entries} recipient entries; ${input.vendor} lists every recipient once per sender, and a task may carry at most ${ENTRIES_PER_TASK}: split the task (fewer senders or fewer ${field} per task)` }];
+    return [
+      {
+        path: 'audience',
+        message: `${a.senders?.length ?? 0} senders × ${ids} ${field} = ${entries} recipient entries; ${input.vendor} lists every recipient once per sender, and a task may carry at most ${ENTRIES_PER_TASK}: split the task (fewer senders or fewer ${field} per task)`,
+      },
+    ];
   }
   if (caps.batches) return [];
   const limit = a.kind === 'groups' ? caps.limits.groupIdsPerCall : caps.limits.customerIdsPerCall;
   if (limit && ids > limit) return [{ path: `audience.${field}`, message: `${input.vendor} takes at most ${limit} per task` }];
   if (batchCount(a, caps) > 1) {
     const senders = caps.limits.sendersPerCall ? `at most ${caps.limits.sendersPerCall} senders and ` : '';
-    return [{ path: 'audience', message: `${input.vendor} takes the whole audience in one call: ${senders}at most ${ENTRIES_PER_CALL} senders × ${field} entries per task; split the task` }];
+    return [
+      {
+        path: 'audience',
+        message: `${input.vendor} takes the whole audience in one call: ${senders}at most ${ENTRIES_PER_CALL} senders × ${field} entries per task; split the task`,
+      },
+    ];
   }
   return [];
 }
@@ -178,7 +216,12 @@ function buildTask(id: string, tenantId: string, input: CreateTaskInput, now: Da
   const at = now.toISOString();
   const notAfter = input.notAfter ? new Date(input.notAfter).toISOString() : undefined;
   const window = notAfterWindowSeconds;
-  const steps: Step[] = normaliseSteps(input, now).map((s) => ({ ...s, status: 'SCHEDULED', notAfter: stepDeadline(s.sendAt, notAfter, window), updatedAt: at }));
+  const steps: Step[] = normaliseSteps(input, now).map((s) => ({
+    ...s,
+    status: 'SCHEDULED',
+    notAfter: stepDeadline(s.sendAt, notAfter, window),
+    updatedAt: at,
+  }));
   return {
     id,
     tenantId,
@@ -212,7 +255,12 @@ function sizeProblem(task: StoredTask, field: (stored: StoredTask) => { path: st
   const rule = `at most ${MAX_TASK_BYTES} bytes fit (DynamoDB's ${KB(MAX_ITEM_BYTES)} item less ${KB(GROWTH_HEADROOM_BYTES)} kept for the history, batches and vendor answers a task gathers while it runs)`;
   return payloadTooLarge(
     `the task would take ${bytes} bytes in the store; ${rule}. ${biggest.path} takes ${biggest.bytes} bytes: make it smaller or split the task`,
-    [{ path: biggest.path, message: `takes ${biggest.bytes} bytes of the ${bytes} the task would take; at most ${MAX_TASK_BYTES} bytes fit (${KB(MAX_ITEM_BYTES)} less ${KB(GROWTH_HEADROOM_BYTES)} headroom)` }],
+    [
+      {
+        path: biggest.path,
+        message: `takes ${biggest.bytes} bytes of the ${bytes} the task would take; at most ${MAX_TASK_BYTES} bytes fit (${KB(MAX_ITEM_BYTES)} less ${KB(GROWTH_HEADROOM_BYTES)} headroom)`,
+      },
+    ],
   );
 }
 
@@ -228,7 +276,6 @@ function largestField(stored: StoredTask, stepsField: 'steps' | 'content'): { pa
   return fields.reduce((a, b) => (b.bytes > a.bytes ? b : a));
 }
 
-
 export async function getTask(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, taskId: string | undefined): Promise<Task> {
   if (!taskId || !TASK_ID.test(taskId)) throw notFound('task');
   const stored = await deps.store.get(tenant.id, taskId);
@@ -238,7 +285,10 @@ export async function getTask(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, tas
   const cb = await deps.store.getCallbackState(tenant.id, taskId);
   const changes = stored.history.filter(isStateChange).length;
   const delivered = cb ? stored.history.slice(0, cb.cursor).filter(isStateChange).length - cb.abandoned.length : 0;
-  return { ...task, callbacks: { delivered, pending: changes - delivered - (cb?.abandoned.length ?? 0), abandoned: cb?.abandoned ?? [], attempts: cb?.attempts ?? [] } };
+  return {
+    ...task,
+    callbacks: { delivered, pending: changes - delivered - (cb?.abandoned.length ?? 0), abandoned: cb?.abandoned ?? [], attempts: cb?.attempts ?? [] },
+  };
 }
 
 export async function listTasks(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, query: Record<string, string | undefined>) {
@@ -257,10 +307,15 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
   const current = taskId && TASK_ID.test(taskId) ? await deps.store.get(tenant.id, taskId) : undefined;
   if (!current) throw notFound('task');
   const adapter = adapterFor(current.vendor) as VendorAdapter<unknown>;
-  const outcome = await deps.store.update(tenant.id, current.id, (t) => {
-    const cancelled = cancelUnsent(t);
-    return cancelled.length ? cancelled : undefined;
-  }, current);
+  const outcome = await deps.store.update(
+    tenant.id,
+    current.id,
+    (t) => {
+      const cancelled = cancelUnsent(t);
+      return cancelled.length ? cancelled : undefined;
+    },
+    current,
+  );
   if (!outcome) throw notFound('task');
   let task = outcome.task;
   const cancelled = [...(outcome.result ?? [])];
@@ -268,8 +323,15 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
   const scheduler = await deps.scheduler();
   for (const index of cancelled) {
     for (const name of new Set([scheduleName(task.id, index), stepScheduleName(task.id, task.steps[index] as Step)])) {
-      await scheduler.cancel(name).catch((err: unknown) =>
-        logger.warn('schedule delete failed; the step is CANCELLED so its firing will send nothing', { taskId: task.id, step: index, error: (err as Error).message }));
+      await scheduler
+        .cancel(name)
+        .catch((err: unknown) =>
+          logger.warn('schedule delete failed; the step is CANCELLED so its firing will send nothing', {
+            taskId: task.id,
+            step: index,
+            error: (err as Error).message,
+          }),
+        );
     }
   }
 
@@ -279,13 +341,22 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
   for (const s of task.steps) {
     // (steps not yet claimed were all cancelled above: none is left to cancel 'here')
     const action = cancelAction(s, vendor);
-    if (action.kind !== 'at-vendor') { if (action.kind === 'refused') reasons.push(action.reason); continue; }
+    if (action.kind !== 'at-vendor') {
+      if (action.kind === 'refused') reasons.push(action.reason);
+      continue;
+    }
     try {
       const { ctx, limits } = await vendorContext(deps.tenants, tenant.id, task.vendor, deps.vendors, deps.settings.VENDOR_TIMEOUT_MS);
       const vendorTaskId = action.vendorTaskId;
-      await withPermit(deps.limiter, tenant.id, task.vendor, 'write', limits, deps.settings.IN_FLIGHT_WAIT_MS, () => (adapter.cancel as NonNullable<typeof adapter.cancel>)(ctx, vendorTaskId));
+      await withPermit(deps.limiter, tenant.id, task.vendor, 'write', limits, deps.settings.IN_FLIGHT_WAIT_MS, () =>
+        (adapter.cancel as NonNullable<typeof adapter.cancel>)(ctx, vendorTaskId),
+      );
     } catch (err) {
-      if (err instanceof NoRoom) throw unavailable(`${task.vendor} has no room for this tenant's calls right now (${err.message}); retry`, Math.max(1, Math.ceil((err.retryAt - Date.now()) / 1000)));
+      if (err instanceof NoRoom)
+        throw unavailable(
+          `${task.vendor} has no room for this tenant's calls right now (${err.message}); retry`,
+          Math.max(1, Math.ceil((err.retryAt - Date.now()) / 1000)),
+        );
       if (!(err instanceof VendorCallError)) throw err;
       reasons.push(`${task.vendor} did not cancel step ${s.index}: ${err.code} ${err.message}`);
       continue;
@@ -322,51 +393,65 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
 
     // Steps that move get a schedule under a new name, made before the change is written.
     const scheduler = await deps.scheduler();
-    const moved = changes.filter((c) => c.sendAt !== undefined).map((c) => {
-      const step = current.steps[c.index] as Step;
-      const at = new Date(Math.max(Date.parse(c.sendAt as string), now.getTime()));
-      return { index: c.index, at, toRev: (step.rev ?? 0) + 1, dueNow: at.getTime() - now.getTime() <= DUE_NOW_MS };
-    });
+    const moved = changes
+      .filter((c) => c.sendAt !== undefined)
+      .map((c) => {
+        const step = current.steps[c.index] as Step;
+        const at = new Date(Math.max(Date.parse(c.sendAt as string), now.getTime()));
+        return { index: c.index, at, toRev: (step.rev ?? 0) + 1, dueNow: at.getTime() - now.getTime() <= DUE_NOW_MS };
+      });
     for (const m of moved) {
       const event: DispatchEvent = { kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index };
-      await scheduler.schedule(revScheduleName(current.id, m.index, m.toRev, m.at), m.dueNow ? new Date(now.getTime() + deps.settings.BACKSTOP_SECONDS * 1000) : m.at, event);
+      await scheduler.schedule(
+        revScheduleName(current.id, m.index, m.toRev, m.at),
+        m.dueNow ? new Date(now.getTime() + deps.settings.BACKSTOP_SECONDS * 1000) : m.at,
+        event,
+      );
     }
 
     const window = deps.settings.NOT_AFTER_DEFAULT_SECONDS;
     let tooLarge: ServiceError | undefined;
-    const out = await deps.store.update(tenant.id, current.id, (t) => {
-      tooLarge = undefined;
-      for (const c of changes) {
-        const s = t.steps[c.index] as Step;
-        if (!canPatch(s)) return { conflict: `step ${c.index} is already ${s.status}: the version that was claimed is the one sent` } as const;
-        if ((s.rev ?? 0) !== (current.steps[c.index]?.rev ?? 0)) return { retry: true } as const;
-      }
-      if (patch.notAfter && t.steps.every((s) => isFinal(s.status))) return { conflict: `the task is already ${t.status}` } as const;
-      const at = new Date().toISOString();
-      if (patch.notAfter) t.notAfter = new Date(patch.notAfter).toISOString();
-      for (const c of changes) {
-        const s = t.steps[c.index] as Step;
-        const what: string[] = [];
-        if (c.content) { s.content = c.content; what.push('content changed'); }
-        const m = moved.find((x) => x.index === c.index);
-        if (m) {
-          s.sendAt = m.at.toISOString();
-          s.rev = m.toRev;
-          delete s.nextAttemptAt;
-          what.push(`moved to ${s.sendAt}`);
+    const out = await deps.store.update(
+      tenant.id,
+      current.id,
+      (t) => {
+        tooLarge = undefined;
+        for (const c of changes) {
+          const s = t.steps[c.index] as Step;
+          if (!canPatch(s)) return { conflict: `step ${c.index} is already ${s.status}: the version that was claimed is the one sent` } as const;
+          if ((s.rev ?? 0) !== (current.steps[c.index]?.rev ?? 0)) return { retry: true } as const;
         }
-        s.updatedAt = at;
-        t.history.push({ at, step: c.index, from: s.status, to: s.status, cause: `${what.join(', ')} by the caller` });
-      }
-      // Every step not yet sent gets its deadline again: the task's notAfter, else its sendAt + the window.
-      redateUnsent(t.steps, t.notAfter, window);
-      if (patch.notAfter) t.history.push({ at, from: t.status, to: t.status, cause: `notAfter set to ${t.notAfter} by the caller` });
-      t.updatedAt = at;
-      // Measured on the state this write would replace; too large → nothing is written.
-      tooLarge = sizeProblem(t, (stored) => largestChange(changes, stored));
-      if (tooLarge) return undefined;
-      return { ok: true } as const;
-    }, current);
+        if (patch.notAfter && t.steps.every((s) => isFinal(s.status))) return { conflict: `the task is already ${t.status}` } as const;
+        const at = new Date().toISOString();
+        if (patch.notAfter) t.notAfter = new Date(patch.notAfter).toISOString();
+        for (const c of changes) {
+          const s = t.steps[c.index] as Step;
+          const what: string[] = [];
+          if (c.content) {
+            s.content = c.content;
+            what.push('content changed');
+          }
+          const m = moved.find((x) => x.index === c.index);
+          if (m) {
+            s.sendAt = m.at.toISOString();
+            s.rev = m.toRev;
+            delete s.nextAttemptAt;
+            what.push(`moved to ${s.sendAt}`);
+          }
+          s.updatedAt = at;
+          t.history.push({ at, step: c.index, from: s.status, to: s.status, cause: `${what.join(', ')} by the caller` });
+        }
+        // Every step not yet sent gets its deadline again: the task's notAfter, else its sendAt + the window.
+        redateUnsent(t.steps, t.notAfter, window);
+        if (patch.notAfter) t.history.push({ at, from: t.status, to: t.status, cause: `notAfter set to ${t.notAfter} by the caller` });
+        t.updatedAt = at;
+        // Measured on the state this write would replace; too large → nothing is written.
+        tooLarge = sizeProblem(t, (stored) => largestChange(changes, stored));
+        if (tooLarge) return undefined;
+        return { ok: true } as const;
+      },
+      current,
+    );
     if (!out) throw notFound('task');
     const result = out.result;
     if (result && 'retry' in result) continue;
@@ -376,11 +461,25 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
       throw conflict(result && 'conflict' in result ? String(result.conflict) : 'nothing could be changed');
     }
     for (const m of moved) {
-      await scheduler.cancel(stepScheduleName(current.id, current.steps[m.index] as Step)).catch((err: unknown) =>
-        logger.warn('old schedule not deleted; when it fires it finds the step not yet due', { taskId: current.id, step: m.index, error: (err as Error).message }));
+      await scheduler
+        .cancel(stepScheduleName(current.id, current.steps[m.index] as Step))
+        .catch((err: unknown) =>
+          logger.warn('old schedule not deleted; when it fires it finds the step not yet due', {
+            taskId: current.id,
+            step: m.index,
+            error: (err as Error).message,
+          }),
+        );
       if (m.dueNow) {
-        await deps.invoke({ kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index }, 'now').catch((err: unknown) =>
-          logger.warn('direct dispatch invoke failed; the backstop schedule will fire it', { taskId: current.id, step: m.index, error: (err as Error).message }));
+        await deps
+          .invoke({ kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index }, 'now')
+          .catch((err: unknown) =>
+            logger.warn('direct dispatch invoke failed; the backstop schedule will fire it', {
+              taskId: current.id,
+              step: m.index,
+              error: (err as Error).message,
+            }),
+          );
       }
     }
     return publicTask(out.task);
@@ -388,7 +487,12 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
   throw unavailable('the task is being changed by many requests at once; retry', 1);
 }
 
-interface StepChange { index: number; sendAt?: string; content?: Step['content']; path: string }
+interface StepChange {
+  index: number;
+  sendAt?: string;
+  content?: Step['content'];
+  path: string;
+}
 
 /** The new content in a PATCH that takes the most room (what the caller can shrink). */
 function largestChange(changes: StepChange[], task: StoredTask): { path: string; bytes: number } {
@@ -400,12 +504,19 @@ function largestChange(changes: StepChange[], task: StoredTask): { path: string;
 /** The patch as changes per step index, with the body path each came from (for field errors). */
 function patchedSteps(task: StoredTask, patch: PatchTaskInput): StepChange[] {
   if (patch.steps) {
-    return patch.steps.map((s, i) => ({ index: s.index, path: `steps.${i}`, ...(s.sendAt ? { sendAt: s.sendAt } : {}), ...(s.content ? { content: s.content } : {}) }));
+    return patch.steps.map((s, i) => ({
+      index: s.index,
+      path: `steps.${i}`,
+      ...(s.sendAt ? { sendAt: s.sendAt } : {}),
+      ...(s.content ? { content: s.content } : {}),
+    }));
   }
   if (patch.sendAt === undefined && patch.content === undefined) return [];
   if (task.steps.length !== 1) {
     const field = patch.sendAt !== undefined ? 'sendAt' : 'content';
-    throw badRequest(`${field}: this task has ${task.steps.length} steps: name them in steps[]`, [{ path: field, message: `this task has ${task.steps.length} steps: name them in steps[] with their index` }]);
+    throw badRequest(`${field}: this task has ${task.steps.length} steps: name them in steps[]`, [
+      { path: field, message: `this task has ${task.steps.length} steps: name them in steps[] with their index` },
+    ]);
   }
   return [{ index: 0, path: '', ...(patch.sendAt ? { sendAt: patch.sendAt } : {}), ...(patch.content ? { content: patch.content } : {}) }];
 }
@@ -421,14 +532,25 @@ function checkPatch(task: StoredTask, patch: PatchTaskInput, changes: StepChange
   for (const c of changes) if (c.sendAt) sendAts[c.index] = Math.max(Date.parse(c.sendAt), now.getTime());
   for (const c of changes) {
     const i = c.index;
-    if (c.sendAt && ((i > 0 && sendAts[i] as number <= (sendAts[i - 1] as number)) || (i < sendAts.length - 1 && (sendAts[i] as number) >= (sendAts[i + 1] as number)))) {
+    if (
+      c.sendAt &&
+      ((i > 0 && (sendAts[i] as number) <= (sendAts[i - 1] as number)) || (i < sendAts.length - 1 && (sendAts[i] as number) >= (sendAts[i + 1] as number)))
+    ) {
       errors.push({ path: at(c.path, 'sendAt'), message: 'steps must keep strictly increasing sendAt' });
     }
   }
   const deadline = patch.notAfter ? Date.parse(patch.notAfter) : task.notAfter ? Date.parse(task.notAfter) : undefined;
   if (deadline !== undefined) {
     const late = task.steps.some((s, i) => missesDeadline(s, sendAts[i] as number, deadline));
-    if (late) errors.push(patch.notAfter ? { path: 'notAfter', message: 'must be after the sendAt of every step not yet sent' } : { path: changes.find((c) => c.sendAt)?.path ? at(changes.find((c) => c.sendAt)?.path as string, 'sendAt') : 'sendAt', message: `must be before the task's notAfter (${task.notAfter})` });
+    if (late)
+      errors.push(
+        patch.notAfter
+          ? { path: 'notAfter', message: 'must be after the sendAt of every step not yet sent' }
+          : {
+              path: changes.find((c) => c.sendAt)?.path ? at(changes.find((c) => c.sendAt)?.path as string, 'sendAt') : 'sendAt',
+              message: `must be before the task's notAfter (${task.notAfter})`,
+            },
+      );
   }
   if (errors.length) throw badRequest(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
 
@@ -441,7 +563,8 @@ function checkPatch(task: StoredTask, patch: PatchTaskInput, changes: StepChange
       errors.push({ path: e.path.replace(/^content/, base), message: e.message });
     }
     const step = task.steps[c.index] as Step;
-    for (const e of adapter.check(stepInput(task, { ...step, content: c.content }))) errors.push({ path: e.path.replace(/^content/, base), message: e.message });
+    for (const e of adapter.check(stepInput(task, { ...step, content: c.content })))
+      errors.push({ path: e.path.replace(/^content/, base), message: e.message });
   }
   if (errors.length) throw unprocessable(`${task.vendor} cannot carry this change: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
 }

@@ -164,8 +164,7 @@ export interface VendorEvent {
 }
 
 export type WebhookOutcome =
-  | { kind: 'echo'; body: string }
-  | { kind: 'events'; events: VendorEvent[]; reply: { status: number; contentType: string; body: string } };
+  { kind: 'echo'; body: string } | { kind: 'events'; events: VendorEvent[]; reply: { status: number; contentType: string; body: string } };
 
 /** Thrown for anything that does not verify: answered 401, nothing changed. */
 export class WebhookRejected extends Error {}

@@ -16,7 +16,12 @@ export const ENTRIES_PER_CALL = 100_000;
 /** Recipient entries in one task, all calls together: ten full calls. */
 export const ENTRIES_PER_TASK = 1_000_000;
 
-interface Shape { field: 'customerIds' | 'groupIds'; ids: readonly string[]; senders: readonly string[]; multiplies: boolean }
+interface Shape {
+  field: 'customerIds' | 'groupIds';
+  ids: readonly string[];
+  senders: readonly string[];
+  multiplies: boolean;
+}
 
 function shape(audience: Audience, caps: Capabilities): Shape {
   const field = audience.kind === 'groups' ? 'groupIds' : 'customerIds';
@@ -66,7 +71,10 @@ export function planBatches(input: StepRequestInput, caps: Capabilities): BatchP
   const range = (n: number) => {
     const i = Math.floor(n / senderParts);
     const s = n % senderParts;
-    return { ids: [i * idsPer, Math.min(ids.length, (i + 1) * idsPer)] as const, senders: [s * sendersPer, Math.min(senders.length, (s + 1) * sendersPer)] as const };
+    return {
+      ids: [i * idsPer, Math.min(ids.length, (i + 1) * idsPer)] as const,
+      senders: [s * sendersPer, Math.min(senders.length, (s + 1) * sendersPer)] as const,
+    };
   };
   return {
     count,

@@ -18,11 +18,16 @@ export function capabilityErrors(adapter: VendorAdapter<unknown>, input: CreateT
   }
   const contents = input.steps
     ? input.steps.map((s, i) => ({ content: s.content, path: `steps.${i}.content` }))
-    : input.content ? [{ content: input.content, path: 'content' }] : [];
+    : input.content
+      ? [{ content: input.content, path: 'content' }]
+      : [];
   for (const { content, path } of contents) {
     content.attachments?.forEach((a, i) => {
       if (!caps.attachmentTypes.includes(a.type)) {
-        errors.push({ path: `${path}.attachments.${i}.type`, message: `${v} cannot carry ${a.type} attachments (it takes ${caps.attachmentTypes.join(', ')})` });
+        errors.push({
+          path: `${path}.attachments.${i}.type`,
+          message: `${v} cannot carry ${a.type} attachments (it takes ${caps.attachmentTypes.join(', ')})`,
+        });
       }
     });
   }

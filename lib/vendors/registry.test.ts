@@ -19,8 +19,12 @@ const httpsEverywhere = () => Object.fromEntries(VENDORS.map((a) => [baseUrlVari
 describe('every registered vendor is one whole folder', () => {
   it.each(vendorIds())('%s: adapter, settings, sandbox, mapping test, settings test and seed fixture in lib/vendors/%s/', async (id) => {
     const dir = join(here, id);
-    for (const f of ['adapter.ts', 'settings.ts', 'sandbox.ts', 'mapping.test.ts', 'settings.test.ts']) expect(existsSync(join(dir, f)), `${id}/${f}`).toBe(true);
-    expect(readdirSync(dir).filter((f) => /^seed-\d{3}\.txt$/.test(f)), `${id}: a seed-NNN.txt document fixture`).not.toEqual([]);
+    for (const f of ['adapter.ts', 'settings.ts', 'sandbox.ts', 'mapping.test.ts', 'settings.test.ts'])
+      expect(existsSync(join(dir, f)), `${id}/${f}`).toBe(true);
+    expect(
+      readdirSync(dir).filter((f) => /^seed-\d{3}\.txt$/.test(f)),
+      `${id}: a seed-NNN.txt document fixture`,
+    ).not.toEqual([]);
 
     const adapter = adapterFor(id);
     expect(adapter?.id).toBe(id);
@@ -58,7 +62,9 @@ describe('nothing vendor-specific outside lib/vendors', () => {
     const walk = (d: string) => {
       for (const f of readdirSync(d)) {
         const p = join(d, f);
-        if (statSync(p).isDirectory()) { if (p !== here) walk(p); } else if (/\.ts$/.test(f) && !/\.test\.ts$/.test(f)) out.push(p);
+        if (statSync(p).isDirectory()) {
+          if (p !== here) walk(p);
+        } else if (/\.ts$/.test(f) && !/\.test\.ts$/.test(f)) out.push(p);
       }
     };
     walk(join(root, 'lib'));
@@ -66,7 +72,7 @@ describe('nothing vendor-specific outside lib/vendors', () => {
     return out;
   }
 
-  it('no registered vendor is named (id or its variables\' prefix) in production code outside its folder', () => {
+  it("no registered vendor is named (id or its variables' prefix) in production code outside its folder", () => {
     const found: string[] = [];
     for (const file of productionFiles()) {
       const text = readFileSync(file, 'utf8');
@@ -82,7 +88,7 @@ describe('nothing vendor-specific outside lib/vendors', () => {
 });
 
 describe('loadVendorSettings', () => {
-  it('locally an unset base URL is that vendor\'s sandbox, on SANDBOX_PORT_BASE + its index', () => {
+  it("locally an unset base URL is that vendor's sandbox, on SANDBOX_PORT_BASE + its index", () => {
     const s = loadVendorSettings({}, 'local');
     expect(Object.keys(s)).toEqual(vendorIds());
     vendorIds().forEach((id, i) => expect(s[id]).toMatchObject({ baseUrl: `http://127.0.0.1:${SANDBOX_PORT_BASE + i}`, disabled: false }));
@@ -107,15 +113,35 @@ describe('loadVendorSettings', () => {
 
   it.each<[string, Record<string, string | undefined>, string]>([
     ['an unset base URL', { WEIBAN_BASE_URL: undefined }, 'WEIBAN_BASE_URL: required in AWS mode (an https URL, or "disabled")'],
-    ['an empty base URL (serverless.yml\'s unset)', { YOUMI_BASE_URL: '' }, 'YOUMI_BASE_URL: required in AWS mode (an https URL, or "disabled")'],
-    ['an http base URL', { WSHOTO_BASE_URL: 'http://open.wshoto.com' }, 'WSHOTO_BASE_URL: must be an https URL without credentials in AWS mode (or "disabled")'],
-    ['a loopback sandbox', { TANMARKET_BASE_URL: 'http://127.0.0.1:4603' }, 'TANMARKET_BASE_URL: must be an https URL without credentials in AWS mode (or "disabled")'],
-    ['credentials in the URL', { WEIBAN_BASE_URL: 'https://user:pw@open.weibanzhushou.com' }, 'WEIBAN_BASE_URL: must be an https URL without credentials in AWS mode (or "disabled")'],
+    ["an empty base URL (serverless.yml's unset)", { YOUMI_BASE_URL: '' }, 'YOUMI_BASE_URL: required in AWS mode (an https URL, or "disabled")'],
+    [
+      'an http base URL',
+      { WSHOTO_BASE_URL: 'http://open.wshoto.com' },
+      'WSHOTO_BASE_URL: must be an https URL without credentials in AWS mode (or "disabled")',
+    ],
+    [
+      'a loopback sandbox',
+      { TANMARKET_BASE_URL: 'http://127.0.0.1:4603' },
+      'TANMARKET_BASE_URL: must be an https URL without credentials in AWS mode (or "disabled")',
+    ],
+    [
+      'credentials in the URL',
+      { WEIBAN_BASE_URL: 'https://user:pw@open.weibanzhushou.com' },
+      'WEIBAN_BASE_URL: must be an https URL without credentials in AWS mode (or "disabled")',
+    ],
     ['not a URL', { WEIBAN_BASE_URL: 'open.weibanzhushou.com' }, 'WEIBAN_BASE_URL: must be an https URL without credentials in AWS mode (or "disabled")'],
-    ['an http token URL', { YOUMI_TOKEN_URL: 'http://idp.youmi.example' }, 'YOUMI_TOKEN_URL: must be an https URL without credentials in AWS mode (or "disabled")'],
+    [
+      'an http token URL',
+      { YOUMI_TOKEN_URL: 'http://idp.youmi.example' },
+      'YOUMI_TOKEN_URL: must be an https URL without credentials in AWS mode (or "disabled")',
+    ],
   ])('AWS mode refuses %s, naming the variable, never its value', (_what, over, problem) => {
     expect(() => loadVendorSettings({ ...httpsEverywhere(), ...over }, 'aws')).toThrow(`invalid environment: ${problem}`);
-    try { loadVendorSettings({ ...httpsEverywhere(), ...over }, 'aws'); } catch (err) { expect((err as Error).message).not.toMatch(/https?:\/\/|open\./); }
+    try {
+      loadVendorSettings({ ...httpsEverywhere(), ...over }, 'aws');
+    } catch (err) {
+      expect((err as Error).message).not.toMatch(/https?:\/\/|open\./);
+    }
   });
 
   it('AWS mode names every problem at once, in registry order; an unset token URL is fine', () => {
@@ -132,7 +158,7 @@ describe('loadVendorSettings', () => {
 });
 
 describe('deployEnvironment', () => {
-  it('every vendor variable, from the shell or its deploy default, else \'\'', () => {
+  it("every vendor variable, from the shell or its deploy default, else ''", () => {
     const all = VENDORS.flatMap((a) => a.settings.variables.map((v) => v.name));
     const env = deployEnvironment({ YOUMI_BASE_URL: 'https://api.youmi.example', WEIBAN_BASE_URL: 'disabled', UNRELATED: 'x' });
     expect(Object.keys(env)).toEqual(all);

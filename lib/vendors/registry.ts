@@ -20,12 +20,7 @@ import { wshotoAdapter } from './wshoto/adapter';
 import { youmiAdapter } from './youmi/adapter';
 
 /** Every vendor: one line each (and its import above). The order gives each its local sandbox port. */
-export const VENDORS = [
-  weibanAdapter,
-  youmiAdapter,
-  tanmarketAdapter,
-  wshotoAdapter,
-] as const;
+export const VENDORS = [weibanAdapter, youmiAdapter, tanmarketAdapter, wshotoAdapter] as const;
 
 /** The ids tasks may name in `vendor`, in registry order. */
 export function vendorIds(): string[] {
@@ -45,7 +40,12 @@ export function vendorCatalogue() {
   return VENDORS.map((a) => {
     // `batches` shapes what create accepts (its refusals say so); the published matrix is as it was.
     const { batches: _notPublished, ...capabilities } = a.capabilities;
-    return { id: a.id, name: a.displayName, productionBaseUrl: a.productionBaseUrl, capabilities: { ...capabilities, limits: publishedLimits(a.capabilities) } };
+    return {
+      id: a.id,
+      name: a.displayName,
+      productionBaseUrl: a.productionBaseUrl,
+      capabilities: { ...capabilities, limits: publishedLimits(a.capabilities) },
+    };
   });
 }
 
@@ -94,7 +94,7 @@ export function loadVendorSettings(env: Record<string, string | undefined>, mode
     const value = set[baseUrlVariable(a.id)];
     const disabled = value === VENDOR_DISABLED;
     out[a.id] = {
-      baseUrl: disabled ? '' : value ?? `http://127.0.0.1:${SANDBOX_PORT_BASE + i}`,
+      baseUrl: disabled ? '' : (value ?? `http://127.0.0.1:${SANDBOX_PORT_BASE + i}`),
       disabled,
       settings: parsed[i],
     };
@@ -111,7 +111,9 @@ function endpointProblem(v: VendorVariable, value: string | undefined): string[]
   try {
     const u = new URL(value);
     ok = u.protocol === 'https:' && u.hostname !== '' && !u.username && !u.password;
-  } catch { /* not a URL */ }
+  } catch {
+    /* not a URL */
+  }
   return ok ? [] : [`${v.name}: must be an https URL without credentials in AWS mode (or "${VENDOR_DISABLED}")`];
 }
 

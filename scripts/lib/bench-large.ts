@@ -9,7 +9,11 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 
 let peakRss = 0;
 let peakHeap = 0;
-const sample = () => { const m = process.memoryUsage(); peakRss = Math.max(peakRss, m.rss); peakHeap = Math.max(peakHeap, m.heapUsed); };
+const sample = () => {
+  const m = process.memoryUsage();
+  peakRss = Math.max(peakRss, m.rss);
+  peakHeap = Math.max(peakHeap, m.heapUsed);
+};
 
 async function main() {
   const { fns, dynamo, startTestApp } = await import('../../test/helpers/testApp');
@@ -23,16 +27,33 @@ async function main() {
 
   const name = `bench-100k-${Date.now()}`;
   const customerIds = Array.from({ length: 100_000 }, (_, i) => `wmNbxMDAAA${String(i).padStart(8, '0')}Xq9aYwLf`);
-  const body = JSON.stringify({ vendor: 'weiban', name, audience: { kind: 'customers', customerIds }, content: { text: '会员日' }, sendAt: new Date(Date.now() + 4000).toISOString(), vendorOptions: { create_staff_ext_id: 'boss' } });
+  const body = JSON.stringify({
+    vendor: 'weiban',
+    name,
+    audience: { kind: 'customers', customerIds },
+    content: { text: '会员日' },
+    sendAt: new Date(Date.now() + 4000).toISOString(),
+    vendorOptions: { create_staff_ext_id: 'boss' },
+  });
   let t0 = Date.now();
-  const res = (await (createTask as any)(apiEvent({ method: 'POST', path: '/v1/tasks', rawBody: body }), lambdaContext('createTask'))) as { statusCode: number; body: string };
+  const res = (await (createTask as any)(apiEvent({ method: 'POST', path: '/v1/tasks', rawBody: body }), lambdaContext('createTask'))) as {
+    statusCode: number;
+    body: string;
+  };
   const createMs = Date.now() - t0;
   const id = JSON.parse(res.body).id as string;
 
   const all: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const page = await dynamo().send(new QueryCommand({ TableName: process.env.TABLE_NAME, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'T#a' }, ExclusiveStartKey: start }));
+    const page = await dynamo().send(
+      new QueryCommand({
+        TableName: process.env.TABLE_NAME,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': 'T#a' },
+        ExclusiveStartKey: start,
+      }),
+    );
     all.push(...(page.Items ?? []));
     start = page.LastEvaluatedKey;
   } while (start);
@@ -54,13 +75,29 @@ async function main() {
   const sent = ((await (await fetch(`${process.env.WEIBAN_BASE_URL}/__sandbox/tasks`)).json()) as any[]).filter((t) => t.request.name === name);
   const ids = sent.flatMap((t) => t.request.eu_ext_ids as string[]);
   const once = sent.length === 10 && ids.length === 100_000 && new Set(ids).size === 100_000;
-  console.log(JSON.stringify({
-    createStatus: res.statusCode, createMs, bodyBytes: Buffer.byteLength(body),
-    taskItemBytes: sizes.find((s) => s.sk.startsWith('TASK#'))?.bytes ?? 0, chunks: chunks.length, largestChunkBytes: Math.max(...chunks.map((c) => c.bytes)),
-    batches: sent.length, dispatchMs, sendsPerBatch: once ? 'exactly once' : `NOT once (${sent.length} calls, ${ids.length} ids)`,
-    resumeCheck: once ? 'yes, 10 of 10 batches reached Weiban once' : 'no',
-    peakRssMb: Math.round(peakRss / 2 ** 20), idleRssMb: Math.round(idleRss / 2 ** 20), peakHeapMb: Math.round(peakHeap / 2 ** 20),
-  }));
+  console.log(
+    JSON.stringify({
+      createStatus: res.statusCode,
+      createMs,
+      bodyBytes: Buffer.byteLength(body),
+      taskItemBytes: sizes.find((s) => s.sk.startsWith('TASK#'))?.bytes ?? 0,
+      chunks: chunks.length,
+      largestChunkBytes: Math.max(...chunks.map((c) => c.bytes)),
+      batches: sent.length,
+      dispatchMs,
+      sendsPerBatch: once ? 'exactly once' : `NOT once (${sent.length} calls, ${ids.length} ids)`,
+      resumeCheck: once ? 'yes, 10 of 10 batches reached Weiban once' : 'no',
+      peakRssMb: Math.round(peakRss / 2 ** 20),
+      idleRssMb: Math.round(idleRss / 2 ** 20),
+      peakHeapMb: Math.round(peakHeap / 2 ** 20),
+    }),
+  );
 }
 
-main().then(() => process.exit(0), (err: unknown) => { console.error(err); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -4,7 +4,10 @@ import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/
 import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';
 
-export interface RunningDynamo { url: string; close(): Promise<void> }
+export interface RunningDynamo {
+  url: string;
+  close(): Promise<void>;
+}
 
 /** `path` undefined = in memory. Port 0 = any free port. */
 export async function startDynalite(path: string | undefined, port = 0): Promise<RunningDynamo> {
@@ -16,7 +19,11 @@ export async function startDynalite(path: string | undefined, port = 0): Promise
   const actual = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${actual}`,
-    close: () => new Promise<void>((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections?.();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -25,22 +32,45 @@ export async function ensureTables(endpoint: string, tasksTable: string, schedul
   const client = new DynamoDBClient({ endpoint, region: 'ap-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const existing = new Set((await client.send(new ListTablesCommand({}))).TableNames ?? []);
   if (!existing.has(tasksTable)) {
-    await client.send(new CreateTableCommand({
-      TableName: tasksTable,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-    }));
+    await client.send(
+      new CreateTableCommand({
+        TableName: tasksTable,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    );
   }
   if (schedulesTable && !existing.has(schedulesTable)) {
-    await client.send(new CreateTableCommand({
-      TableName: schedulesTable,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'name', AttributeType: 'S' }, { AttributeName: 'queue', AttributeType: 'S' }, { AttributeName: 'at', AttributeType: 'N' }],
-      KeySchema: [{ AttributeName: 'name', KeyType: 'HASH' }],
-      // Due schedules by time, so the runner's tick reads only what is due.
-      GlobalSecondaryIndexes: [{ IndexName: BY_AT, KeySchema: [{ AttributeName: 'queue', KeyType: 'HASH' }, { AttributeName: 'at', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
-    }));
+    await client.send(
+      new CreateTableCommand({
+        TableName: schedulesTable,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'name', AttributeType: 'S' },
+          { AttributeName: 'queue', AttributeType: 'S' },
+          { AttributeName: 'at', AttributeType: 'N' },
+        ],
+        KeySchema: [{ AttributeName: 'name', KeyType: 'HASH' }],
+        // Due schedules by time, so the runner's tick reads only what is due.
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: BY_AT,
+            KeySchema: [
+              { AttributeName: 'queue', KeyType: 'HASH' },
+              { AttributeName: 'at', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
+    );
   }
   client.destroy();
 }
@@ -56,13 +86,37 @@ export async function startDynaliteProcess(path?: string): Promise<RunningDynamo
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
   const port = (probe.address() as AddressInfo).port;
   await new Promise<void>((r) => probe.close(() => r()));
-  const child = spawn(process.execPath, [require.resolve('dynalite/cli.js'), '--port', String(port), '--host', '127.0.0.1', '--createTableMs', '0', '--deleteTableMs', '0', '--updateTableMs', '0', ...(path ? ['--path', path] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      require.resolve('dynalite/cli.js'),
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--createTableMs',
+      '0',
+      '--deleteTableMs',
+      '0',
+      '--updateTableMs',
+      '0',
+      ...(path ? ['--path', path] : []),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`dynalite exited (${code})`)));
-    child.stdout?.on('data', (d: Buffer) => { if (/listening/.test(d.toString())) resolve(); });
+    child.stdout?.on('data', (d: Buffer) => {
+      if (/listening/.test(d.toString())) resolve();
+    });
   });
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => { child.removeAllListeners('exit'); child.once('exit', () => r()); child.kill('SIGTERM'); }),
+    close: () =>
+      new Promise<void>((r) => {
+        child.removeAllListeners('exit');
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
   };
 }

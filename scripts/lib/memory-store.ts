@@ -14,7 +14,10 @@ export class MemoryTaskStore extends TaskStore {
   constructor() {
     super(undefined as unknown as DynamoDBDocumentClient, 'memory');
   }
-  override async get(tenantId: string, taskId: string) { const t = this.tasks.get(`${tenantId}/${taskId}`); return t ? clone(t) : undefined; }
+  override async get(tenantId: string, taskId: string) {
+    const t = this.tasks.get(`${tenantId}/${taskId}`);
+    return t ? clone(t) : undefined;
+  }
   override async create(task: StoredTask) {
     const k = `${task.tenantId}/${task.id}`;
     if (this.tasks.has(k)) return false as const;
@@ -25,15 +28,25 @@ export class MemoryTaskStore extends TaskStore {
     const t = await this.get(tenantId, taskId);
     if (!t) return undefined;
     const result = mutate(t);
-    if (result !== undefined) { t.version++; this.tasks.set(`${tenantId}/${taskId}`, clone(t)); }
+    if (result !== undefined) {
+      t.version++;
+      this.tasks.set(`${tenantId}/${taskId}`, clone(t));
+    }
     return { task: t, result };
   }
   override async list(tenantId: string, opts: ListOptions) {
-    const items = [...this.tasks.values()].filter((t) => t.tenantId === tenantId).reverse().slice(0, opts.limit);
+    const items = [...this.tasks.values()]
+      .filter((t) => t.tenantId === tenantId)
+      .reverse()
+      .slice(0, opts.limit);
     return { items: items.map(clone), nextCursor: null };
   }
-  override async fullAudience(task: StoredTask): Promise<Audience> { return task.audience; }
-  override async getIdempotency(tenantId: string, keyHash: string) { return this.other.get(`I/${tenantId}/${keyHash}`) as IdempotencyRecord | undefined; }
+  override async fullAudience(task: StoredTask): Promise<Audience> {
+    return task.audience;
+  }
+  override async getIdempotency(tenantId: string, keyHash: string) {
+    return this.other.get(`I/${tenantId}/${keyHash}`) as IdempotencyRecord | undefined;
+  }
   override async claimIdempotency(tenantId: string, keyHash: string, record: IdempotencyRecord) {
     const existing = await this.getIdempotency(tenantId, keyHash);
     if (existing) return { claimed: false, record: existing };
@@ -46,9 +59,20 @@ export class MemoryTaskStore extends TaskStore {
     this.other.set(k, true);
     return true;
   }
-  override async forgetEvent(tenantId: string, vendor: string, eventId: string) { this.other.delete(`E/${tenantId}/${vendor}/${eventId}`); }
-  override async putVendorRef(tenantId: string, vendor: string, id: string, ref: { taskId: string; step: number }) { this.other.set(`V/${tenantId}/${vendor}/${id}`, ref); }
-  override async getVendorRef(tenantId: string, vendor: string, id: string) { return this.other.get(`V/${tenantId}/${vendor}/${id}`) as { taskId: string; step: number } | undefined; }
-  override async getCallbackState(tenantId: string, taskId: string) { return this.other.get(`C/${tenantId}/${taskId}`) as CallbackState | undefined; }
-  override async putCallbackState(tenantId: string, taskId: string, state: CallbackState) { this.other.set(`C/${tenantId}/${taskId}`, state); return true; }
+  override async forgetEvent(tenantId: string, vendor: string, eventId: string) {
+    this.other.delete(`E/${tenantId}/${vendor}/${eventId}`);
+  }
+  override async putVendorRef(tenantId: string, vendor: string, id: string, ref: { taskId: string; step: number }) {
+    this.other.set(`V/${tenantId}/${vendor}/${id}`, ref);
+  }
+  override async getVendorRef(tenantId: string, vendor: string, id: string) {
+    return this.other.get(`V/${tenantId}/${vendor}/${id}`) as { taskId: string; step: number } | undefined;
+  }
+  override async getCallbackState(tenantId: string, taskId: string) {
+    return this.other.get(`C/${tenantId}/${taskId}`) as CallbackState | undefined;
+  }
+  override async putCallbackState(tenantId: string, taskId: string, state: CallbackState) {
+    this.other.set(`C/${tenantId}/${taskId}`, state);
+    return true;
+  }
 }

@@ -7,9 +7,21 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyCallbackSignature } from '../../lib/delivery/callerCallbacks';
 
-export interface Received { id: string; type: string; status: string; taskId: string; verified: boolean; at: string; answered: number }
+export interface Received {
+  id: string;
+  type: string;
+  status: string;
+  taskId: string;
+  verified: boolean;
+  at: string;
+  answered: number;
+}
 
-export async function startReceiver(port: number, secret: () => string | undefined, quiet = false): Promise<{ url: string; server: Server; received: Received[]; close: () => Promise<void> }> {
+export async function startReceiver(
+  port: number,
+  secret: () => string | undefined,
+  quiet = false,
+): Promise<{ url: string; server: Server; received: Received[]; close: () => Promise<void> }> {
   const received: Received[] = [];
   let failNext = 0;
   const server = createServer((req, res) => {
@@ -30,11 +42,24 @@ export async function startReceiver(port: number, secret: () => string | undefin
       const s = secret();
       const verified = !!s && verifyCallbackSignature(s, req.headers['qunfa-signature'] as string | undefined, raw);
       let event: { id?: string; type?: string; task?: { id?: string; status?: string } } = {};
-      try { event = JSON.parse(raw) as typeof event; } catch { /* counted as unverified below */ }
+      try {
+        event = JSON.parse(raw) as typeof event;
+      } catch {
+        /* counted as unverified below */
+      }
       const answered = !verified ? 401 : failNext > 0 ? 500 : 200;
       if (verified && failNext > 0) failNext--;
-      received.push({ id: event.id ?? '', type: event.type ?? '', status: event.task?.status ?? '', taskId: event.task?.id ?? '', verified, at: new Date().toISOString(), answered });
-      if (!quiet) console.log(`[receiver] ${verified ? 'signature ok' : 'SIGNATURE BAD'} ${event.type} ${event.id} → task ${event.task?.status} (answered ${answered})`);
+      received.push({
+        id: event.id ?? '',
+        type: event.type ?? '',
+        status: event.task?.status ?? '',
+        taskId: event.task?.id ?? '',
+        verified,
+        at: new Date().toISOString(),
+        answered,
+      });
+      if (!quiet)
+        console.log(`[receiver] ${verified ? 'signature ok' : 'SIGNATURE BAD'} ${event.type} ${event.id} → task ${event.task?.status} (answered ${answered})`);
       res.writeHead(answered).end();
     });
   });
@@ -43,6 +68,10 @@ export async function startReceiver(port: number, secret: () => string | undefin
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     server,
     received,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

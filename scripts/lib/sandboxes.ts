@@ -8,7 +8,9 @@ import { vendorIds } from '../../lib/vendors/registry';
 
 type Tenants = () => Record<string, { vendors: Record<string, Record<string, string>> }>;
 
-export interface NamedSandbox extends RunningSandbox { vendor: string }
+export interface NamedSandbox extends RunningSandbox {
+  vendor: string;
+}
 
 export interface SandboxOptions {
   /** Where qunfa's API listens, for vendors that push callbacks (YouMi). */
@@ -20,16 +22,19 @@ export interface SandboxOptions {
 
 /** Each registered vendor's sandbox module, in registry order. */
 export async function vendorSandboxes(): Promise<{ vendor: string; sandbox: VendorSandbox }[]> {
-  return Promise.all(vendorIds().map(async (vendor) => {
-    const mod = (await import(/* @vite-ignore */ `../../lib/vendors/${vendor}/sandbox`)) as { sandbox?: VendorSandbox };
-    if (!mod.sandbox) throw new Error(`lib/vendors/${vendor}/sandbox.ts exports no sandbox`);
-    return { vendor, sandbox: mod.sandbox };
-  }));
+  return Promise.all(
+    vendorIds().map(async (vendor) => {
+      const mod = (await import(/* @vite-ignore */ `../../lib/vendors/${vendor}/sandbox`)) as { sandbox?: VendorSandbox };
+      if (!mod.sandbox) throw new Error(`lib/vendors/${vendor}/sandbox.ts exports no sandbox`);
+      return { vendor, sandbox: mod.sandbox };
+    }),
+  );
 }
 
 export async function startSandboxes(portBase: number, tenants: Tenants, o: SandboxOptions = {}): Promise<NamedSandbox[]> {
   // Each vendor credential, with the qunfa tenant it belongs to (where that vendor calls back).
-  const creds = (vendor: string): Record<string, string>[] => Object.entries(tenants()).flatMap(([qunfaTenant, t]) => (t.vendors[vendor] ? [{ ...t.vendors[vendor], qunfaTenant }] : []));
+  const creds = (vendor: string): Record<string, string>[] =>
+    Object.entries(tenants()).flatMap(([qunfaTenant, t]) => (t.vendors[vendor] ? [{ ...t.vendors[vendor], qunfaTenant }] : []));
   const progressMs = o.progressMs ?? (Number(process.env.QUNFA_SANDBOX_PROGRESS_MS) || 2000);
   const latencyMs = o.latencyMs ?? (Number(process.env.QUNFA_SANDBOX_LATENCY_MS) || 0);
   const out: NamedSandbox[] = [];

@@ -1,7 +1,7 @@
 /** A valid task audience and content per vendor (what each vendor can carry). */
 /** The vendors these tests know (the registry is the one list: lib/vendors/registry.test.ts checks they match). */
 export const TEST_VENDORS = ['weiban', 'youmi', 'tanmarket', 'wshoto'] as const;
-export type Vendor = typeof TEST_VENDORS[number];
+export type Vendor = (typeof TEST_VENDORS)[number];
 
 export const VALID: Record<Vendor, Record<string, unknown>> = {
   weiban: {

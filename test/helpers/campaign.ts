@@ -38,25 +38,32 @@ export interface CampaignFigures {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runCampaign(n: number, log: (s: string) => void = () => undefined): Promise<CampaignFigures> {
-  const env: TestEnv = await startTestEnv({
-    QUNFA_SANDBOX_LATENCY_MS: '20',
-    // The campaign is about sends: the first status poll comes after it.
-    STATUS_POLL_INTERVALS: '3600',
-    LOG_LEVEL: 'ERROR',
-  }, { dynamoProcess: true });
+  const env: TestEnv = await startTestEnv(
+    {
+      QUNFA_SANDBOX_LATENCY_MS: '20',
+      // The campaign is about sends: the first status poll comes after it.
+      STATUS_POLL_INTERVALS: '3600',
+      LOG_LEVEL: 'ERROR',
+    },
+    { dynamoProcess: true },
+  );
   const runner = startLocalRunner({ scheduler: new LocalScheduler(dynamo(), 'qunfa-test-schedules'), invoke: invokeWorker, intervalMs: 250 });
   try {
     const corpA = env.tenants.a?.vendors.weiban?.corpId as string;
     const corpB = env.tenants.b?.vendors.weiban?.corpId as string;
     const at = new Date(Math.ceil((Date.now() + Math.max(15_000, n * 15)) / 1000) * 1000);
     const body = (i: number) => ({
-      vendor: 'weiban', name: `campaign-${String(i).padStart(5, '0')}`,
+      vendor: 'weiban',
+      name: `campaign-${String(i).padStart(5, '0')}`,
       audience: { kind: 'groups', senders: ['zhangsan'], groupIds: [`wrOgQhDgAA${String(i).padStart(20, '0')}`] },
-      content: { text: '10:00 开抢' }, sendAt: at.toISOString(),
+      content: { text: '10:00 开抢' },
+      sendAt: at.toISOString(),
     });
     const ids: string[] = [];
     for (let i = 0; i < n; i += 25) {
-      const batch = await Promise.all(Array.from({ length: Math.min(25, n - i) }, (_, k) => call(createTask as never, { method: 'POST', path: '/v1/tasks', body: body(i + k) })));
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(25, n - i) }, (_, k) => call(createTask as never, { method: 'POST', path: '/v1/tasks', body: body(i + k) })),
+      );
       for (const r of batch) {
         if (r.status !== 201) throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
         ids.push(r.body.id);
@@ -70,7 +77,8 @@ export async function runCampaign(n: number, log: (s: string) => void = () => un
     const b = await call(createTask as never, { method: 'POST', path: '/v1/tasks', key: KEY_B, body: { ...body(0), name: 'tenant-b-now', sendAt: undefined } });
     if (b.status !== 201) throw new Error(`tenant B create answered ${b.status}`);
     let otherTenantMs = Number.NaN;
-    const vendorTasks = async () => (await (await fetch(`${env.weiban.url}/__sandbox/tasks`)).json()) as { corp: string; createdAt: number; request: { name: string } }[];
+    const vendorTasks = async () =>
+      (await (await fetch(`${env.weiban.url}/__sandbox/tasks`)).json()) as { corp: string; createdAt: number; request: { name: string } }[];
     const deadline = Date.now() + 400_000;
     let created: Awaited<ReturnType<typeof vendorTasks>> = [];
     for (;;) {
@@ -93,7 +101,9 @@ export async function runCampaign(n: number, log: (s: string) => void = () => un
       while ((times[hi] as number) - (times[lo] as number) >= 60_000) lo++;
       maxPerMinute = Math.max(maxPerMinute, hi - lo + 1);
     }
-    const limits = (await (await fetch(`${env.weiban.url}/__sandbox/limits`)).json()) as { callers: Record<string, { maxInFlight: number; throttled: Record<string, number> }> };
+    const limits = (await (await fetch(`${env.weiban.url}/__sandbox/limits`)).json()) as {
+      callers: Record<string, { maxInFlight: number; throttled: Record<string, number> }>;
+    };
     const a = limits.callers[corpA];
     const finalStates: Record<string, number> = {};
     let deferrals = 0;
@@ -106,7 +116,10 @@ export async function runCampaign(n: number, log: (s: string) => void = () => un
     for (const t of times) {
       const at = (t - (times[0] as number)) / 1000;
       const w = waves.at(-1);
-      if (w && at - w.to <= 20) { w.to = at; w.sends++; } else waves.push({ from: at, to: at, sends: 1 });
+      if (w && at - w.to <= 20) {
+        w.to = at;
+        w.sends++;
+      } else waves.push({ from: at, to: at, sends: 1 });
     }
     return {
       waves,

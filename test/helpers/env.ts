@@ -51,7 +51,9 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
   writeFileSync(tenantsFile, JSON.stringify(tenants));
   let apiUrl = '';
   const sandboxes = await startSandboxes(0, () => tenants, {
-    callbackBase: () => apiUrl, progressMs: Number(extraEnv.QUNFA_SANDBOX_PROGRESS_MS ?? 1000), latencyMs: Number(extraEnv.QUNFA_SANDBOX_LATENCY_MS ?? 0),
+    callbackBase: () => apiUrl,
+    progressMs: Number(extraEnv.QUNFA_SANDBOX_PROGRESS_MS ?? 1000),
+    latencyMs: Number(extraEnv.QUNFA_SANDBOX_LATENCY_MS ?? 0),
   });
   const weiban = sandboxes.find((s) => s.vendor === 'weiban') as NamedSandbox;
 
@@ -64,7 +66,9 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
   };
   // Async invokes queue per function within its reservedConcurrency, as Lambda runs them.
   const queue = new AsyncInvokeQueue(
-    async (fn, event) => { await (workers[fn] as (e: any, c: Context) => Promise<unknown>)(event, lambdaContext(fn)); },
+    async (fn, event) => {
+      await (workers[fn] as (e: any, c: Context) => Promise<unknown>)(event, lambdaContext(fn));
+    },
     reservedConcurrency(),
     (fn, err) => console.error(`worker ${fn} failed`, err),
   );
@@ -74,7 +78,10 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
     req.on('end', () => {
       const event = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
       const fn = /functions\/qunfa-test-(\w+)\/invocations/.exec(req.url ?? '')?.[1] ?? '';
-      if (!workers[fn]) { res.writeHead(404).end(); return; }
+      if (!workers[fn]) {
+        res.writeHead(404).end();
+        return;
+      }
       queue.enqueue(fn, event);
       res.writeHead(202).end();
     });
@@ -87,15 +94,25 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://api');
       const m = /^\/v1\/webhooks\/([^/]+)\/([^/]+)$/.exec(url.pathname);
-      if (!m) { res.writeHead(404).end(); return; }
+      if (!m) {
+        res.writeHead(404).end();
+        return;
+      }
       const event = apiEvent({
-        method: req.method, path: url.pathname, key: null, rawBody: Buffer.concat(chunks).toString('utf8'),
+        method: req.method,
+        path: url.pathname,
+        key: null,
+        rawBody: Buffer.concat(chunks).toString('utf8'),
         headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
-        params: { vendor: m[1] as string, tenantId: m[2] as string }, query: Object.fromEntries(url.searchParams),
+        params: { vendor: m[1] as string, tenantId: m[2] as string },
+        query: Object.fromEntries(url.searchParams),
       });
-      void fns.vendorWebhook(event, lambdaContext('vendorWebhook')).then((out: any) => {
-        res.writeHead(out.statusCode, out.headers).end(out.body);
-      }).catch(() => res.writeHead(500).end());
+      void fns
+        .vendorWebhook(event, lambdaContext('vendorWebhook'))
+        .then((out: any) => {
+          res.writeHead(out.statusCode, out.headers).end(out.body);
+        })
+        .catch(() => res.writeHead(500).end());
     });
   });
   await new Promise<void>((r) => api.listen(0, '127.0.0.1', () => r()));
@@ -130,9 +147,19 @@ export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { d
       const edited = JSON.parse(original);
       edit(edited);
       writeFileSync(tenantsFile, JSON.stringify(edited));
-      try { return await fn(); } finally { writeFileSync(tenantsFile, original); }
+      try {
+        return await fn();
+      } finally {
+        writeFileSync(tenantsFile, original);
+      }
     },
-    dynamo, sandboxes, weiban, tenants, tenantsFile, lambda, apiUrl,
+    dynamo,
+    sandboxes,
+    weiban,
+    tenants,
+    tenantsFile,
+    lambda,
+    apiUrl,
     sandbox: (vendor) => sandboxes.find((s) => s.vendor === vendor) as NamedSandbox,
     async close() {
       await Promise.all(sandboxes.map((s) => s.close()));
@@ -190,7 +217,11 @@ export function apiEvent(r: Req): APIGatewayProxyEventV2 {
   } as unknown as APIGatewayProxyEventV2;
 }
 
-export interface Res { status: number; headers: Record<string, string>; body: any }
+export interface Res {
+  status: number;
+  headers: Record<string, string>;
+  body: any;
+}
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
 
@@ -219,6 +250,8 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeo
 export async function clearLimits(table = 'qunfa-test-tasks'): Promise<void> {
   const dynamo = () => testApp().dynamo;
   const { ScanCommand, DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
-  const out = await dynamo().send(new ScanCommand({ TableName: table, FilterExpression: 'begins_with(sk, :p)', ExpressionAttributeValues: { ':p': 'LIMIT#' } }));
+  const out = await dynamo().send(
+    new ScanCommand({ TableName: table, FilterExpression: 'begins_with(sk, :p)', ExpressionAttributeValues: { ':p': 'LIMIT#' } }),
+  );
   for (const item of out.Items ?? []) await dynamo().send(new DeleteCommand({ TableName: table, Key: { pk: item.pk, sk: item.sk } }));
 }

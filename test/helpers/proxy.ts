@@ -6,14 +6,22 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface ProxyReply { status: number; headers?: Record<string, string>; body?: string }
+export interface ProxyReply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
 export interface ProxyOptions {
   intercept?: (req: { method: string; path: string; rawBody: string }) => ProxyReply | undefined;
   /** Rewrites a forwarded answer's body (text in, text out). */
   rewrite?: (path: string, body: string) => string;
 }
 
-export interface RunningProxy { url: string; requests: { method: string; path: string; rawBody: string }[]; close(): Promise<void> }
+export interface RunningProxy {
+  url: string;
+  requests: { method: string; path: string; rawBody: string }[];
+  close(): Promise<void>;
+}
 
 export async function startProxy(target: string | undefined, o: ProxyOptions = {}): Promise<RunningProxy> {
   const requests: RunningProxy['requests'] = [];
@@ -26,8 +34,15 @@ export async function startProxy(target: string | undefined, o: ProxyOptions = {
         const seen = { method: req.method ?? 'GET', path: req.url ?? '/', rawBody };
         requests.push(seen);
         const own = o.intercept?.(seen) ?? (target ? undefined : { status: 200, headers: { 'content-type': 'application/json' }, body: '{}' });
-        if (own) { res.writeHead(own.status, own.headers).end(own.body ?? ''); return; }
-        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k)).map(([k, v]) => [k, String(v)]));
+        if (own) {
+          res.writeHead(own.status, own.headers).end(own.body ?? '');
+          return;
+        }
+        const headers = Object.fromEntries(
+          Object.entries(req.headers)
+            .filter(([k]) => !['host', 'content-length', 'connection'].includes(k))
+            .map(([k, v]) => [k, String(v)]),
+        );
         const up = await fetch(`${target}${seen.path}`, { method: seen.method, headers, ...(rawBody ? { body: rawBody } : {}), redirect: 'manual' });
         const text = await up.text();
         const body = o.rewrite ? o.rewrite(seen.path, text) : text;
@@ -39,6 +54,10 @@ export async function startProxy(target: string | undefined, o: ProxyOptions = {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

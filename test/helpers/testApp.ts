@@ -42,9 +42,15 @@ export function testApp(): App {
 }
 
 /** Runs on a scheduler of the test's (undefined: the configured one again). */
-export const setScheduler = (s: Scheduler | undefined) => { const { scheduler: _, ...rest } = overrides; rebuildTestApp(s ? { ...rest, scheduler: s } : rest); };
+export const setScheduler = (s: Scheduler | undefined) => {
+  const { scheduler: _, ...rest } = overrides;
+  rebuildTestApp(s ? { ...rest, scheduler: s } : rest);
+};
 /** Runs on a tenant directory of the test's (undefined: the configured one again). */
-export const setTenantDirectory = (d: TenantDirectory | undefined) => { const { tenants: _, ...rest } = overrides; rebuildTestApp(d ? { ...rest, tenants: d } : rest); };
+export const setTenantDirectory = (d: TenantDirectory | undefined) => {
+  const { tenants: _, ...rest } = overrides;
+  rebuildTestApp(d ? { ...rest, tenants: d } : rest);
+};
 
 export const dynamo = () => testApp().dynamo;
 export const taskStore = () => testApp().store;

@@ -6,7 +6,12 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Scheduler, WorkEvent } from '../../lib/infra/scheduler/scheduler';
 
-export interface DynamoFault { command?: RegExp; count: number; error: () => Error; after?: number }
+export interface DynamoFault {
+  command?: RegExp;
+  count: number;
+  error: () => Error;
+  after?: number;
+}
 
 /** Adds (once) a middleware that fails matching commands while faults remain. */
 export function dynamoFaults(doc: DynamoDBDocumentClient): DynamoFault[] {
@@ -21,7 +26,10 @@ export function dynamoFaults(doc: DynamoDBDocumentClient): DynamoFault[] {
       const f = faults.find((x) => x.count > 0 && (!x.command || x.command.test(name)));
       if (f) {
         if (f.after && f.after > 0) f.after--;
-        else { f.count--; throw f.error(); }
+        else {
+          f.count--;
+          throw f.error();
+        }
       }
       return next(args);
     },
@@ -43,7 +51,8 @@ export function countCommands(doc: DynamoDBDocumentClient, command: RegExp): { c
   return counter;
 }
 
-export const throttling = () => Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ProvisionedThroughputExceededException', $fault: 'client' });
+export const throttling = () =>
+  Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ProvisionedThroughputExceededException', $fault: 'client' });
 
 export class FaultyScheduler implements Scheduler {
   createFaults: (() => Error)[] = [];
@@ -62,4 +71,5 @@ export class FaultyScheduler implements Scheduler {
 }
 
 export const schedulerThrottle = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
-export const schedulerRefusal = () => Object.assign(new Error('User is not authorized to perform: scheduler:CreateSchedule'), { name: 'AccessDeniedException' });
+export const schedulerRefusal = () =>
+  Object.assign(new Error('User is not authorized to perform: scheduler:CreateSchedule'), { name: 'AccessDeniedException' });

@@ -2,7 +2,12 @@ import { isConditionFailed } from '../awsErrors';
 import { DeleteCommand, PutCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Scheduler, WorkEvent } from './scheduler';
 
-export interface LocalSchedule { name: string; at: number; event: WorkEvent; attempts?: number }
+export interface LocalSchedule {
+  name: string;
+  at: number;
+  event: WorkEvent;
+  attempts?: number;
+}
 
 /**
  * The local scheduler's store: a DynamoDB table (dynalite under `.data/`), so schedules survive a
@@ -12,16 +17,21 @@ export class LocalScheduler implements Scheduler {
   /** false once the table turns out to have no `byAt` index (made by an older version): scan instead. */
   private indexed = true;
 
-  constructor(private readonly doc: DynamoDBDocumentClient, private readonly table: string) {}
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
 
   async schedule(name: string, at: Date, event: WorkEvent): Promise<void> {
     try {
-      await this.doc.send(new PutCommand({
-        TableName: this.table,
-        Item: { name, at: at.getTime(), event, queue: QUEUE },
-        ConditionExpression: 'attribute_not_exists(#n)',
-        ExpressionAttributeNames: { '#n': 'name' },
-      }));
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { name, at: at.getTime(), event, queue: QUEUE },
+          ConditionExpression: 'attribute_not_exists(#n)',
+          ExpressionAttributeNames: { '#n': 'name' },
+        }),
+      );
     } catch (err) {
       if (!isConditionFailed(err)) throw err;
     }
@@ -41,14 +51,16 @@ export class LocalScheduler implements Scheduler {
         const out: LocalSchedule[] = [];
         let start: Record<string, unknown> | undefined;
         do {
-          const page = await this.doc.send(new QueryCommand({
-            TableName: this.table,
-            IndexName: BY_AT,
-            KeyConditionExpression: '#q = :q AND #at <= :now',
-            ExpressionAttributeNames: { '#q': 'queue', '#at': 'at' },
-            ExpressionAttributeValues: { ':q': QUEUE, ':now': now },
-            ExclusiveStartKey: start,
-          }));
+          const page = await this.doc.send(
+            new QueryCommand({
+              TableName: this.table,
+              IndexName: BY_AT,
+              KeyConditionExpression: '#q = :q AND #at <= :now',
+              ExpressionAttributeNames: { '#q': 'queue', '#at': 'at' },
+              ExpressionAttributeValues: { ':q': QUEUE, ':now': now },
+              ExclusiveStartKey: start,
+            }),
+          );
           out.push(...((page.Items ?? []) as LocalSchedule[]));
           start = page.LastEvaluatedKey;
         } while (start);
@@ -61,13 +73,15 @@ export class LocalScheduler implements Scheduler {
     const out: LocalSchedule[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await this.doc.send(new ScanCommand({
-        TableName: this.table,
-        FilterExpression: '#at <= :now',
-        ExpressionAttributeNames: { '#at': 'at' },
-        ExpressionAttributeValues: { ':now': now },
-        ExclusiveStartKey: start,
-      }));
+      const page = await this.doc.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: '#at <= :now',
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: { ':now': now },
+          ExclusiveStartKey: start,
+        }),
+      );
       out.push(...((page.Items ?? []) as LocalSchedule[]));
       start = page.LastEvaluatedKey;
     } while (start);
@@ -124,7 +138,12 @@ export function startLocalRunner(opts: RunnerOptions): { stop: () => Promise<voi
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
-    running = running.then(tick).catch(() => undefined).finally(() => { busy = false; });
+    running = running
+      .then(tick)
+      .catch(() => undefined)
+      .finally(() => {
+        busy = false;
+      });
   }, intervalMs);
   return {
     stop: async () => {

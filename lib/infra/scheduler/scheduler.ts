@@ -6,11 +6,26 @@
 import type { Settings } from '../settings';
 
 /** Fire one step at the vendor (dispatchStep). */
-export interface DispatchEvent { kind: 'dispatch'; tenantId: string; taskId: string; step: number }
+export interface DispatchEvent {
+  kind: 'dispatch';
+  tenantId: string;
+  taskId: string;
+  step: number;
+}
 /** Ask the vendor about a submitted step, the n-th time (pollStatus). */
-export interface PollEvent { kind: 'poll'; tenantId: string; taskId: string; step: number; n: number }
+export interface PollEvent {
+  kind: 'poll';
+  tenantId: string;
+  taskId: string;
+  step: number;
+  n: number;
+}
 /** Deliver a task's pending callbacks to the caller, in order (deliverCallback). */
-export interface CallbackEvent { kind: 'callback'; tenantId: string; taskId: string }
+export interface CallbackEvent {
+  kind: 'callback';
+  tenantId: string;
+  taskId: string;
+}
 
 /** What a schedule (or a direct invoke) delivers: the same shape from either scheduler. */
 export type WorkEvent = DispatchEvent | PollEvent | CallbackEvent;
@@ -50,7 +65,7 @@ export const scheduleName = (taskId: string, step: number) => `${taskId}-s${step
 export const revScheduleName = (taskId: string, step: number, rev: number, at: Date) => `${taskId}-s${step}-r${rev}-${at.getTime().toString(36)}`;
 /** The schedule a step waits for now (the one a cancel or a move deletes). */
 export const stepScheduleName = (taskId: string, s: { index: number; rev?: number; nextAttemptAt?: string; sendAt: string }) =>
-  (s.rev ? revScheduleName(taskId, s.index, s.rev, new Date(s.nextAttemptAt ?? s.sendAt)) : scheduleName(taskId, s.index));
+  s.rev ? revScheduleName(taskId, s.index, s.rev, new Date(s.nextAttemptAt ?? s.sendAt)) : scheduleName(taskId, s.index);
 export const pollScheduleName = (taskId: string, step: number, n: number) => `${taskId}-s${step}-p${n}`;
 export const callbackScheduleName = (taskId: string, cursor: number, attempt: number) => `${taskId}-c${cursor}-${attempt}`;
 /** Made as a callback delivery takes lease `lease` (its version): fires after that lease, in case its holder dies. */

@@ -41,7 +41,11 @@ export function parseExact(text: string): unknown {
       else if (c === '"') inString = false;
       continue;
     }
-    if (c === '"') { inString = true; out += c; continue; }
+    if (c === '"') {
+      inString = true;
+      out += c;
+      continue;
+    }
     if (c === '-' || (c >= '0' && c <= '9')) {
       let j = i + 1;
       while (j < text.length && /[0-9.eE+-]/.test(text[j] as string)) j++;

@@ -78,7 +78,11 @@ export interface VendorRequest {
   rawBody: string;
 }
 
-export interface VendorReply { status?: number; body: unknown; headers?: Record<string, string> }
+export interface VendorReply {
+  status?: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
 
 export interface SandboxSpec {
   name: string;
@@ -140,7 +144,12 @@ export interface SandboxOptions {
 const MAX_BODY = 16 * 1024 * 1024;
 
 export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.1', o: SandboxOptions = {}): Promise<RunningSandbox> {
-  const state = { tasks: [] as Record<string, unknown>[], requests: [] as RecordedRequest[], faults: [] as Fault[], limits: {} as Record<string, CallerLimitState> };
+  const state = {
+    tasks: [] as Record<string, unknown>[],
+    requests: [] as RecordedRequest[],
+    faults: [] as Fault[],
+    limits: {} as Record<string, CallerLimitState>,
+  };
   const latencyMs = o.latencyMs ?? 0;
 
   /** The vendor's limits: why the call is refused, or what to call when it ends (it counts in flight until then). */
@@ -168,7 +177,11 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
     }
     st.inFlight++;
     st.maxInFlight = Math.max(st.maxInFlight, st.inFlight);
-    return { end: () => { st.inFlight--; } };
+    return {
+      end: () => {
+        st.inFlight--;
+      },
+    };
   };
 
   const send = (res: ServerResponse, reply: VendorReply) => {
@@ -205,9 +218,15 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
       Object.assign(task, req.body, { manual: true });
       return send(res, { body: task });
     }
-    if (req.method === 'POST' && path === '/revoke-tokens') { spec.revokeTokens(); return send(res, { body: { ok: true } }); }
+    if (req.method === 'POST' && path === '/revoke-tokens') {
+      spec.revokeTokens();
+      return send(res, { body: { ok: true } });
+    }
     if (req.method === 'POST' && path === '/reset') {
-      state.tasks.length = 0; state.requests.length = 0; state.faults.length = 0; spec.reset();
+      state.tasks.length = 0;
+      state.requests.length = 0;
+      state.faults.length = 0;
+      spec.reset();
       for (const k of Object.keys(state.limits)) delete state.limits[k];
       return send(res, { body: { ok: true } });
     }
@@ -231,7 +250,11 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
         if (rawBody) {
           if (isForm) body = Object.fromEntries(new URLSearchParams(rawBody));
           else {
-            try { body = JSON.parse(rawBody); } catch { body = { __unparseable: rawBody }; }
+            try {
+              body = JSON.parse(rawBody);
+            } catch {
+              body = { __unparseable: rawBody };
+            }
           }
         }
         const vreq: VendorRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, rawBody };
@@ -247,7 +270,8 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
         };
         state.requests.push(recorded);
         const admitted = overLimit(vreq, recorded);
-        if ('why' in admitted) return send(res, admitted.why === 'in-flight' && spec.rateLimits?.inFlightReply ? spec.rateLimits.inFlightReply() : spec.throttleReply());
+        if ('why' in admitted)
+          return send(res, admitted.why === 'in-flight' && spec.rateLimits?.inFlightReply ? spec.rateLimits.inFlightReply() : spec.throttleReply());
         try {
           await handleCall(vreq, res, req);
         } finally {
@@ -261,14 +285,20 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
   const handleCall = async (vreq: VendorRequest, res: ServerResponse, req: IncomingMessage) => {
     if (latencyMs) await new Promise((r) => setTimeout(r, latencyMs));
     const fault = takeFault(vreq.path);
-    if (fault?.mode === 'reset') { req.socket.destroy(); return; }
+    if (fault?.mode === 'reset') {
+      req.socket.destroy();
+      return;
+    }
     if (fault?.mode === 'delay') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
     if (fault?.mode === 'http') return send(res, { status: fault.status ?? 500, body: { error: 'injected' } });
     if (fault?.mode === 'throttle') return send(res, spec.throttleReply());
     if (fault?.mode === 'vendor-error') return send(res, { body: spec.errorBody(fault.code ?? 'injected', fault.message ?? 'injected failure') });
     try {
       const reply = await spec.handle(vreq, state);
-      if (fault?.mode === 'accept-then-reset') { req.socket.destroy(); return; }
+      if (fault?.mode === 'accept-then-reset') {
+        req.socket.destroy();
+        return;
+      }
       if (fault?.mode === 'accept-then-delay') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
       send(res, reply);
     } catch (err) {
@@ -285,7 +315,11 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
     port: actual,
     server,
     state,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 

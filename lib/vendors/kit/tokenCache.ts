@@ -11,7 +11,10 @@ import { canonicalJson, sha256 } from '../../core/canonicalJson';
 import { vendorFetch, type HttpResult } from './vendorFetch';
 import { VendorCallError } from '../adapter';
 
-export interface Token { token: string; expiresAt: number }
+export interface Token {
+  token: string;
+  expiresAt: number;
+}
 
 /** No token outlives this (WeCom's 7,200 s less a margin), even one the vendor gives no expiry. */
 export const MAX_TOKEN_LIFE_MS = 7200_000 - 300_000;
@@ -39,7 +42,9 @@ export class TokenCache {
       entry = fetchToken().then((t) => ({ token: t.token, expiresAt: Math.min(t.expiresAt, issuedAt + MAX_TOKEN_LIFE_MS) }));
       this.entries.set(key, entry);
       const mine = entry;
-      entry.catch(() => { if (this.entries.get(key) === mine) this.entries.delete(key); });
+      entry.catch(() => {
+        if (this.entries.get(key) === mine) this.entries.delete(key);
+      });
     }
     return (await entry).token;
   }

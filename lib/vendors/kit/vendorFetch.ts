@@ -12,7 +12,11 @@ import { VendorCallError } from '../adapter';
 /** Codes that mean no byte of the request reached the vendor. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-export interface HttpResult { status: number; json: unknown; headers: Headers }
+export interface HttpResult {
+  status: number;
+  json: unknown;
+  headers: Headers;
+}
 
 export async function vendorFetch(
   url: string,
@@ -29,7 +33,11 @@ export async function vendorFetch(
   }
   if (res.status >= 300 && res.status < 400) {
     await res.body?.cancel().catch(() => undefined);
-    throw new VendorCallError('refused', `http_${res.status}`, `the vendor answered HTTP ${res.status}, a redirect to ${locationHost(res.headers, url)}; vendor redirects are not followed`);
+    throw new VendorCallError(
+      'refused',
+      `http_${res.status}`,
+      `the vendor answered HTTP ${res.status}, a redirect to ${locationHost(res.headers, url)}; vendor redirects are not followed`,
+    );
   }
   let text: string;
   try {

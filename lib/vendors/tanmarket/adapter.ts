@@ -23,7 +23,12 @@ export const TanmarketCredentials = z.object({
 });
 export type TanmarketCredentials = z.infer<typeof TanmarketCredentials>;
 
-export interface SignInput { appId: string; appKey: string; appSecret: string; timestamp: string }
+export interface SignInput {
+  appId: string;
+  appKey: string;
+  appSecret: string;
+  timestamp: string;
+}
 
 /** The candidate algorithms. The default is the common Chinese open-API convention; swap by config. */
 export const SIGNERS: Record<string, (s: SignInput) => string> = {
@@ -111,7 +116,8 @@ export const tanmarketAdapter: VendorAdapter<TanmarketCredentials, TanmarketSett
       if (!isInt64Text(s)) errors.push({ path: `audience.senders.${k}`, message: 'tanmarket staff ids are integers (e.g. "464248809015488")' });
     });
     if (i.audience.kind === 'customers') {
-      if (i.audience.customerIds?.length) errors.push({ path: 'audience.customerIds', message: 'tanmarket customer SOPs target staff and tags, not customer ids' });
+      if (i.audience.customerIds?.length)
+        errors.push({ path: 'audience.customerIds', message: 'tanmarket customer SOPs target staff and tags, not customer ids' });
       if (i.audience.tags?.exclude) errors.push({ path: 'audience.tags.exclude', message: 'tanmarket customer SOPs take included tags only' });
       if (i.audience.tags?.include?.match === 'all') errors.push({ path: 'audience.tags.include.match', message: 'tanmarket tag SOPs match any tag' });
       i.audience.tags?.include?.ids.forEach((t, k) => {
@@ -162,11 +168,15 @@ export const tanmarketAdapter: VendorAdapter<TanmarketCredentials, TanmarketSett
 
   async submit(ctx, i) {
     const req = this.buildRequest(i);
-    const res = await vendorFetch(withQuery(ctx.baseUrl, req.path), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...tanmarketHeaders(ctx.credentials, ctx.settings.signer) },
-      body: stringifyExact(req.body),
-    }, ctx.timeoutMs);
+    const res = await vendorFetch(
+      withQuery(ctx.baseUrl, req.path),
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...tanmarketHeaders(ctx.credentials, ctx.settings.signer) },
+        body: stringifyExact(req.body),
+      },
+      ctx.timeoutMs,
+    );
     const body = (res.json ?? {}) as { code?: unknown; message?: unknown; data?: { id?: unknown } };
     // The save endpoints answer {} on success; the others wrap {code, message, data}.
     const ok = res.status === 200 && (body.code === undefined || body.code === 0 || body.code === 200);
@@ -178,4 +188,3 @@ export const tanmarketAdapter: VendorAdapter<TanmarketCredentials, TanmarketSett
 
 /** The serialised body, exactly as sent (for tests and the sandbox). */
 export const tanmarketBody = (i: StepRequestInput) => stringifyExact(tanmarketAdapter.buildRequest(i).body);
-

@@ -14,7 +14,14 @@ const input = (over: Partial<StepRequestInput> = {}): StepRequestInput => ({
   content: {
     text: text.content,
     attachments: [
-      { type: 'material', materialId: material.mcId, kind: String(material.mcType), title: material.title, description: material.content, url: material.fileUrl },
+      {
+        type: 'material',
+        materialId: material.mcId,
+        kind: String(material.mcType),
+        title: material.title,
+        description: material.content,
+        url: material.fileUrl,
+      },
       { type: 'image', url: image.fileUrl, title: image.fileName },
     ],
   },
@@ -66,7 +73,12 @@ describe('tanmarket: customer SOP (群发助手SOP), compared with seed 000', ()
   it('groups go to addGroupAssistant with sendTime to the minute', () => {
     const g = tanmarketAdapter.buildRequest(input({ audience: { kind: 'groups', senders: ['464248809015488'], groupIds: ['wrOgQhDgAA'] } }));
     expect(g.path).toBe('/api/v3/groupSop/addGroupAssistant');
-    expect(g.body).toMatchObject({ title: example.title, chatIds: ['wrOgQhDgAA'], instruction: example.title, sopContents: [{ sendTime: '2022-04-29 10:02' }] });
+    expect(g.body).toMatchObject({
+      title: example.title,
+      chatIds: ['wrOgQhDgAA'],
+      instruction: example.title,
+      sopContents: [{ sendTime: '2022-04-29 10:02' }],
+    });
   });
 
   it('signs with the four headers; the default signer is md5(appId+timestamp+appSecret)', () => {

@@ -22,7 +22,7 @@ export function tanmarketSandbox(opts: TanmarketSandboxOptions): SandboxSpec {
 
   const checkSopDatas = (list: unknown, at: string): string | undefined => {
     if (!Array.isArray(list) || list.length === 0) return `${at}.sopDatas`;
-    for (const [k, d] of (list).entries()) {
+    for (const [k, d] of list.entries()) {
       if (!SOP_TYPES.has(d?.type)) return `${at}.sopDatas[${k}].type`;
       if (d.type === 1 && typeof d.content !== 'string') return `${at}.sopDatas[${k}].content`;
       if (d.type === 2 && (typeof d.fileUrl !== 'string' || typeof d.fileName !== 'string')) return `${at}.sopDatas[${k}].fileUrl`;
@@ -78,7 +78,8 @@ export function tanmarketSandbox(opts: TanmarketSandboxOptions): SandboxSpec {
       }
       if (req.method === 'POST' && req.path === '/api/v3/groupSop/addGroupAssistant') {
         if (typeof b.title !== 'string' || !b.title) return fail(40001, 'title required');
-        if (!Array.isArray(b.chatIds) || b.chatIds.length === 0 || b.chatIds.some((c: unknown) => typeof c !== 'string')) return fail(40001, 'chatIds required');
+        if (!Array.isArray(b.chatIds) || b.chatIds.length === 0 || b.chatIds.some((c: unknown) => typeof c !== 'string'))
+          return fail(40001, 'chatIds required');
         if (!integersOnWire(req.rawBody, 'owners')) return fail(40001, 'owners must be integers');
         if (!Array.isArray(b.sopContents) || b.sopContents.length === 0) return fail(40001, 'sopContents required');
         for (const [k, c] of (b.sopContents as any[]).entries()) {
@@ -97,9 +98,10 @@ export function tanmarketSandbox(opts: TanmarketSandboxOptions): SandboxSpec {
 
 /** The local stack's Tanmarket (scripts/lib/sandboxes.ts): it signs as TANMARKET_SIGNER says, as the adapter does. */
 export const sandbox: VendorSandbox = {
-  spec: (o) => tanmarketSandbox({
-    credentials: () => o.credentials().map((c) => ({ appId: c.appId ?? '', appKey: c.appKey ?? '', appSecret: c.appSecret ?? '' })),
-    signer: o.env.TANMARKET_SIGNER || undefined,
-  }),
+  spec: (o) =>
+    tanmarketSandbox({
+      credentials: () => o.credentials().map((c) => ({ appId: c.appId ?? '', appKey: c.appKey ?? '', appSecret: c.appSecret ?? '' })),
+      signer: o.env.TANMARKET_SIGNER || undefined,
+    }),
   demoCredentials: () => ({ appId: `tm${randomBytes(6).toString('hex')}`, appKey: demoSecret(12), appSecret: demoSecret() }),
 };

@@ -14,6 +14,8 @@ describe('tanmarket settings', () => {
   it('the signer defaults to the common convention, one of SIGNERS; a given one is taken as named', () => {
     expect(tanmarketSettings.parse({})).toEqual({ signer: DEFAULT_SIGNER });
     expect(Object.keys(SIGNERS)).toContain(DEFAULT_SIGNER);
-    expect(tanmarketSettings.parse({ TANMARKET_SIGNER: 'hmac-sha256(appSecret, appId+timestamp)' })).toEqual({ signer: 'hmac-sha256(appSecret, appId+timestamp)' });
+    expect(tanmarketSettings.parse({ TANMARKET_SIGNER: 'hmac-sha256(appSecret, appId+timestamp)' })).toEqual({
+      signer: 'hmac-sha256(appSecret, appId+timestamp)',
+    });
   });
 });

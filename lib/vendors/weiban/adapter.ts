@@ -12,7 +12,13 @@ import { vendorFetch, withQuery } from '../kit/vendorFetch';
 import { keepResponse } from '../kit/keepResponse';
 import { fetchForToken, TokenCache, tokenKey, type Token } from '../kit/tokenCache';
 import {
-  VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorRequest, type VendorStatus,
+  VendorCallError,
+  WebhookRejected,
+  type StepRequestInput,
+  type VendorAdapter,
+  type VendorContext,
+  type VendorRequest,
+  type VendorStatus,
 } from '../adapter';
 import { weibanSettings, type WeibanSettings } from './settings';
 
@@ -37,9 +43,16 @@ export const WEIBAN_TOKEN_INVALID = 10001;
  * Throttle codes and how long Weiban wants us away: 10052 (over 5 in flight) passes as soon as a
  * call ends; 10053 (over the minute or hour quota) bans the corp's calls for 60 s.
  */
-const WEIBAN_THROTTLE: ReadonlyMap<number, number> = new Map([[10052, 1_000], [10053, 60_000]]);
+const WEIBAN_THROTTLE: ReadonlyMap<number, number> = new Map([
+  [10052, 1_000],
+  [10053, 60_000],
+]);
 
-interface Envelope { errcode?: number; errmsg?: string; [k: string]: unknown }
+interface Envelope {
+  errcode?: number;
+  errmsg?: string;
+  [k: string]: unknown;
+}
 
 function attachment(a: Attachment): Record<string, unknown> {
   switch (a.type) {
@@ -57,19 +70,22 @@ function attachment(a: Attachment): Record<string, unknown> {
   }
 }
 
-const creator = (i: StepRequestInput) =>
-  (i.vendorOptions.create_staff_ext_id as string | undefined) ?? i.audience.senders?.[0];
+const creator = (i: StepRequestInput) => (i.vendorOptions.create_staff_ext_id as string | undefined) ?? i.audience.senders?.[0];
 
 const tokens = new TokenCache();
 /** Weiban documents no token expiry; qunfa assumes WeCom's 7,200 s and refreshes 5 min early. */
 const WEIBAN_TOKEN_LIFE_MS = 7200_000 - 300_000;
 
 async function fetchToken(ctx: VendorContext<WeibanCredentials>): Promise<Token> {
-  const res = await fetchForToken(withQuery(ctx.baseUrl, '/open-api/access_token/get'), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ corp_id: ctx.credentials.corpId, secret: ctx.credentials.secret }),
-  }, ctx.timeoutMs);
+  const res = await fetchForToken(
+    withQuery(ctx.baseUrl, '/open-api/access_token/get'),
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ corp_id: ctx.credentials.corpId, secret: ctx.credentials.secret }),
+    },
+    ctx.timeoutMs,
+  );
   const body = res.json as Envelope;
   if (body.errcode !== 0 || typeof body.access_token !== 'string') {
     const code = Number(body.errcode);
@@ -89,11 +105,15 @@ const token = (ctx: VendorContext<WeibanCredentials>, refresh = false) =>
 async function call(ctx: VendorContext<WeibanCredentials>, req: VendorRequest): Promise<Envelope> {
   for (let attempt = 0; ; attempt++) {
     const accessToken = await token(ctx, attempt > 0);
-    const res = await vendorFetch(withQuery(ctx.baseUrl, req.path, { ...req.query, access_token: accessToken }), {
-      method: req.method,
-      headers: { 'content-type': 'application/json' },
-      ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
-    }, ctx.timeoutMs);
+    const res = await vendorFetch(
+      withQuery(ctx.baseUrl, req.path, { ...req.query, access_token: accessToken }),
+      {
+        method: req.method,
+        headers: { 'content-type': 'application/json' },
+        ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
+      },
+      ctx.timeoutMs,
+    );
     const body = (res.json ?? {}) as Envelope;
     const code = Number(body.errcode ?? 0);
     if (code === 0) return body;
@@ -110,10 +130,14 @@ async function call(ctx: VendorContext<WeibanCredentials>, req: VendorRequest): 
  * (WeCom holds it; staff must confirm), sended.
  */
 const RESULT_STATE: Record<string, VendorStatus['state']> = {
-  waiting: 'SUBMITTED', creating: 'SUBMITTED', waiting_send: 'SUBMITTED',
-  sended: 'RUNNING', waiting_confirm: 'RUNNING',
+  waiting: 'SUBMITTED',
+  creating: 'SUBMITTED',
+  waiting_send: 'SUBMITTED',
+  sended: 'RUNNING',
+  waiting_confirm: 'RUNNING',
   completed: 'COMPLETED',
-  create_failed: 'FAILED', failed: 'FAILED',
+  create_failed: 'FAILED',
+  failed: 'FAILED',
   canceled: 'CANCELLED',
 };
 
@@ -129,8 +153,12 @@ export function parseWeibanResult(kind: 'customers' | 'groups', body: Record<str
   // A customer send has no "completed": sended with every staff member confirmed is the end.
   if (kind === 'customers' && raw === 'sended' && (num(body.unconfirmed_staff_count) ?? 0) === 0) state = 'COMPLETED';
   const stats: DeliveryStats = {
-    planned: num(body.total_count), sent: num(body.send_count), failed: num(body.fail_count),
-    notFriend: num(body.not_friend_count), overQuota: num(body.limit_count), unconfirmedStaff: num(body.unconfirmed_staff_count),
+    planned: num(body.total_count),
+    sent: num(body.send_count),
+    failed: num(body.fail_count),
+    notFriend: num(body.not_friend_count),
+    overQuota: num(body.limit_count),
+    unconfirmedStaff: num(body.unconfirmed_staff_count),
   };
   const clean = Object.fromEntries(Object.entries(stats).filter(([, v]) => v !== undefined)) as DeliveryStats;
   return {
@@ -167,12 +195,17 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials, WeibanSettings> = {
   check(i) {
     const errors: FieldError[] = [];
     if (i.audience.kind === 'groups') {
-      if (!i.audience.senders?.length) errors.push({ path: 'audience.senders', message: 'weiban needs at least one sender for group sends (staff_ext_id_list)' });
+      if (!i.audience.senders?.length)
+        errors.push({ path: 'audience.senders', message: 'weiban needs at least one sender for group sends (staff_ext_id_list)' });
       if (!i.audience.groupIds?.length) errors.push({ path: 'audience.groupIds', message: 'weiban needs the groups to send to (group_ext_id_list)' });
     } else if (!i.audience.customerIds?.length && !i.audience.senders?.length) {
       errors.push({ path: 'audience.customerIds', message: 'weiban needs customerIds or senders for customer sends' });
     }
-    if (!creator(i)) errors.push({ path: 'vendorOptions.create_staff_ext_id', message: 'weiban needs a creating staff member: give senders or vendorOptions.create_staff_ext_id' });
+    if (!creator(i))
+      errors.push({
+        path: 'vendorOptions.create_staff_ext_id',
+        message: 'weiban needs a creating staff member: give senders or vendorOptions.create_staff_ext_id',
+      });
     return errors;
   },
 
@@ -236,7 +269,8 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials, WeibanSettings> = {
   webhook(req, creds, maxSkewSeconds) {
     if (!creds.callbackToken || !creds.callbackAesKey) throw new WebhookRejected('no callback token or key configured');
     const { msg_signature: sig, timestamp = '', nonce = '' } = req.query;
-    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Date.now() / 1000 - Number(timestamp)) > maxSkewSeconds) throw new WebhookRejected('stale or missing timestamp');
+    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Date.now() / 1000 - Number(timestamp)) > maxSkewSeconds)
+      throw new WebhookRejected('stale or missing timestamp');
     const open = (encrypted: string) => {
       if (!signatureMatches(signature(creds.callbackToken as string, timestamp, nonce, encrypted), sig)) throw new WebhookRejected('bad msg_signature');
       try {
@@ -266,7 +300,13 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials, WeibanSettings> = {
     const id = parsed.event_id ?? parsed.msg_id;
     return {
       kind: 'events',
-      events: [{ eventId: typeof id === 'string' || typeof id === 'number' ? String(id) : sha256(message), type: String(parsed.event ?? parsed.type ?? 'unknown'), raw: parsed }],
+      events: [
+        {
+          eventId: typeof id === 'string' || typeof id === 'number' ? String(id) : sha256(message),
+          type: String(parsed.event ?? parsed.type ?? 'unknown'),
+          raw: parsed,
+        },
+      ],
       reply: { status: 200, contentType: 'text/plain', body: 'success' },
     };
   },

@@ -20,7 +20,13 @@ function seedTask(): StepRequestInput {
         { type: 'image', url: first.image.url, title: first.image.title },
         { type: 'link', url: first.link.url, title: first.link.title, description: first.link.desc },
         // The seed's cover is placeholder text ("ut sit"); the mapping carries it through unchanged.
-        { type: 'miniprogram', appId: first.miniprogram.appid, title: first.miniprogram.title, page: first.miniprogram.page, coverUrl: first.miniprogram.cover },
+        {
+          type: 'miniprogram',
+          appId: first.miniprogram.appid,
+          title: first.miniprogram.title,
+          page: first.miniprogram.page,
+          coverUrl: first.miniprogram.cover,
+        },
         { type: 'video', url: first.video.url, title: first.video.title },
       ],
     },
@@ -56,9 +62,21 @@ describe('weiban: groups → customer_group_msg/add, compared with seed 002', ()
 
   it('puts the seed values on the wire byte for byte (UTF-8, no escaping of Chinese)', async () => {
     // What submit actually sends, read off a real HTTP server standing in for Weiban.
-    const weiban = await startProxy(undefined, { intercept: (q) => ({ status: 200, headers: { 'content-type': 'application/json' }, body: q.path.startsWith('/open-api/access_token/get') ? '{"errcode":0,"errmsg":"ok","access_token":"tok"}' : '{"errcode":0,"errmsg":"ok","id":"1"}' }) });
+    const weiban = await startProxy(undefined, {
+      intercept: (q) => ({
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: q.path.startsWith('/open-api/access_token/get') ? '{"errcode":0,"errmsg":"ok","access_token":"tok"}' : '{"errcode":0,"errmsg":"ok","id":"1"}',
+      }),
+    });
     try {
-      const ctx = { tenantId: 't', credentials: { corpId: 'ww1', secret: 's' }, baseUrl: weiban.url, timeoutMs: 5000, settings: weibanAdapter.settings.parse({}) };
+      const ctx = {
+        tenantId: 't',
+        credentials: { corpId: 'ww1', secret: 's' },
+        baseUrl: weiban.url,
+        timeoutMs: 5000,
+        settings: weibanAdapter.settings.parse({}),
+      };
       await weibanAdapter.submit(ctx, seedTask());
       const sent = weiban.requests.find((q) => q.path.startsWith('/open-api/customer_group_msg/add'));
       expect(sent).toBeDefined();
@@ -74,7 +92,13 @@ describe('weiban: groups → customer_group_msg/add, compared with seed 002', ()
   it('the same task passes the canonical schema once the cover is a real URL', () => {
     const t = seedTask();
     const atts = t.content.attachments!.map((a) => (a.type === 'miniprogram' ? { ...a, coverUrl: 'https://example.com/cover.png' } : a));
-    const parsed = CreateTaskInput.safeParse({ vendor: 'weiban', name: t.name, audience: t.audience, content: { ...t.content, attachments: atts }, vendorOptions: t.vendorOptions });
+    const parsed = CreateTaskInput.safeParse({
+      vendor: 'weiban',
+      name: t.name,
+      audience: t.audience,
+      content: { ...t.content, attachments: atts },
+      vendorOptions: t.vendorOptions,
+    });
     expect(parsed.success).toBe(true);
   });
 });

@@ -27,16 +27,24 @@ function resultOf(task: Record<string, unknown>, progressMs: number): Record<str
   const kind = task.kind as 'groups' | 'customers';
   const stages = STAGES[kind];
   const stage = Math.min(Math.floor((Date.now() - (task.createdAt as number)) / progressMs), stages.length - 1);
-  const status = (task.status as string | undefined) && task.manual ? task.status as string : stages[stage];
+  const status = (task.status as string | undefined) && task.manual ? (task.status as string) : stages[stage];
   const req = task.request as { group_ext_id_list?: unknown[]; eu_ext_ids?: unknown[]; staff_eu_list?: { eu_ext_ids?: unknown[] }[] };
-  const total = kind === 'groups' ? req.group_ext_id_list?.length ?? 0 : (req.eu_ext_ids?.length ?? 0) + (req.staff_eu_list ?? []).reduce((n, s) => n + (s.eu_ext_ids?.length ?? 0), 0);
+  const total =
+    kind === 'groups'
+      ? (req.group_ext_id_list?.length ?? 0)
+      : (req.eu_ext_ids?.length ?? 0) + (req.staff_eu_list ?? []).reduce((n, s) => n + (s.eu_ext_ids?.length ?? 0), 0);
   const done = status === 'completed' || (kind === 'customers' && status === 'sended');
   const notFriend = done && total > 1 ? 1 : 0; // one recipient is always "not a friend", so the figures show it
   return {
-    errcode: 0, errmsg: 'ok', id: task.id, status,
+    errcode: 0,
+    errmsg: 'ok',
+    id: task.id,
+    status,
     total_count: total,
     send_count: done ? total - notFriend : stage >= 1 ? Math.floor(total / 2) : 0,
-    fail_count: 0, not_friend_count: notFriend, limit_count: 0,
+    fail_count: 0,
+    not_friend_count: notFriend,
+    limit_count: 0,
     unconfirmed_staff_count: done ? 0 : 1,
   };
 }
@@ -71,8 +79,12 @@ export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
     errorBody: (code, message) => ({ errcode: Number(code) || 40001, errmsg: message }),
     throttleReply: () => err(10053, 'api freq out of limit'),
     // Issued tokens stay valid across a reset, as a vendor's would; revoke-tokens ends them.
-    reset: () => { nextId = 1000 + Math.floor(Math.random() * 1e6); },
-    revokeTokens: () => { tokens.clear(); },
+    reset: () => {
+      nextId = 1000 + Math.floor(Math.random() * 1e6);
+    },
+    revokeTokens: () => {
+      tokens.clear();
+    },
     rateLimits: {
       limits: { inFlight: 5, perMinute: 300, perHour: 15_000 },
       isWrite: (req) => req.method === 'POST' && BULK_WRITE.has(req.path),
@@ -97,9 +109,15 @@ export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
 
       {
         if (req.method === 'POST' && req.path === '/open-api/customer_group_msg/add') {
-          const bad = missing(req.body, {
-            name: 'string', staff_ext_id_list: 'array', group_ext_id_list: 'array', create_staff_ext_id: 'string', text: 'string', attachments: 'array',
-          }) ?? checkAttachments((req.body as { attachments?: unknown }).attachments);
+          const bad =
+            missing(req.body, {
+              name: 'string',
+              staff_ext_id_list: 'array',
+              group_ext_id_list: 'array',
+              create_staff_ext_id: 'string',
+              text: 'string',
+              attachments: 'array',
+            }) ?? checkAttachments((req.body as { attachments?: unknown }).attachments);
           if (bad) return err(40001, `invalid parameter: ${bad}`);
           const b = req.body as { staff_ext_id_list: unknown[]; group_ext_id_list: unknown[] };
           if (b.staff_ext_id_list.length === 0 || b.group_ext_id_list.length === 0) return err(40001, 'invalid parameter: empty staff or group list');
@@ -110,8 +128,9 @@ export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
         }
 
         if (req.method === 'POST' && req.path === '/open-api/group_msg/add') {
-          const bad = missing(req.body, { name: 'string', create_staff_ext_id: 'string', text: 'string', attachments: 'array' })
-            ?? checkAttachments((req.body as { attachments?: unknown }).attachments);
+          const bad =
+            missing(req.body, { name: 'string', create_staff_ext_id: 'string', text: 'string', attachments: 'array' }) ??
+            checkAttachments((req.body as { attachments?: unknown }).attachments);
           if (bad) return err(40001, `invalid parameter: ${bad}`);
           const b = req.body as { staff_eu_list?: { staff_ext_id?: unknown; eu_ext_ids?: unknown[] }[]; eu_ext_ids?: unknown[] };
           if (!Array.isArray(b.staff_eu_list) && !Array.isArray(b.eu_ext_ids)) return err(40001, 'invalid parameter: staff_eu_list or eu_ext_ids');
@@ -140,5 +159,10 @@ export function weibanSandbox(opts: WeibanSandboxOptions): SandboxSpec {
 /** The local stack's Weiban (scripts/lib/sandboxes.ts), and a new tenant's Weiban credentials. */
 export const sandbox: VendorSandbox = {
   spec: (o) => weibanSandbox({ credentials: () => o.credentials().map((c) => ({ corpId: c.corpId ?? '', secret: c.secret ?? '' })), progressMs: o.progressMs }),
-  demoCredentials: () => ({ corpId: `ww${randomBytes(8).toString('hex')}`, secret: demoSecret(), callbackToken: demoSecret(16), callbackAesKey: randomBytes(32).toString('base64').slice(0, 43) }),
+  demoCredentials: () => ({
+    corpId: `ww${randomBytes(8).toString('hex')}`,
+    secret: demoSecret(),
+    callbackToken: demoSecret(16),
+    callbackAesKey: randomBytes(32).toString('base64').slice(0, 43),
+  }),
 };

@@ -8,7 +8,7 @@ describe('weiban settings', () => {
     expect(weibanSettings.variables).toEqual([{ name: 'WEIBAN_BASE_URL', endpoint: true, baseUrl: true, deployDefault: 'https://open.weibanzhushou.com' }]);
   });
 
-  it('parses to nothing more (its endpoint is the registry\'s): other variables are ignored', () => {
+  it("parses to nothing more (its endpoint is the registry's): other variables are ignored", () => {
     expect(weibanSettings.parse({})).toEqual({});
     expect(weibanSettings.parse({ WEIBAN_BASE_URL: 'https://open.weibanzhushou.com', YOUMI_SCOPE: 'x' })).toEqual({});
   });

@@ -56,20 +56,35 @@ const WSHOTO_THROTTLE = new Set([45009, 45033]);
 const tokens = new TokenCache();
 
 async function fetchToken(ctx: VendorContext<WshotoCredentials>): Promise<Token> {
-  const res = await fetchForToken(withQuery(ctx.baseUrl, '/openapi/access_token', { appid: ctx.credentials.appId, app_secret: ctx.credentials.appSecret }), { method: 'GET' }, ctx.timeoutMs);
+  const res = await fetchForToken(
+    withQuery(ctx.baseUrl, '/openapi/access_token', { appid: ctx.credentials.appId, app_secret: ctx.credentials.appSecret }),
+    { method: 'GET' },
+    ctx.timeoutMs,
+  );
   const body = res.json as { code?: number; msg?: string; data?: { access_token?: string; expires_in?: number } };
-  if (body.code !== 0 || !body.data?.access_token) throw new VendorCallError('refused', String(body.code ?? 'no_token'), `access_token: ${body.msg ?? 'no token'}`);
+  if (body.code !== 0 || !body.data?.access_token)
+    throw new VendorCallError('refused', String(body.code ?? 'no_token'), `access_token: ${body.msg ?? 'no token'}`);
   return { token: body.data.access_token, expiresAt: Date.now() + (body.data.expires_in ?? TOKEN_TTL_FALLBACK_S) * 1000 - EARLY_REFRESH_MS };
 }
 
 const token = (ctx: VendorContext<WshotoCredentials>, refresh = false) =>
   tokens.get(tokenKey(ctx.tenantId, ctx.baseUrl, ctx.credentials), () => fetchToken(ctx), refresh);
 
-async function call(ctx: VendorContext<WshotoCredentials>, path: string, body: unknown): Promise<{ code: number; msg?: string; data?: Record<string, unknown> }> {
+async function call(
+  ctx: VendorContext<WshotoCredentials>,
+  path: string,
+  body: unknown,
+): Promise<{ code: number; msg?: string; data?: Record<string, unknown> }> {
   for (let attempt = 0; ; attempt++) {
-    const res = await vendorFetch(withQuery(ctx.baseUrl, path, { access_token: await token(ctx, attempt > 0) }), {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: stringifyExact(body),
-    }, ctx.timeoutMs);
+    const res = await vendorFetch(
+      withQuery(ctx.baseUrl, path, { access_token: await token(ctx, attempt > 0) }),
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: stringifyExact(body),
+      },
+      ctx.timeoutMs,
+    );
     const env = (res.json ?? {}) as { code?: number; msg?: string; data?: Record<string, unknown> };
     if (env.code === 0) return env as { code: number };
     if (WSHOTO_TOKEN_ERRORS.has(Number(env.code)) && attempt === 0) continue;
@@ -118,12 +133,16 @@ export const wshotoAdapter: VendorAdapter<WshotoCredentials, WshotoSettings> = {
     if (!i.audience.senders?.length) errors.push({ path: 'audience.senders', message: 'wshoto needs the staff who send (user_id)' });
     const targets = i.audience.kind === 'groups' ? i.audience.groupIds : i.audience.customerIds;
     if (!targets?.length) {
-      errors.push({ path: i.audience.kind === 'groups' ? 'audience.groupIds' : 'audience.customerIds', message: 'wshoto needs explicit recipients (send_ids)' });
+      errors.push({
+        path: i.audience.kind === 'groups' ? 'audience.groupIds' : 'audience.customerIds',
+        message: 'wshoto needs explicit recipients (send_ids)',
+      });
     }
     i.content.attachments?.forEach((a, k) => {
       if (a.type !== 'material') return;
       if (!isInt64Text(a.materialId)) errors.push({ path: `content.attachments.${k}.materialId`, message: 'wshoto material ids are integers' });
-      if (!a.kind || !/^(?:[1-9]|1[0-2])$/.test(a.kind)) errors.push({ path: `content.attachments.${k}.kind`, message: 'wshoto material kind is 1–12 (1 poster, 2 text, 3 image, … 12 activity)' });
+      if (!a.kind || !/^(?:[1-9]|1[0-2])$/.test(a.kind))
+        errors.push({ path: `content.attachments.${k}.kind`, message: 'wshoto material kind is 1–12 (1 poster, 2 text, 3 image, … 12 activity)' });
     });
     return errors;
   },
@@ -180,7 +199,14 @@ export function parseWshotoStatus(env: { data?: Record<string, unknown> }): Vend
   const state = wshotoState(status);
   return {
     state,
-    ...(state === 'FAILED' ? { error: { code: `wshoto.status_${status}`, message: String(env.data?.error_info || (status === 4 ? 'the task is no longer valid' : 'WShoto could not create the task')) } } : {}),
+    ...(state === 'FAILED'
+      ? {
+          error: {
+            code: `wshoto.status_${status}`,
+            message: String(env.data?.error_info || (status === 4 ? 'the task is no longer valid' : 'WShoto could not create the task')),
+          },
+        }
+      : {}),
     raw: env,
   };
 }

@@ -15,7 +15,14 @@ describe('wshoto: query_task_detail_info, against seed 003', () => {
     expect(parseWshotoStatus(response)).toMatchObject({ state: 'SUBMITTED' });
   });
 
-  it.each([[0, 'SUBMITTED'], [1, 'SUBMITTED'], [2, 'RUNNING'], [3, 'COMPLETED'], [4, 'FAILED'], [-1, 'FAILED']])('status %i → %s', (status, state) => {
+  it.each([
+    [0, 'SUBMITTED'],
+    [1, 'SUBMITTED'],
+    [2, 'RUNNING'],
+    [3, 'COMPLETED'],
+    [4, 'FAILED'],
+    [-1, 'FAILED'],
+  ])('status %i → %s', (status, state) => {
     expect(parseWshotoStatus({ ...response, data: { ...response.data, status } }).state).toBe(state);
   });
 
@@ -35,10 +42,14 @@ describe('wshoto: query_task_detail_info, against seed 003', () => {
 
 describe('wshoto: create requests', () => {
   const input = (over: Partial<StepRequestInput> = {}): StepRequestInput => ({
-    taskId: 'tsk_x', name: '双十一', stepIndex: 0, sendAt: '2026-12-01T02:00:00.000Z',
+    taskId: 'tsk_x',
+    name: '双十一',
+    stepIndex: 0,
+    sendAt: '2026-12-01T02:00:00.000Z',
     audience: { kind: 'customers', senders: ['zhangsan'], customerIds: ['wm1', 'wm2'] },
     content: { text: '记得领券', attachments: [{ type: 'material', materialId: '1254676189925432390', kind: '3' }] },
-    vendorOptions: wshotoAdapter.options.parse({}), ...over,
+    vendorOptions: wshotoAdapter.options.parse({}),
+    ...over,
   });
 
   it('customers → follow_up/async_create with explain.materials by id', () => {
@@ -46,8 +57,11 @@ describe('wshoto: create requests', () => {
     expect(req.path).toBe('/openapi/task/follow_up/async_create');
     const wire = stringifyExact(req.body);
     expect(JSON.parse(wire.replace(/"id":(\d+)/, '"id":"$1"'))).toEqual({
-      template_name: '双十一', template_type: 1, user_id: 'zhangsan',
-      user_customers_list: [{ user_id: 'zhangsan', send_ids: ['wm1', 'wm2'] }], priority: 1,
+      template_name: '双十一',
+      template_type: 1,
+      user_id: 'zhangsan',
+      user_customers_list: [{ user_id: 'zhangsan', send_ids: ['wm1', 'wm2'] }],
+      priority: 1,
       explain: { content: '记得领券', materials: [{ id: '1254676189925432390', type: 3, send_type: 2 }] },
       end_time: Date.parse('2026-12-01T02:00:00Z') / 1000 + 7 * 86400,
     });
@@ -55,9 +69,16 @@ describe('wshoto: create requests', () => {
   });
 
   it('groups → super mass send', () => {
-    const req = wshotoAdapter.buildRequest(input({ audience: { kind: 'groups', senders: ['zhangsan'], groupIds: ['wrX'] }, vendorOptions: wshotoAdapter.options.parse({ end_time: 1800000000 }) }));
+    const req = wshotoAdapter.buildRequest(
+      input({ audience: { kind: 'groups', senders: ['zhangsan'], groupIds: ['wrX'] }, vendorOptions: wshotoAdapter.options.parse({ end_time: 1800000000 }) }),
+    );
     expect(req.path).toBe('/openapi/mass_send/corp/async_create_super_mass_info');
-    expect(req.body).toMatchObject({ template_name: '双十一', user_id: 'zhangsan', user_targets_info_list: [{ user_id: 'zhangsan', send_ids: ['wrX'] }], end_time: 1800000000 });
+    expect(req.body).toMatchObject({
+      template_name: '双十一',
+      user_id: 'zhangsan',
+      user_targets_info_list: [{ user_id: 'zhangsan', send_ids: ['wrX'] }],
+      end_time: 1800000000,
+    });
   });
 
   it('a material needs an integer id and a kind 1–12', () => {

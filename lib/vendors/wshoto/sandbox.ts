@@ -33,7 +33,7 @@ export function wshotoSandbox(opts: WshotoSandboxOptions): SandboxSpec {
   };
   const checkTargets = (list: unknown, name: string): string | undefined => {
     if (!Array.isArray(list) || list.length === 0) return name;
-    for (const [k, t] of (list).entries()) {
+    for (const [k, t] of list.entries()) {
       if (typeof t?.user_id !== 'string' || !Array.isArray(t.send_ids)) return `${name}[${k}]`;
       if (t.send_ids.length > 10_000) return `${name}[${k}].send_ids over 10000`;
     }
@@ -65,21 +65,30 @@ export function wshotoSandbox(opts: WshotoSandboxOptions): SandboxSpec {
       const b = parseExact(req.rawBody || '{}') as any;
 
       if (req.method === 'POST' && req.path === '/openapi/task/follow_up/async_create') {
-        const bad = typeof b.template_name !== 'string' || !b.template_name ? 'template_name'
-          : ![1, 2].includes(b.template_type) ? 'template_type'
-          : typeof b.user_id !== 'string' ? 'user_id'
-          : checkTargets(b.user_customers_list, 'user_customers_list') ?? checkExplain(req.rawBody, b.explain)
-            ?? (!Number.isInteger(b.priority) ? 'priority' : !Number.isInteger(b.end_time) ? 'end_time' : undefined);
+        const bad =
+          typeof b.template_name !== 'string' || !b.template_name
+            ? 'template_name'
+            : ![1, 2].includes(b.template_type)
+              ? 'template_type'
+              : typeof b.user_id !== 'string'
+                ? 'user_id'
+                : (checkTargets(b.user_customers_list, 'user_customers_list') ??
+                  checkExplain(req.rawBody, b.explain) ??
+                  (!Number.isInteger(b.priority) ? 'priority' : !Number.isInteger(b.end_time) ? 'end_time' : undefined));
         if (bad) return fail(40001, `参数错误: ${bad}`);
         const id = String(next++);
         state.tasks.push({ id, kind: 'customers', status: 0, createdAt: Date.now(), request: b, template_type: b.template_type });
         return ok({ template_id: new Int64(id) });
       }
       if (req.method === 'POST' && req.path === '/openapi/mass_send/corp/async_create_super_mass_info') {
-        const bad = typeof b.template_name !== 'string' || !b.template_name ? 'template_name'
-          : typeof b.user_id !== 'string' ? 'user_id'
-          : checkTargets(b.user_targets_info_list, 'user_targets_info_list') ?? checkExplain(req.rawBody, b.explain)
-            ?? (!Number.isInteger(b.end_time) ? 'end_time' : undefined);
+        const bad =
+          typeof b.template_name !== 'string' || !b.template_name
+            ? 'template_name'
+            : typeof b.user_id !== 'string'
+              ? 'user_id'
+              : (checkTargets(b.user_targets_info_list, 'user_targets_info_list') ??
+                checkExplain(req.rawBody, b.explain) ??
+                (!Number.isInteger(b.end_time) ? 'end_time' : undefined));
         if (bad) return fail(40001, `参数错误: ${bad}`);
         const id = String(next++);
         state.tasks.push({ id, kind: 'groups', status: 0, createdAt: Date.now(), request: b, template_type: 3 });
@@ -93,10 +102,20 @@ export function wshotoSandbox(opts: WshotoSandboxOptions): SandboxSpec {
         // By itself a task moves 0 → 1 → 2 → 3; a test may pin a status (POST /__sandbox/tasks/<id>).
         if (!t.manual) t.status = Math.min(Math.floor((Date.now() - (t.createdAt as number)) / (opts.progressMs ?? 2000)), 3);
         return ok({
-          template_id: new Int64(t.id as string), template_name: r.template_name, template_type: t.template_type, priority: r.priority ?? 1,
-          create_user_id: r.user_id, delay_type: 1, status: t.status, task_mode: 1, source: 2,
-          error_info: t.error_info ?? '', explain: r.explain, filter_type: t.kind === 'groups' ? 2 : 4,
-          end_time: r.end_time, send_time: Math.floor(Date.now() / 1000),
+          template_id: new Int64(t.id as string),
+          template_name: r.template_name,
+          template_type: t.template_type,
+          priority: r.priority ?? 1,
+          create_user_id: r.user_id,
+          delay_type: 1,
+          status: t.status,
+          task_mode: 1,
+          source: 2,
+          error_info: t.error_info ?? '',
+          explain: r.explain,
+          filter_type: t.kind === 'groups' ? 2 : 4,
+          end_time: r.end_time,
+          send_time: Math.floor(Date.now() / 1000),
         });
       }
       return { status: 404, body: { code: 404, msg: `no such endpoint ${req.method} ${req.path}` } };
@@ -106,6 +125,7 @@ export function wshotoSandbox(opts: WshotoSandboxOptions): SandboxSpec {
 
 /** The local stack's WShoto (scripts/lib/sandboxes.ts), and a new tenant's WShoto credentials. */
 export const sandbox: VendorSandbox = {
-  spec: (o) => wshotoSandbox({ credentials: () => o.credentials().map((c) => ({ appId: c.appId ?? '', appSecret: c.appSecret ?? '' })), progressMs: o.progressMs }),
+  spec: (o) =>
+    wshotoSandbox({ credentials: () => o.credentials().map((c) => ({ appId: c.appId ?? '', appSecret: c.appSecret ?? '' })), progressMs: o.progressMs }),
   demoCredentials: () => ({ appId: `ws${randomBytes(6).toString('hex')}`, appSecret: demoSecret() }),
 };

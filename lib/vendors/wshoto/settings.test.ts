@@ -8,7 +8,7 @@ describe('wshoto settings', () => {
     expect(wshotoSettings.variables).toEqual([{ name: 'WSHOTO_BASE_URL', endpoint: true, baseUrl: true, deployDefault: 'https://open.wshoto.com' }]);
   });
 
-  it('parses to nothing more (its endpoint is the registry\'s): other variables are ignored', () => {
+  it("parses to nothing more (its endpoint is the registry's): other variables are ignored", () => {
     expect(wshotoSettings.parse({})).toEqual({});
     expect(wshotoSettings.parse({ WSHOTO_BASE_URL: 'https://open.wshoto.com', TANMARKET_SIGNER: 'x' })).toEqual({});
   });

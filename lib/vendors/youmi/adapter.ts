@@ -14,7 +14,13 @@ import { vendorFetch, withQuery } from '../kit/vendorFetch';
 import { keepResponse } from '../kit/keepResponse';
 import { fetchForToken, TokenCache, tokenKey, type Token } from '../kit/tokenCache';
 import {
-  VendorCallError, WebhookRejected, type StepRequestInput, type VendorAdapter, type VendorContext, type VendorStatus, CONSERVATIVE_LIMITS,
+  VendorCallError,
+  WebhookRejected,
+  type StepRequestInput,
+  type VendorAdapter,
+  type VendorContext,
+  type VendorStatus,
+  CONSERVATIVE_LIMITS,
 } from '../adapter';
 import { youmiSettings, type YoumiSettings } from './settings';
 
@@ -32,7 +38,13 @@ export function youmiEventSignature(clientSecret: string, clientId: string, nonc
   return mac.digest('base64');
 }
 
-const EVENT_STATE: Record<string, VendorStatus['state']> = { accepted: 'SUBMITTED', running: 'RUNNING', finished: 'COMPLETED', failed: 'FAILED', cancelled: 'CANCELLED' };
+const EVENT_STATE: Record<string, VendorStatus['state']> = {
+  accepted: 'SUBMITTED',
+  running: 'RUNNING',
+  finished: 'COMPLETED',
+  failed: 'FAILED',
+  cancelled: 'CANCELLED',
+};
 
 export const YoumiCredentials = z.object({
   clientId: z.string().check(z.minLength(1)),
@@ -115,35 +127,60 @@ async function fetchToken(ctx: Ctx): Promise<Token> {
     scope: ctx.settings.scope,
     grant_type: 'client_credentials',
   });
-  const res = await fetchForToken(youmiTokenEndpoint(ctx.settings.tokenUrl, ctx.baseUrl), {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(),
-  }, ctx.timeoutMs);
+  const res = await fetchForToken(
+    youmiTokenEndpoint(ctx.settings.tokenUrl, ctx.baseUrl),
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+    },
+    ctx.timeoutMs,
+  );
   const body = res.json as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown };
   if (res.status !== 200 || typeof body.access_token !== 'string') {
-    throw new VendorCallError('refused', String(body.error ?? `http_${res.status}`), `connect/token: ${String(body.error_description ?? body.error ?? 'no access_token')}`);
+    throw new VendorCallError(
+      'refused',
+      String(body.error ?? `http_${res.status}`),
+      `connect/token: ${String(body.error_description ?? body.error ?? 'no access_token')}`,
+    );
   }
   const ttl = typeof body.expires_in === 'number' ? body.expires_in * 1000 : 3600_000;
   return { token: body.access_token, expiresAt: Date.now() + ttl - EARLY_REFRESH_MS };
 }
 
 const token = (ctx: Ctx, refresh = false) =>
-  tokens.get(tokenKey(ctx.tenantId, `${youmiTokenEndpoint(ctx.settings.tokenUrl, ctx.baseUrl)}|${ctx.settings.scope}`, ctx.credentials), () => fetchToken(ctx), refresh);
+  tokens.get(
+    tokenKey(ctx.tenantId, `${youmiTokenEndpoint(ctx.settings.tokenUrl, ctx.baseUrl)}|${ctx.settings.scope}`, ctx.credentials),
+    () => fetchToken(ctx),
+    refresh,
+  );
 
-interface YoumiEnvelope { requestId?: string; errmsg?: unknown; succeed?: boolean; msgTime?: string; values?: unknown; errdesc?: unknown }
+interface YoumiEnvelope {
+  requestId?: string;
+  errmsg?: unknown;
+  succeed?: boolean;
+  msgTime?: string;
+  values?: unknown;
+  errdesc?: unknown;
+}
 
 /** Calls YouMi; a 401 (token refused before anything was done) refreshes the token once. */
 async function call(ctx: Ctx, path: string, body: unknown): Promise<YoumiEnvelope> {
   for (let attempt = 0; ; attempt++) {
     const bearer = await token(ctx, attempt > 0);
-    const res = await vendorFetch(withQuery(ctx.baseUrl, path), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Bearer ${bearer}`,
-        ...(ctx.credentials.tenantId ? { tenantid: ctx.credentials.tenantId } : {}),
+    const res = await vendorFetch(
+      withQuery(ctx.baseUrl, path),
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${bearer}`,
+          ...(ctx.credentials.tenantId ? { tenantid: ctx.credentials.tenantId } : {}),
+        },
+        body: JSON.stringify(body),
       },
-      body: JSON.stringify(body),
-    }, ctx.timeoutMs);
+      ctx.timeoutMs,
+    );
     if (res.status === 401 && attempt === 0) continue;
     const env = (res.json ?? {}) as YoumiEnvelope;
     if (res.status === 401) throw new VendorCallError('refused', 'http_401', 'YouMi refused the access token twice');
@@ -185,17 +222,15 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials, YoumiSettings> = {
     if (i.audience.tags?.exclude) errors.push({ path: 'audience.tags.exclude', message: 'youmi: the exclude-label field is not documented; not supported' });
     if (i.audience.tags?.include?.match === 'all') errors.push({ path: 'audience.tags.include.match', message: 'youmi label sends match any label' });
     i.audience.tags?.include?.ids.forEach((id, k) => {
-      if (!LABEL_ID.test(id)) errors.push({ path: `audience.tags.include.ids.${k}`, message: 'youmi labels are "<ad_label_id>:<ad_label_info_id>", e.g. "262:1317"' });
+      if (!LABEL_ID.test(id))
+        errors.push({ path: `audience.tags.include.ids.${k}`, message: 'youmi labels are "<ad_label_id>:<ad_label_info_id>", e.g. "262:1317"' });
     });
     return errors;
   },
 
   buildRequest(i) {
     const o = opts(i);
-    const items = [
-      ...(i.content.text ? [{ data: { content: i.content.text }, type: TYPE.text }] : []),
-      ...(i.content.attachments ?? []).map(contentItem),
-    ];
+    const items = [...(i.content.text ? [{ data: { content: i.content.text }, type: TYPE.text }] : []), ...(i.content.attachments ?? []).map(contentItem)];
     const labels = (i.audience.tags?.include?.ids ?? []).map((id) => {
       const [, group, value] = LABEL_ID.exec(id) as RegExpExecArray;
       return { ad_label_id: Number(group), ad_label_info_id: Number(value), ad_label_info_name: o.labelNames?.[id] ?? '' };
@@ -263,19 +298,23 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials, YoumiSettings> = {
     const n = (v: unknown) => (typeof v === 'number' ? v : undefined);
     return {
       kind: 'events',
-      events: [{
-        eventId: e.eventId,
-        type: e.messageType,
-        ...(e.messageType === 'rpaTaskResult' && d.taskId !== undefined ? { vendorTaskId: String(d.taskId) } : {}),
-        ...(e.messageType === 'rpaTaskResult' && state ? {
-          status: {
-            state,
-            stats: Object.fromEntries(Object.entries({ planned: n(d.total), sent: n(d.success), failed: n(d.fail) }).filter(([, v]) => v !== undefined)),
-            ...(state === 'FAILED' ? { error: { code: 'youmi.failed', message: String(d.errorMessage ?? 'YouMi reports the task failed') } } : {}),
-          },
-        } : {}),
-        raw: e,
-      }],
+      events: [
+        {
+          eventId: e.eventId,
+          type: e.messageType,
+          ...(e.messageType === 'rpaTaskResult' && d.taskId !== undefined ? { vendorTaskId: String(d.taskId) } : {}),
+          ...(e.messageType === 'rpaTaskResult' && state
+            ? {
+                status: {
+                  state,
+                  stats: Object.fromEntries(Object.entries({ planned: n(d.total), sent: n(d.success), failed: n(d.fail) }).filter(([, v]) => v !== undefined)),
+                  ...(state === 'FAILED' ? { error: { code: 'youmi.failed', message: String(d.errorMessage ?? 'YouMi reports the task failed') } } : {}),
+                },
+              }
+            : {}),
+          raw: e,
+        },
+      ],
       reply: { status: 200, contentType: 'application/json', body: '{"succeed":true}' },
     };
   },

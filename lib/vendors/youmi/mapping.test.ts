@@ -71,10 +71,12 @@ describe('youmi: SaveBulkSendTask, compared with seed 001', () => {
   });
 
   it('labels go to chooseLabel as a JSON string, with choose_type 1', () => {
-    const req2 = youmiAdapter.buildRequest(input({
-      audience: { kind: 'customers', senders: ['hex'], tags: { include: { match: 'any', ids: ['262:1317'] } } },
-      vendorOptions: youmiAdapter.options.parse({ machine: { ad_wechat_id: 1, machine_key: 'k' }, labelNames: { '262:1317': '测试' } }),
-    }));
+    const req2 = youmiAdapter.buildRequest(
+      input({
+        audience: { kind: 'customers', senders: ['hex'], tags: { include: { match: 'any', ids: ['262:1317'] } } },
+        vendorOptions: youmiAdapter.options.parse({ machine: { ad_wechat_id: 1, machine_key: 'k' }, labelNames: { '262:1317': '测试' } }),
+      }),
+    );
     const b = req2.body as any;
     expect(b.bulksend.choose_type).toBe(1);
     expect(JSON.parse(b.chooseLabel)).toEqual([{ ad_label_id: 262, ad_label_info_id: 1317, ad_label_info_name: '测试' }]);
@@ -82,7 +84,9 @@ describe('youmi: SaveBulkSendTask, compared with seed 001', () => {
   });
 
   it('refuses what it cannot say: several senders, exclude labels, malformed label ids', () => {
-    const errs = youmiAdapter.check(input({ audience: { kind: 'customers', senders: ['a', 'b'], tags: { include: { match: 'any', ids: ['x'] }, exclude: { match: 'any', ids: ['1:2'] } } } }));
+    const errs = youmiAdapter.check(
+      input({ audience: { kind: 'customers', senders: ['a', 'b'], tags: { include: { match: 'any', ids: ['x'] }, exclude: { match: 'any', ids: ['1:2'] } } } }),
+    );
     expect(errs.map((e) => e.path)).toEqual(['audience.senders', 'audience.tags.exclude', 'audience.tags.include.ids.0']);
   });
 

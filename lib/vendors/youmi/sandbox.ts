@@ -29,7 +29,10 @@ export async function pushYoumiEvent(url: string, creds: { clientId: string; cli
   const res = await fetch(url, {
     method: 'POST',
     headers: {
-      'content-type': 'application/json', 'x-youmi-appid': creds.clientId, 'x-youmi-nonce': nonce, 'x-youmi-timestamp': ts,
+      'content-type': 'application/json',
+      'x-youmi-appid': creds.clientId,
+      'x-youmi-nonce': nonce,
+      'x-youmi-timestamp': ts,
       ...(creds.tenantId ? { 'x-youmi-tenantid': creds.tenantId } : {}),
       'x-youmi-signature': youmiEventSignature(creds.clientSecret, creds.clientId, nonce, ts, body, creds.tenantId ?? ''),
     },
@@ -47,8 +50,13 @@ const ITEM_FIELDS: Record<string, string[]> = {
   '30': ['roomId'],
 };
 const MASS_FIELDS: Record<string, 'number' | 'string'> = {
-  ad_wechat_id: 'number', machine_key: 'string', machine_name: 'string', qv_company_id: 'string',
-  object_id: 'string', object_nickname: 'string', belong_staff_code: 'string',
+  ad_wechat_id: 'number',
+  machine_key: 'string',
+  machine_name: 'string',
+  qv_company_id: 'string',
+  object_id: 'string',
+  object_nickname: 'string',
+  belong_staff_code: 'string',
 };
 
 export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
@@ -68,9 +76,13 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
     if (typeof bs.start_time !== 'string' || !/^\d{10}$/.test(bs.start_time)) return 'bulksend.start_time (unix seconds as a string)';
     if (typeof bs.task_content !== 'string') return 'bulksend.task_content (a JSON string)';
     let items: unknown;
-    try { items = JSON.parse(bs.task_content); } catch { return 'bulksend.task_content (not JSON)'; }
+    try {
+      items = JSON.parse(bs.task_content);
+    } catch {
+      return 'bulksend.task_content (not JSON)';
+    }
     if (!Array.isArray(items) || items.length === 0) return 'bulksend.task_content (an array of items)';
-    for (const [k, it] of (items).entries()) {
+    for (const [k, it] of items.entries()) {
       const fields = ITEM_FIELDS[it?.type];
       if (!fields || typeof it.type !== 'string') return `task_content[${k}].type`;
       for (const f of fields) if (typeof it.data?.[f] !== 'string') return `task_content[${k}].data.${f}`;
@@ -84,7 +96,9 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
       try {
         const labels = JSON.parse(b.chooseLabel);
         if (!Array.isArray(labels) || labels.some((l: any) => !Number.isInteger(l.ad_label_id) || !Number.isInteger(l.ad_label_info_id))) return 'chooseLabel';
-      } catch { return 'chooseLabel (not JSON)'; }
+      } catch {
+        return 'chooseLabel (not JSON)';
+      }
     }
     if (bs.choose_type === 0 && b.listMass.length === 0) return 'listMass (empty for choose_type 0)';
     if (bs.choose_type === 1 && !b.chooseLabel) return 'chooseLabel (empty for choose_type 1)';
@@ -93,7 +107,14 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
 
   return {
     name: 'youmi',
-    errorBody: (code, message) => ({ requestId: randomUUID(), errmsg: Number(code) || 40000, succeed: false, msgTime: new Date().toISOString(), values: null, errdesc: message }),
+    errorBody: (code, message) => ({
+      requestId: randomUUID(),
+      errmsg: Number(code) || 40000,
+      succeed: false,
+      msgTime: new Date().toISOString(),
+      values: null,
+      errdesc: message,
+    }),
     throttleReply: () => ({ status: 429, body: { error: 'too_many_requests' }, headers: { 'retry-after': '1' } }),
     reset: () => undefined,
     revokeTokens: () => tokens.clear(),
@@ -112,7 +133,8 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
         const f = req.body as Record<string, string> | undefined;
         const known = opts.credentials().find((c) => c.clientId === f?.client_id);
         if (f?.grant_type !== 'client_credentials') return { status: 400, body: { error: 'unsupported_grant_type' } };
-        if (!known || known.clientSecret !== f.client_secret) return { status: 400, body: { error: 'invalid_client', error_description: 'client_id or client_secret is wrong' } };
+        if (!known || known.clientSecret !== f.client_secret)
+          return { status: 400, body: { error: 'invalid_client', error_description: 'client_id or client_secret is wrong' } };
         if (f.scope !== 'Ls.Qkl.PublicApi') return { status: 400, body: { error: 'invalid_scope' } };
         const token = randomBytes(24).toString('base64url');
         tokens.add(token);
@@ -139,7 +161,16 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
           const push = (status: string, success: number) => {
             if (task.status === 'deleted') return;
             task.status = status;
-            void pushYoumiEvent(url, { clientId: client.clientId, clientSecret: client.clientSecret, tenantId: youmiTenant }, { eventId: randomUUID(), messageType: 'rpaTaskResult', occurredAt: new Date().toISOString(), data: { taskId: id, status, total, success, fail: status === 'finished' ? total - success : 0 } });
+            void pushYoumiEvent(
+              url,
+              { clientId: client.clientId, clientSecret: client.clientSecret, tenantId: youmiTenant },
+              {
+                eventId: randomUUID(),
+                messageType: 'rpaTaskResult',
+                occurredAt: new Date().toISOString(),
+                data: { taskId: id, status, total, success, fail: status === 'finished' ? total - success : 0 },
+              },
+            );
           };
           const step = opts.progressMs ?? 2000;
           setTimeout(() => push('running', 0), step).unref();
@@ -165,9 +196,12 @@ export function youmiSandbox(opts: YoumiSandboxOptions): SandboxSpec {
  * whose callback URL it registered, and deletes at YOUMI_DELETE_PATH as the adapter does.
  */
 export const sandbox: VendorSandbox = {
-  spec: (o) => youmiSandbox({
-    credentials: () => o.credentials().map((c) => ({ clientId: c.clientId ?? '', clientSecret: c.clientSecret ?? '', tenantId: c.qunfaTenant ?? '' })),
-    deletePath: o.env.YOUMI_DELETE_PATH || undefined, callbackBase: o.callbackBase, progressMs: o.progressMs,
-  }),
+  spec: (o) =>
+    youmiSandbox({
+      credentials: () => o.credentials().map((c) => ({ clientId: c.clientId ?? '', clientSecret: c.clientSecret ?? '', tenantId: c.qunfaTenant ?? '' })),
+      deletePath: o.env.YOUMI_DELETE_PATH || undefined,
+      callbackBase: o.callbackBase,
+      progressMs: o.progressMs,
+    }),
   demoCredentials: () => ({ clientId: `ym-${randomBytes(6).toString('hex')}`, clientSecret: demoSecret() }),
 };

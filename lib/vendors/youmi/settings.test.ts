@@ -21,13 +21,20 @@ describe('youmi settings', () => {
   });
 
   it('takes what is given', () => {
-    expect(youmiSettings.parse({ YOUMI_TOKEN_URL: 'https://idp.youmi.example', YOUMI_DELETE_PATH: '/v3/Delete', YOUMI_SCOPE: 'Other.Scope' }))
-      .toEqual({ tokenUrl: 'https://idp.youmi.example', deletePath: '/v3/Delete', scope: 'Other.Scope' });
+    expect(youmiSettings.parse({ YOUMI_TOKEN_URL: 'https://idp.youmi.example', YOUMI_DELETE_PATH: '/v3/Delete', YOUMI_SCOPE: 'Other.Scope' })).toEqual({
+      tokenUrl: 'https://idp.youmi.example',
+      deletePath: '/v3/Delete',
+      scope: 'Other.Scope',
+    });
   });
 
   it('a delete path that is not a path is refused naming the variable, never its value', () => {
     let err: unknown;
-    try { youmiSettings.parse({ YOUMI_DELETE_PATH: 'https://secret.example/x' }); } catch (e) { err = e; }
+    try {
+      youmiSettings.parse({ YOUMI_DELETE_PATH: 'https://secret.example/x' });
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(VendorSettingsError);
     expect((err as VendorSettingsError).problems).toHaveLength(1);
     expect((err as Error).message).toMatch(/^invalid environment: YOUMI_DELETE_PATH: /);
