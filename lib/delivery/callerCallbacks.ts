@@ -172,14 +172,12 @@ async function deliverWithin(deps: CallbackDeps, ev: CallbackEvent, attemptsUnti
   }
   // What comes next is arranged, or nothing is left: the backstop has no work. Should deleting it
   // fail, its firing finds nothing pending, or delivers what is (receivers dedupe by id).
-  await scheduler
-    .cancel(backstop)
-    .catch((err: unknown) =>
-      logger.warn('could not delete the callback backstop; it will fire and find little or nothing to do', {
-        taskId: ev.taskId,
-        error: (err as Error).message,
-      }),
-    );
+  await scheduler.cancel(backstop).catch((err: unknown) =>
+    logger.warn('could not delete the callback backstop; it will fire and find little or nothing to do', {
+      taskId: ev.taskId,
+      error: (err as Error).message,
+    }),
+  );
   // A change that landed while we held the lease found it taken and left the work to us.
   if (!arranged && !lost) {
     const latest = await deps.store.get(ev.tenantId, ev.taskId);

@@ -323,15 +323,13 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
   const scheduler = await deps.scheduler();
   for (const index of cancelled) {
     for (const name of new Set([scheduleName(task.id, index), stepScheduleName(task.id, task.steps[index] as Step)])) {
-      await scheduler
-        .cancel(name)
-        .catch((err: unknown) =>
-          logger.warn('schedule delete failed; the step is CANCELLED so its firing will send nothing', {
-            taskId: task.id,
-            step: index,
-            error: (err as Error).message,
-          }),
-        );
+      await scheduler.cancel(name).catch((err: unknown) =>
+        logger.warn('schedule delete failed; the step is CANCELLED so its firing will send nothing', {
+          taskId: task.id,
+          step: index,
+          error: (err as Error).message,
+        }),
+      );
     }
   }
 
@@ -461,25 +459,21 @@ export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string |
       throw conflict(result && 'conflict' in result ? String(result.conflict) : 'nothing could be changed');
     }
     for (const m of moved) {
-      await scheduler
-        .cancel(stepScheduleName(current.id, current.steps[m.index] as Step))
-        .catch((err: unknown) =>
-          logger.warn('old schedule not deleted; when it fires it finds the step not yet due', {
+      await scheduler.cancel(stepScheduleName(current.id, current.steps[m.index] as Step)).catch((err: unknown) =>
+        logger.warn('old schedule not deleted; when it fires it finds the step not yet due', {
+          taskId: current.id,
+          step: m.index,
+          error: (err as Error).message,
+        }),
+      );
+      if (m.dueNow) {
+        await deps.invoke({ kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index }, 'now').catch((err: unknown) =>
+          logger.warn('direct dispatch invoke failed; the backstop schedule will fire it', {
             taskId: current.id,
             step: m.index,
             error: (err as Error).message,
           }),
         );
-      if (m.dueNow) {
-        await deps
-          .invoke({ kind: 'dispatch', tenantId: tenant.id, taskId: current.id, step: m.index }, 'now')
-          .catch((err: unknown) =>
-            logger.warn('direct dispatch invoke failed; the backstop schedule will fire it', {
-              taskId: current.id,
-              step: m.index,
-              error: (err as Error).message,
-            }),
-          );
       }
     }
     return publicTask(out.task);
