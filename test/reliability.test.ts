@@ -801,7 +801,7 @@ describe('hardening (issue 10)', () => {
     const t = (await create(task())).body;
     const stored = (await get(t.id)).body;
     const { vendorContext } = await import('../lib/delivery/vendorContext');
-    const { ctx } = await vendorContext(tenantDirectory(), 'a', 'weiban', appVendors(), appSettings().VENDOR_TIMEOUT_MS);
+    const { ctx } = await vendorContext(tenantDirectory(), 'a', 'weiban', appVendors(), appSettings());
     const input = stepInput(stored, stored.steps[0]);
     await weibanAdapter.submit(ctx as never, input);
     const before = await tokenRequests('weiban');

@@ -180,7 +180,7 @@ describe('wshoto: status read with query_task_detail_info', () => {
     await dispatch(res.body.id);
     const id = (await get(res.body.id)).steps[0].vendorTaskId as string;
     expect(id).toMatch(/^\d{19}$/); // past 2^53 and exact
-    const { adapter, ctx } = await vendorContext(tenantDirectory(), 'a', 'wshoto', appVendors(), appSettings().VENDOR_TIMEOUT_MS);
+    const { adapter, ctx } = await vendorContext(tenantDirectory(), 'a', 'wshoto', appVendors(), appSettings());
     const t = await get(res.body.id);
     const input = stepInput(t, t.steps[0]);
     expect(adapter).toBe(wshotoAdapter);

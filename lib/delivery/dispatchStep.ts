@@ -91,7 +91,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
 
   let wired: Wired;
   try {
-    wired = await vendorContext(deps.tenants, tenantId, task.vendor, deps.vendors, deps.settings.VENDOR_TIMEOUT_MS);
+    wired = await vendorContext(deps.tenants, tenantId, task.vendor, deps.vendors, deps.settings);
   } catch (err) {
     if (!(err instanceof VendorCallError)) throw err;
     return fail(deps, task, index, err);

@@ -54,7 +54,7 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
   const ids = followedVendorTaskIds(step);
   if (!ids.length) return { outcome: 'no vendor task id to ask about' };
 
-  const { adapter, ctx, limits } = await vendorContext(deps.tenants, ev.tenantId, task.vendor, deps.vendors, deps.settings.VENDOR_TIMEOUT_MS);
+  const { adapter, ctx, limits } = await vendorContext(deps.tenants, ev.tenantId, task.vendor, deps.vendors, deps.settings);
   const ask = adapter.status?.bind(adapter);
   if (!ask) return { outcome: `${task.vendor} cannot be asked` };
   const c = deps.settings;

@@ -56,6 +56,81 @@ export function callbackUrlProblem(url: string, localMode: boolean): string | un
   return undefined;
 }
 
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/** A DNS lookup that refuses, outside local mode, any name resolving to a private address: the check is on what is connected to. */
+function guardedLookup(allowPrivate: boolean) {
+  return (hostname: string, options: object, cb: LookupCallback) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return cb(err, '');
+      const list = addresses;
+      const bad = !allowPrivate && list.some((a) => isPrivateAddress(a.address));
+      if (bad) return cb(Object.assign(new Error(`${hostname} resolves to a private address`), { code: 'EPRIVATE' }), '');
+      const { all } = options as { all?: boolean };
+      if (all) return cb(null, list);
+      const first = list[0] as LookupAddress;
+      return cb(null, first.address, first.family);
+    });
+  };
+}
+
+/** A URL naming a private address literally (no lookup happens for it). */
+function privateLiteral(u: URL, allowPrivate: boolean): boolean {
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return !allowPrivate && isIP(host) !== 0 && isPrivateAddress(host);
+}
+
+export interface FetchedBytes {
+  status: number;
+  bytes: Buffer;
+  contentType?: string;
+}
+
+/**
+ * GETs `url` for its body (an attachment to upload to a vendor), under the same guard as postJson:
+ * http(s) only, no private address outside local mode, no redirect followed, `timeoutMs` for the
+ * whole exchange, and at most `maxBytes` read (past it: an error with code ETOOLARGE).
+ */
+export function getBytes(url: string, opts: { allowPrivate: boolean; timeoutMs: number; maxBytes: number }): Promise<FetchedBytes> {
+  const u = new URL(url);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return Promise.reject(Object.assign(new Error('not an http(s) URL'), { code: 'EPROTO' }));
+  if (privateLiteral(u, opts.allowPrivate)) return Promise.reject(Object.assign(new Error('private address'), { code: 'EPRIVATE' }));
+  const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => settle(timedOut()), opts.timeoutMs);
+    let settled = false;
+    const settle = (err: Error | undefined, out?: FetchedBytes) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      if (err) {
+        req.destroy();
+        reject(err);
+      } else resolve(out as FetchedBytes);
+    };
+    const req = send(u, { method: 'GET', headers: { 'user-agent': 'qunfa-media/1' }, lookup: guardedLookup(opts.allowPrivate), timeout: opts.timeoutMs }, (res) => {
+      const status = res.statusCode ?? 0;
+      const chunks: Buffer[] = [];
+      let read = 0;
+      res.on('data', (chunk: Buffer) => {
+        read += chunk.length;
+        if (read > opts.maxBytes) {
+          settle(Object.assign(new Error(`larger than ${opts.maxBytes} bytes`), { code: 'ETOOLARGE' }));
+          res.destroy();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => settle(undefined, { status, bytes: Buffer.concat(chunks), ...(res.headers['content-type'] ? { contentType: res.headers['content-type'] } : {}) }));
+      res.on('error', (err) => settle(err));
+      res.on('close', () => settle(Object.assign(new Error('the answer was cut short'), { code: 'ECONNRESET' })));
+    });
+    req.on('timeout', () => settle(timedOut()));
+    req.on('error', (err) => settle(err));
+    req.end();
+  });
+}
+
 export interface PostResult {
   status: number;
 }
@@ -73,21 +148,8 @@ const timedOut = () => Object.assign(new Error('timed out'), { code: 'ETIMEDOUT'
  */
 export function postJson(url: string, body: string, headers: Record<string, string>, opts: { allowPrivate: boolean; timeoutMs: number }): Promise<PostResult> {
   const u = new URL(url);
-  const lookup = (hostname: string, options: object, cb: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return cb(err, '');
-      const list = addresses;
-      const bad = !opts.allowPrivate && list.some((a) => isPrivateAddress(a.address));
-      if (bad) return cb(Object.assign(new Error(`${hostname} resolves to a private address`), { code: 'EPRIVATE' }), '');
-      const { all } = options as { all?: boolean };
-      if (all) return cb(null, list);
-      const first = list[0] as LookupAddress;
-      return cb(null, first.address, first.family);
-    });
-  };
-  if (!opts.allowPrivate && isIP(u.hostname.replace(/^\[|\]$/g, '')) && isPrivateAddress(u.hostname.replace(/^\[|\]$/g, ''))) {
-    return Promise.reject(Object.assign(new Error('private address'), { code: 'EPRIVATE' }));
-  }
+  const lookup = guardedLookup(opts.allowPrivate);
+  if (privateLiteral(u, opts.allowPrivate)) return Promise.reject(Object.assign(new Error('private address'), { code: 'EPRIVATE' }));
   const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     // From the start, whatever trickles in meanwhile.

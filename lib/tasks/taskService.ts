@@ -344,7 +344,7 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
       continue;
     }
     try {
-      const { ctx, limits } = await vendorContext(deps.tenants, tenant.id, task.vendor, deps.vendors, deps.settings.VENDOR_TIMEOUT_MS);
+      const { ctx, limits } = await vendorContext(deps.tenants, tenant.id, task.vendor, deps.vendors, deps.settings);
       const vendorTaskId = action.vendorTaskId;
       await withPermit(deps.limiter, tenant.id, task.vendor, 'write', limits, deps.settings.IN_FLIGHT_WAIT_MS, () =>
         (adapter.cancel as NonNullable<typeof adapter.cancel>)(ctx, vendorTaskId),

@@ -26,6 +26,10 @@ export interface Capabilities {
    * task that would need more is refused at create (422).
    */
   batches: boolean;
+  /** Can qunfa ask the vendor to remind the staff who have not confirmed a send (POST /v1/tasks/{id}/remind)? */
+  remind: boolean;
+  /** Does the vendor report each recipient's outcome (GET /v1/tasks/{id}/recipients)? */
+  recipientResults: boolean;
   /** Per-call limits of the vendor (audiences larger than these are split into batches). */
   limits: { customerIdsPerCall?: number; groupIdsPerCall?: number; sendersPerCall?: number };
   /**
@@ -100,6 +104,29 @@ export interface VendorContext<Cred, S = unknown> {
   timeoutMs: number;
   /** This vendor's own settings, as its settings.ts parsed them from the environment. */
   settings: S;
+  /**
+   * Fetches a caller-supplied URL (an attachment the vendor wants uploaded, not linked) through the
+   * same guard as callbacks to callers: no private or metadata address outside local mode, a
+   * timeout, at most `maxBytes`. Throws MediaUnavailable saying why.
+   */
+  fetchMedia: MediaFetcher;
+}
+
+export interface FetchedMedia {
+  bytes: Buffer;
+  /** The Content-Type the server gave, if any. */
+  contentType?: string;
+  /** The last segment of the URL's path (a name for the upload). */
+  fileName: string;
+}
+export type MediaFetcher = (url: string, maxBytes: number) => Promise<FetchedMedia>;
+
+/** An attachment that could not be fetched or is too large: the step cannot be sent as asked. */
+export class MediaUnavailable extends Error {
+  constructor(readonly url: string, message: string) {
+    super(boundMessage(message));
+    this.name = 'MediaUnavailable';
+  }
 }
 
 /** One environment variable a vendor reads. */
@@ -142,7 +169,24 @@ export interface VendorStatus {
   state: 'SUBMITTED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
   error?: { code: string; message: string };
   stats?: DeliveryStats;
+  /** Each recipient's outcome so far, where the vendor reports it (capabilities.recipientResults): the whole list for this vendor task. */
+  recipients?: RecipientOutcome[];
   raw: unknown;
+}
+
+/** A recipient's outcome (SPEC §1 /recipients): `unsent` while its staff member has not confirmed. */
+export type RecipientStatus = 'unsent' | 'sent' | 'notFriend' | 'overQuota' | 'failed';
+export const RECIPIENT_STATUSES: readonly RecipientStatus[] = ['unsent', 'sent', 'notFriend', 'overQuota', 'failed'];
+
+export interface RecipientOutcome {
+  /** The staff member who sends to it, where the vendor says. */
+  sender?: string;
+  /** The customer's or the group's id. */
+  recipient: string;
+  kind: 'customer' | 'group';
+  status: RecipientStatus;
+  /** When it was sent (ISO 8601), where the vendor says. */
+  sentAt?: string;
 }
 
 /** A vendor callback as it arrived (the raw body, for signatures). */
@@ -194,6 +238,11 @@ export interface VendorAdapter<Cred = unknown, S = unknown> {
   submit(ctx: VendorContext<Cred, S>, input: StepRequestInput): Promise<SubmitResult>;
   /** Cancel a task the vendor accepted (only where capabilities.cancelAfterSubmit). */
   cancel?(ctx: VendorContext<Cred, S>, vendorTaskId: string): Promise<void>;
+  /**
+   * Remind the staff who have not confirmed this vendor task (only where capabilities.remind). At
+   * the vendor's own remind limit it throws VendorCallError('throttled', …, retryAfterMs).
+   */
+  remind?(ctx: VendorContext<Cred, S>, vendorTaskId: string): Promise<void>;
   /** Ask the vendor how a task it accepted is doing (only where capabilities.status is 'poll'). */
   status?(ctx: VendorContext<Cred, S>, vendorTaskId: string, input: StepRequestInput): Promise<VendorStatus>;
   /** Verify and read a callback with the tenant's own secrets (throws WebhookRejected). */

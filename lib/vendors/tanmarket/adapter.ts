@@ -102,6 +102,8 @@ export const tanmarketAdapter: VendorAdapter<TanmarketCredentials, TanmarketSett
     cancelAfterSubmit: false,
     status: 'none',
     batches: true,
+    remind: false,
+    recipientResults: false,
     limits: { sendersPerCall: 100, groupIdsPerCall: 2_000 },
     rateLimits: CONSERVATIVE_LIMITS,
   },

@@ -183,6 +183,8 @@ export const weibanAdapter: VendorAdapter<WeibanCredentials, WeibanSettings> = {
     cancelAfterSubmit: false,
     status: 'poll',
     batches: true,
+    remind: false,
+    recipientResults: false,
     limits: { customerIdsPerCall: 10_000, groupIdsPerCall: 2_000, sendersPerCall: 100 },
     // staff_eu_list repeats the customers for every staff member; the group lists are separate.
     recipientsPerSender: ['customers'],

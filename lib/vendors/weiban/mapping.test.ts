@@ -76,6 +76,7 @@ describe('weiban: groups → customer_group_msg/add, compared with seed 002', ()
         baseUrl: weiban.url,
         timeoutMs: 5000,
         settings: weibanAdapter.settings.parse({}),
+        fetchMedia: () => Promise.reject(new Error('weiban sends attachments by URL: nothing is fetched')),
       };
       await weibanAdapter.submit(ctx, seedTask());
       const sent = weiban.requests.find((q) => q.path.startsWith('/open-api/customer_group_msg/add'));

@@ -120,6 +120,8 @@ export const wshotoAdapter: VendorAdapter<WshotoCredentials, WshotoSettings> = {
     cancelAfterSubmit: false,
     status: 'poll',
     batches: true,
+    remind: false,
+    recipientResults: false,
     limits: { customerIdsPerCall: 10_000, groupIdsPerCall: 2_000 },
     // user_customers_list and user_targets_info_list repeat the send_ids for every user_id.
     recipientsPerSender: ['customers', 'groups'],

@@ -205,6 +205,8 @@ export const youmiAdapter: VendorAdapter<YoumiCredentials, YoumiSettings> = {
     status: 'callback',
     // Its events name one YouMi task: the whole audience goes in one call.
     batches: false,
+    remind: false,
+    recipientResults: false,
     limits: { customerIdsPerCall: 10_000, sendersPerCall: 1 },
     rateLimits: CONSERVATIVE_LIMITS,
   },
