@@ -171,6 +171,8 @@ export interface VendorStatus {
   stats?: DeliveryStats;
   /** Each recipient's outcome so far, where the vendor reports it (capabilities.recipientResults): the whole list for this vendor task. */
   recipients?: RecipientOutcome[];
+  /** Staff the vendor still waits for (they have not confirmed the send), where it says: named when qunfa stops following the step. */
+  waitingFor?: string[];
   raw: unknown;
 }
 
