@@ -49,6 +49,9 @@ import {
   type CallClaim,
   type PollLimits,
   type ReportedState,
+  remindTargets,
+  nothingToRemind,
+  remindedAtVendor,
 } from '../lib/core/states';
 
 const task = (...states: StepState[]): Task => ({
@@ -521,5 +524,70 @@ describe('callbacks to the caller: the delivery lease and the retry window', () 
     const at = new Date(T).toISOString();
     expect(callbackAbandoned(at, T + 86_400_000, 86_400)).toBe(false);
     expect(callbackAbandoned(at, T + 86_400_001, 86_400)).toBe(true);
+  });
+});
+
+describe('reminders (issue 12)', () => {
+  const base = { vendor: 'wecom', history: [] as any[], updatedAt: '' };
+  const step = (index: number, status: string, extra: Record<string, unknown> = {}) => ({
+    index,
+    status,
+    sendAt: '2026-12-01T02:00:00.000Z',
+    content: { text: 'x' },
+    updatedAt: '',
+    ...extra,
+  });
+
+  it('remindTargets: steps the vendor holds and still reports in progress, with the ids of their submitted calls', () => {
+    const task = {
+      ...base,
+      steps: [
+        step(0, 'SCHEDULED'),
+        step(1, 'SUBMITTED', { vendorTaskId: 'm1' }),
+        step(2, 'RUNNING', {
+          batches: [
+            { index: 0, size: 1, status: 'SUBMITTED', vendorTaskId: 'm2' },
+            { index: 1, size: 1, status: 'UNKNOWN', vendorTaskId: 'm3' },
+            { index: 2, size: 1, status: 'SUBMITTED', vendorTaskId: 'm4' },
+          ],
+        }),
+        step(3, 'COMPLETED', { vendorTaskId: 'm5' }),
+        step(4, 'UNKNOWN', { vendorTaskId: 'm6' }),
+        step(5, 'SUBMITTED'),
+      ],
+    } as any;
+    expect(remindTargets(task)).toEqual([
+      { step: 1, vendorTaskIds: ['m1'] },
+      { step: 2, vendorTaskIds: ['m2', 'm4'] },
+    ]);
+  });
+
+  it('nothingToRemind says whether the task is over or nothing waits', () => {
+    expect(nothingToRemind({ status: 'COMPLETED', steps: [step(0, 'COMPLETED')] } as any)).toMatch(/already COMPLETED/);
+    expect(nothingToRemind({ status: 'SCHEDULED', steps: [step(0, 'SCHEDULED')] } as any)).toMatch(/no step waits for staff/);
+  });
+
+  it('remindedAtVendor notes the reminder in history without a state change', () => {
+    const task = { ...base, steps: [step(0, 'RUNNING', { vendorTaskId: 'm1' })], history: [] as any[] } as any;
+    expect(remindedAtVendor(task, 0, 2, new Date('2026-12-01T03:00:00Z'))).toBe(true);
+    expect(task.steps[0].status).toBe('RUNNING');
+    expect(task.history).toEqual([
+      {
+        at: '2026-12-01T03:00:00.000Z',
+        step: 0,
+        from: 'RUNNING',
+        to: 'RUNNING',
+        cause: "wecom reminded the staff of 2 sends not yet confirmed, at the caller's request",
+      },
+    ]);
+    expect(isStateChange(task.history[0])).toBe(false);
+  });
+
+  it('stoppedFollowing names the staff the vendor still waits for', () => {
+    const cut = { code: 'qunfa.result_horizon', why: "past wecom's 3-day result horizon" } as any;
+    expect(stoppedFollowing({ stats: { sent: 3 }, waitingFor: ['lazy1', 'lazy2'] }, cut, 'wecom').cause).toMatch(/never confirmed by lazy1, lazy2$/);
+    expect(stoppedFollowing({ stats: { sent: 3 } }, cut, 'wecom').cause).not.toMatch(/never confirmed/);
+    const many = Array.from({ length: 12 }, (_, i) => `s${i}`);
+    expect(stoppedFollowing({ stats: { sent: 1 }, waitingFor: many }, cut, 'wecom').cause).toMatch(/never confirmed by s0, .*, s9 and 2 more$/);
   });
 });

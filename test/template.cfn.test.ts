@@ -52,11 +52,13 @@ describe('serverless package (offline, no credentials)', () => {
         'DispatchNow',
         'DispatchStep',
         'GetTask',
+        'ListRecipients',
         'ListTasks',
         'ListVendors',
         'Openapi',
         'PatchTask',
         'PollStatus',
+        'RemindStaff',
         'VendorWebhook',
       ].map((n) => `${n}LambdaFunction`),
     );
@@ -132,7 +134,9 @@ describe('serverless package (offline, no credentials)', () => {
       GetTask: ['TenantKeysSecret'],
       ListTasks: ['TenantKeysSecret'],
       PatchTask: ['TenantKeysSecret'],
+      ListRecipients: ['TenantKeysSecret'],
       DeleteTask: ['TenantKeysSecret', 'VendorCredentialsSecret'], // cancels at YouMi
+      RemindStaff: ['TenantKeysSecret', 'VendorCredentialsSecret'], // reminds at WeCom
       DeliverCallback: ['TenantKeysSecret'], // signs with the webhookSecret
       DispatchStep: ['VendorCredentialsSecret'],
       DispatchNow: ['VendorCredentialsSecret'], // the send-now lane: dispatchStep's code and role
@@ -168,6 +172,8 @@ describe('serverless package (offline, no credentials)', () => {
       ListTasks: null,
       DeleteTask: null,
       PatchTask: null,
+      RemindStaff: null,
+      ListRecipients: null,
       VendorWebhook: null,
       Openapi: null,
       ListVendors: null,
@@ -205,11 +211,13 @@ describe('serverless package (offline, no credentials)', () => {
       'dispatchNow.zip',
       'dispatchStep.zip',
       'getTask.zip',
+      'listRecipients.zip',
       'listTasks.zip',
       'listVendors.zip',
       'openapi.zip',
       'patchTask.zip',
       'pollStatus.zip',
+      'remindStaff.zip',
       'vendorWebhook.zip',
     ]);
     for (const z of zips) expect(statSync(join(out, z)).size).toBeGreaterThan(1000);
@@ -256,6 +264,8 @@ describe('serverless package (offline, no credentials)', () => {
       'PollStatus',
       'DeliverCallback',
       'VendorWebhook',
+      'RemindStaff',
+      'ListRecipients',
     ];
     for (const [name, fn] of resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function')) {
       const vars = fn.Properties.Environment.Variables;

@@ -6,10 +6,27 @@ import * as z from 'zod/mini';
 import { MAX_BODY_BYTES } from './handler';
 import { PatchTaskInput, Problem, Task, TaskList, StepState } from '../core/task';
 import { CreateTaskRequest, KnownVendor } from '../tasks/requests';
+import { RecipientsQuery } from '../tasks/recipients';
+import { RECIPIENT_STATUSES, type RecipientStatus } from '../core/recipients';
 
 /** Tasks as the API returns them: naming a registered vendor (the core's Task takes any id). */
 const TaskOfKnownVendor = z.safeExtend(Task, { vendor: KnownVendor });
 const TaskListOfKnownVendor = z.safeExtend(TaskList, { items: z.array(TaskOfKnownVendor) });
+
+/** A page of GET /v1/tasks/{taskId}/recipients (as lib/infra/taskStore.ts listRecipients returns it). */
+const RecipientPage = z.object({
+  items: z.array(
+    z.object({
+      step: z.int(),
+      sender: z.optional(z.string()),
+      recipient: z.string(),
+      kind: z.enum(['customer', 'group']),
+      status: z.enum(RECIPIENT_STATUSES as [RecipientStatus, ...RecipientStatus[]]),
+      sentAt: z.optional(z.string()),
+    }),
+  ),
+  nextCursor: z.nullable(z.string()),
+});
 
 const schema = (s: z.ZodMiniType, io: 'input' | 'output' = 'output') => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
@@ -95,6 +112,40 @@ export function openApiDocument(): Record<string, unknown> {
             409: problem('A step named is already claimed or sent: the version that was claimed is the one sent'),
             413: problem("The changed task would exceed DynamoDB's 400 KB item less 64 KB headroom; nothing is changed"),
             422: problem('Content the vendor cannot carry'),
+          },
+        },
+      },
+      '/v1/tasks/{taskId}/remind': {
+        post: {
+          summary: 'Ask the vendor to remind the staff who have not yet confirmed the send (where the vendor can: capabilities.remind)',
+          parameters: [taskId],
+          responses: {
+            200: taskResponse('The task, its history noting each reminder'),
+            401: problem('No or bad API key'),
+            404: problem('No such task for this tenant'),
+            409: problem('The vendor cannot remind, or no step waits for staff to confirm'),
+            429: problem("The vendor's remind limit (WeCom: 3 a day per send) or this tenant's flow-control room is reached; retry after Retry-After"),
+          },
+        },
+      },
+      '/v1/tasks/{taskId}/recipients': {
+        get: {
+          summary: "Each recipient's outcome as the vendor last reported it (where it reports them: capabilities.recipientResults)",
+          parameters: [
+            taskId,
+            ...Object.entries(schema(RecipientsQuery, 'input').properties as Record<string, unknown>).map(([name, s]) => ({
+              name,
+              in: 'query',
+              required: false,
+              schema: s,
+            })),
+          ],
+          responses: {
+            200: { description: 'A page of rows', content: { 'application/json': { schema: schema(RecipientPage) } } },
+            400: problem('Bad query (status, limit, cursor)'),
+            401: problem('No or bad API key'),
+            404: problem('No such task for this tenant'),
+            409: problem('The vendor does not report per-recipient outcomes'),
           },
         },
       },

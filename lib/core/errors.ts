@@ -44,6 +44,8 @@ export const payloadTooLarge = (detail: string, errors: FieldError[]) => new Ser
 export const unsupportedMediaType = () =>
   new ServiceError(415, 'Unsupported Media Type', 'the body must be application/json', [{ path: 'Content-Type', message: 'must be application/json' }]);
 export const unprocessable = (detail: string, errors?: FieldError[]) => new ServiceError(422, 'Unprocessable Content', detail, errors);
+export const tooManyRequests = (detail: string, retryAfterSeconds: number) =>
+  new ServiceError(429, 'Too Many Requests', detail, undefined, { 'retry-after': String(retryAfterSeconds) });
 export const unavailable = (detail: string, retryAfterSeconds: number) =>
   new ServiceError(503, 'Service Unavailable', detail, undefined, { 'retry-after': String(retryAfterSeconds) });
 

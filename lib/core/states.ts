@@ -135,6 +135,48 @@ export function nothingCancelled(task: Pick<Task, 'status' | 'steps'>, reasons: 
   return `nothing could be cancelled: ${reasons.join('; ')}`;
 }
 
+// ---- reminders: asking the vendor to remind staff who have not confirmed a send ----
+
+/**
+ * What a reminder can reach: each step the vendor holds and still reports in progress (SUBMITTED or
+ * RUNNING: some staff have not confirmed), with the vendor task ids it was accepted under.
+ */
+export function remindTargets(task: Pick<Task, 'steps'>): { step: number; vendorTaskIds: string[] }[] {
+  return task.steps
+    .filter((s) => s.status === 'SUBMITTED' || s.status === 'RUNNING')
+    .map((s) => ({
+      step: s.index,
+      vendorTaskIds: s.batches
+        ? s.batches.filter((b) => b.status === 'SUBMITTED' && b.vendorTaskId).map((b) => b.vendorTaskId as string)
+        : s.vendorTaskId
+          ? [s.vendorTaskId]
+          : [],
+    }))
+    .filter((t) => t.vendorTaskIds.length > 0);
+}
+
+/** Why a reminder reaches nothing (409): the task is over, or no step waits for staff. */
+export function nothingToRemind(task: Pick<Task, 'status' | 'steps'>): string {
+  if (allFinal(task.steps)) return `the task is already ${task.status}; nobody is left to remind`;
+  return 'no step waits for staff to confirm it: steps not yet sent have nothing to confirm, and the others are done';
+}
+
+/** A reminder the vendor took, in the step's history (no state changes: mutating `task`). */
+export function remindedAtVendor(task: Task, index: number, count: number, now = new Date()): true | undefined {
+  const step = task.steps[index];
+  if (!step) return undefined;
+  const at = now.toISOString();
+  task.history.push({
+    at,
+    step: index,
+    from: step.status,
+    to: step.status,
+    cause: `${task.vendor} reminded the staff of ${count} send${count === 1 ? '' : 's'} not yet confirmed, at the caller's request`,
+  });
+  task.updatedAt = at;
+  return true;
+}
+
 // ---- batches: the vendor calls of a step whose audience is over the vendor's per-call limits ----
 
 export type BatchState = Batch['status'];
@@ -465,12 +507,13 @@ export function pollCutoff(poll: { n: number; since: number; now: number }, limi
  * anything sent, else FAILED with the cutoff's code. The cause says that qunfa stopped and why.
  */
 export function stoppedFollowing(
-  last: { stats?: DeliveryStats },
+  last: { stats?: DeliveryStats; waitingFor?: string[] },
   cut: PollCutoff,
   vendor: string,
   lastError?: string,
 ): { state: 'COMPLETED' | 'FAILED'; error?: { code: string; message: string }; cause: string } {
-  const cause = `qunfa stopped following this step: ${cut.why}${lastError ? ` (the last ask failed: ${lastError})` : ''}; figures are final as of now`;
+  const waiting = last.waitingFor?.length ? `; never confirmed by ${namedList(last.waitingFor)}` : '';
+  const cause = `qunfa stopped following this step: ${cut.why}${lastError ? ` (the last ask failed: ${lastError})` : ''}; figures are final as of now${waiting}`;
   const sent = last.stats?.sent;
   if (sent !== undefined && sent > 0) return { state: 'COMPLETED', cause };
   const figures =
@@ -483,7 +526,12 @@ export interface PolledStatus {
   state: ReportedState;
   stats?: DeliveryStats;
   error?: { code: string; message: string };
+  /** The staff the vendor still waits for (they have not confirmed), where it says. */
+  waitingFor?: string[];
 }
+
+/** Up to ten names, then how many more: history entries stay short. */
+const namedList = (names: string[]) => (names.length > 10 ? `${names.slice(0, 10).join(', ')} and ${names.length - 10} more` : names.join(', '));
 
 /** The last thing known of a step whose last poll failed: its own state (a polled step is SUBMITTED or RUNNING) and figures. */
 export const lastKnown = (step: Pick<Step, 'status' | 'stats'>): PolledStatus => ({

@@ -72,7 +72,11 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
     // Each question is a vendor call like any other: it takes an in-flight slot (not a write's window).
     for (const id of ids)
       each.push(await withPermit(deps.limiter, ev.tenantId, task.vendor, 'read', limits, deps.settings.IN_FLIGHT_WAIT_MS, () => ask(ctx, id, input)));
-    status = each.length === 1 ? (each[0] as VendorStatus) : combineStatuses(each);
+    const asked = each.length === 1 ? (each[0] as VendorStatus) : combineStatuses(each);
+    // Each recipient's outcome, where the vendor reports it, kept apart from the task (GET /recipients).
+    if (asked.recipients && adapter.capabilities.recipientResults) await deps.store.putRecipients(ev.tenantId, ev.taskId, ev.step, asked.recipients);
+    const { recipients: _r, raw: _raw, ...summary } = asked;
+    status = summary;
   } catch (err) {
     if (err instanceof NoRoom) {
       // No room to ask now: ask when there is, without counting it as a poll.

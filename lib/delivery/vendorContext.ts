@@ -62,6 +62,13 @@ export async function vendorContext(
   if (where.disabled) {
     throw new VendorCallError('refused', 'qunfa.vendor_disabled', `${vendor} is not used by this deployment (${baseUrlVariable(vendor)}=${VENDOR_DISABLED})`);
   }
-  const ctx: VendorContext<unknown> = { tenantId, credentials: creds.data, baseUrl: where.baseUrl, timeoutMs, settings: where.settings, fetchMedia: mediaFetcher(settings) };
+  const ctx: VendorContext<unknown> = {
+    tenantId,
+    credentials: creds.data,
+    baseUrl: where.baseUrl,
+    timeoutMs,
+    settings: where.settings,
+    fetchMedia: mediaFetcher(settings),
+  };
   return { adapter, ctx, limits: limitsFor(adapter, await vendorLimits(tenants, tenantId, vendor)) };
 }

@@ -108,23 +108,29 @@ export function getBytes(url: string, opts: { allowPrivate: boolean; timeoutMs: 
         reject(err);
       } else resolve(out as FetchedBytes);
     };
-    const req = send(u, { method: 'GET', headers: { 'user-agent': 'qunfa-media/1' }, lookup: guardedLookup(opts.allowPrivate), timeout: opts.timeoutMs }, (res) => {
-      const status = res.statusCode ?? 0;
-      const chunks: Buffer[] = [];
-      let read = 0;
-      res.on('data', (chunk: Buffer) => {
-        read += chunk.length;
-        if (read > opts.maxBytes) {
-          settle(Object.assign(new Error(`larger than ${opts.maxBytes} bytes`), { code: 'ETOOLARGE' }));
-          res.destroy();
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on('end', () => settle(undefined, { status, bytes: Buffer.concat(chunks), ...(res.headers['content-type'] ? { contentType: res.headers['content-type'] } : {}) }));
-      res.on('error', (err) => settle(err));
-      res.on('close', () => settle(Object.assign(new Error('the answer was cut short'), { code: 'ECONNRESET' })));
-    });
+    const req = send(
+      u,
+      { method: 'GET', headers: { 'user-agent': 'qunfa-media/1' }, lookup: guardedLookup(opts.allowPrivate), timeout: opts.timeoutMs },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        let read = 0;
+        res.on('data', (chunk: Buffer) => {
+          read += chunk.length;
+          if (read > opts.maxBytes) {
+            settle(Object.assign(new Error(`larger than ${opts.maxBytes} bytes`), { code: 'ETOOLARGE' }));
+            res.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () =>
+          settle(undefined, { status, bytes: Buffer.concat(chunks), ...(res.headers['content-type'] ? { contentType: res.headers['content-type'] } : {}) }),
+        );
+        res.on('error', (err) => settle(err));
+        res.on('close', () => settle(Object.assign(new Error('the answer was cut short'), { code: 'ECONNRESET' })));
+      },
+    );
     req.on('timeout', () => settle(timedOut()));
     req.on('error', (err) => settle(err));
     req.end();

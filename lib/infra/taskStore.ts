@@ -19,6 +19,7 @@ import { badRequest, unavailable } from '../core/errors';
 import { isConditionFailed } from './awsErrors';
 import type { StepState, Task, VendorId } from '../core/task';
 import { allFinal } from '../core/states';
+import type { RecipientOutcome, RecipientRow, RecipientStatus } from '../core/recipients';
 
 export interface StoredTask extends Task {
   tenantId: string;
@@ -395,6 +396,125 @@ export class TaskStore {
     }
   }
 
+  /**
+   * A step's per-recipient outcomes as the vendor last reported them, replacing what was kept:
+   * RECIPIENTS_PER_ITEM rows an item (ids are ≤ 128 characters, so an item stays far below
+   * DynamoDB's 400 KB), items beyond the new count deleted. Kept as long as a final task.
+   */
+  async putRecipients(tenantId: string, taskId: string, step: number, rows: RecipientOutcome[]): Promise<void> {
+    const prefix = recipientsPrefix(taskId, step);
+    const ttl = Math.floor(Date.now() / 1000) + FINAL_TASK_TTL_SECONDS;
+    const puts = [];
+    for (let n = 0; n * RECIPIENTS_PER_ITEM < rows.length; n++) {
+      const part = rows.slice(n * RECIPIENTS_PER_ITEM, (n + 1) * RECIPIENTS_PER_ITEM).map(packRecipient);
+      puts.push({ PutRequest: { Item: { pk: pk(tenantId), sk: `${prefix}${String(n).padStart(4, '0')}`, kind: 'recipients', rows: part, ttl } } });
+    }
+    const kept = await this.recipientKeys(tenantId, prefix);
+    const deletes = kept.slice(puts.length).map((sk) => ({ DeleteRequest: { Key: { pk: pk(tenantId), sk } } }));
+    await this.batchWrite([...puts, ...deletes]);
+  }
+
+  /**
+   * A task's recipients, step by step in the vendor's order, `status` filtering; at most `limit`
+   * rows and a cursor to the rest (null at the end).
+   */
+  async listRecipients(
+    tenantId: string,
+    taskId: string,
+    opts: { status?: RecipientStatus; limit: number; cursor?: string },
+  ): Promise<{ items: RecipientRow[]; nextCursor: string | null }> {
+    const from = opts.cursor ? decodeRecipientCursor(opts.cursor, taskId) : undefined;
+    const items: RecipientRow[] = [];
+    let startKey: Record<string, unknown> | undefined = from ? { pk: pk(tenantId), sk: from.sk } : undefined;
+    let skipInFirst = from?.offset ?? 0;
+    let firstItem = Boolean(from);
+    for (;;) {
+      const out = await this.call('read', () =>
+        this.doc.send(
+          new (dynamoLib().QueryCommand)({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+            ExpressionAttributeValues: { ':pk': pk(tenantId), ':p': `RCP#${taskId}#` },
+            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+            ConsistentRead: true,
+            Limit: 4,
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        ),
+      );
+      // The cursor's item is read again (its rows from the offset on): a query resumes after a key.
+      if (firstItem && from) {
+        firstItem = false;
+        const again = await this.call('read', () =>
+          this.doc.send(new (dynamoLib().GetCommand)({ TableName: this.table, Key: { pk: pk(tenantId), sk: from.sk }, ConsistentRead: true })),
+        );
+        const page = again.Item ? [again.Item, ...(out.Items ?? [])] : (out.Items ?? []);
+        const done = this.takeRows(page, opts, items, skipInFirst);
+        skipInFirst = 0;
+        if (done) return { items, nextCursor: encodeRecipientCursor(done) };
+      } else {
+        const done = this.takeRows(out.Items ?? [], opts, items, 0);
+        if (done) return { items, nextCursor: encodeRecipientCursor(done) };
+      }
+      if (!out.LastEvaluatedKey) return { items, nextCursor: null };
+      startKey = out.LastEvaluatedKey;
+    }
+  }
+
+  /** Appends matching rows from `page` until `limit`; returns where the next page starts if it was reached with rows left. */
+  private takeRows(
+    page: Record<string, unknown>[],
+    opts: { status?: RecipientStatus; limit: number },
+    items: RecipientRow[],
+    skip: number,
+  ): { sk: string; offset: number } | undefined {
+    for (const [p, item] of page.entries()) {
+      const sk = String(item.sk);
+      const step = Number(sk.split('#')[2]);
+      const rows = (item.rows as PackedRecipient[]) ?? [];
+      for (let i = p === 0 ? skip : 0; i < rows.length; i++) {
+        if (items.length === opts.limit) return { sk, offset: i };
+        const row = unpackRecipient(rows[i] as PackedRecipient, step);
+        if (!opts.status || row.status === opts.status) items.push(row);
+      }
+    }
+    return undefined;
+  }
+
+  private async recipientKeys(tenantId: string, prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.call('read', () =>
+        this.doc.send(
+          new (dynamoLib().QueryCommand)({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+            ExpressionAttributeValues: { ':pk': pk(tenantId), ':p': prefix },
+            ProjectionExpression: 'sk',
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        ),
+      );
+      for (const item of out.Items ?? []) keys.push(String(item.sk));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return keys;
+  }
+
+  private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
+    for (let i = 0; i < requests.length; i += 25) {
+      let pending = requests.slice(i, i + 25);
+      for (let attempt = 0; pending.length; attempt++) {
+        const out = await this.call('write', () =>
+          this.doc.send(new (dynamoLib().BatchWriteCommand)({ RequestItems: { [this.table]: pending }, ReturnConsumedCapacity: 'TOTAL' })),
+        );
+        pending = (out.UnprocessedItems?.[this.table] ?? []);
+        if (pending.length) await sleep(Math.min(1000, 20 * 2 ** attempt));
+      }
+    }
+  }
+
   private async call<T extends { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }>(
     kind: 'read' | 'write',
     fn: () => Promise<T>,
@@ -471,6 +591,53 @@ function decodeCursor(cursor: string): string {
   try {
     const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { sk?: unknown };
     if (typeof parsed.sk === 'string' && /^TASK#tsk_[0-9A-Z]{26}$/.test(parsed.sk)) return parsed.sk;
+  } catch {
+    // fall through
+  }
+  throw badRequest('cursor: is not a cursor this API returned', [{ path: 'cursor', message: 'is not a cursor this API returned' }]);
+}
+
+/** Rows per recipients item: 1,000 rows of ids ≤ 128 characters stay under about 300 KB. */
+export const RECIPIENTS_PER_ITEM = 1_000;
+
+const recipientsPrefix = (taskId: string, step: number) => `RCP#${taskId}#${String(step).padStart(2, '0')}#`;
+
+/** A row as stored: [recipient, kind, status, sender?, sentAt?] (short: a thousand to an item). */
+type PackedRecipient = [string, 'c' | 'g', RecipientStatus, string?, string?];
+
+const packRecipient = (r: RecipientOutcome): PackedRecipient => {
+  const row: PackedRecipient = [r.recipient, r.kind === 'group' ? 'g' : 'c', r.status];
+  if (r.sender !== undefined || r.sentAt !== undefined) row.push(r.sender ?? '');
+  if (r.sentAt !== undefined) row.push(r.sentAt);
+  return row;
+};
+
+const unpackRecipient = ([recipient, kind, status, sender, sentAt]: PackedRecipient, step: number): RecipientRow => ({
+  step,
+  ...(sender ? { sender } : {}),
+  recipient,
+  kind: kind === 'g' ? 'group' : 'customer',
+  status,
+  ...(sentAt ? { sentAt } : {}),
+});
+
+function encodeRecipientCursor(at: { sk: string; offset: number }): string {
+  return Buffer.from(JSON.stringify(at), 'utf8').toString('base64url');
+}
+
+function decodeRecipientCursor(cursor: string, taskId: string): { sk: string; offset: number } {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { sk?: unknown; offset?: unknown };
+    if (
+      typeof parsed.sk === 'string' &&
+      parsed.sk.startsWith(`RCP#${taskId}#`) &&
+      /^RCP#tsk_[0-9A-Z]{26}#\d{2}#\d{4}$/.test(parsed.sk) &&
+      Number.isInteger(parsed.offset) &&
+      (parsed.offset as number) >= 0 &&
+      (parsed.offset as number) < RECIPIENTS_PER_ITEM
+    ) {
+      return { sk: parsed.sk, offset: parsed.offset as number };
+    }
   } catch {
     // fall through
   }

@@ -9,6 +9,7 @@ import type * as z from 'zod/mini';
 import type { RateLimits } from '../core/rateLimits';
 import type { FieldError } from '../core/errors';
 import type { AttachmentType, Audience, Content, DeliveryStats } from '../core/task';
+import type { RecipientOutcome } from '../core/recipients';
 import { boundMessage } from './kit/keepResponse';
 
 export interface Capabilities {
@@ -123,7 +124,10 @@ export type MediaFetcher = (url: string, maxBytes: number) => Promise<FetchedMed
 
 /** An attachment that could not be fetched or is too large: the step cannot be sent as asked. */
 export class MediaUnavailable extends Error {
-  constructor(readonly url: string, message: string) {
+  constructor(
+    readonly url: string,
+    message: string,
+  ) {
     super(boundMessage(message));
     this.name = 'MediaUnavailable';
   }
@@ -176,20 +180,7 @@ export interface VendorStatus {
   raw: unknown;
 }
 
-/** A recipient's outcome (SPEC §1 /recipients): `unsent` while its staff member has not confirmed. */
-export type RecipientStatus = 'unsent' | 'sent' | 'notFriend' | 'overQuota' | 'failed';
-export const RECIPIENT_STATUSES: readonly RecipientStatus[] = ['unsent', 'sent', 'notFriend', 'overQuota', 'failed'];
-
-export interface RecipientOutcome {
-  /** The staff member who sends to it, where the vendor says. */
-  sender?: string;
-  /** The customer's or the group's id. */
-  recipient: string;
-  kind: 'customer' | 'group';
-  status: RecipientStatus;
-  /** When it was sent (ISO 8601), where the vendor says. */
-  sentAt?: string;
-}
+export { RECIPIENT_STATUSES, type RecipientOutcome, type RecipientStatus } from '../core/recipients';
 
 /** A vendor callback as it arrived (the raw body, for signatures). */
 export interface WebhookRequest {

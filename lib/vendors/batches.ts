@@ -98,11 +98,20 @@ export function planBatches(input: StepRequestInput, caps: Capabilities): BatchP
   };
 }
 
-/** Several batches' statuses as one: final only when all are; figures added up. */
+/** Several batches' statuses as one: final only when all are; figures added up; recipients and waiting staff together. */
 export function combineStatuses(statuses: VendorStatus[]): VendorStatus {
   const state: VendorStatus['state'] = combinedState(statuses.map((s) => s.state));
   const stats: Record<string, number> = {};
   for (const s of statuses) for (const [k, v] of Object.entries(s.stats ?? {})) if (typeof v === 'number') stats[k] = (stats[k] ?? 0) + v;
   const error = state === 'FAILED' ? statuses.find((s) => s.error)?.error : undefined;
-  return { state, ...(Object.keys(stats).length ? { stats } : {}), ...(error ? { error } : {}), raw: statuses.map((s) => s.raw) };
+  const recipients = statuses.some((s) => s.recipients) ? statuses.flatMap((s) => s.recipients ?? []) : undefined;
+  const waitingFor = statuses.some((s) => s.waitingFor) ? [...new Set(statuses.flatMap((s) => s.waitingFor ?? []))] : undefined;
+  return {
+    state,
+    ...(Object.keys(stats).length ? { stats } : {}),
+    ...(error ? { error } : {}),
+    ...(recipients ? { recipients } : {}),
+    ...(waitingFor ? { waitingFor } : {}),
+    raw: statuses.map((s) => s.raw),
+  };
 }

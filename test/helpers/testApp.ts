@@ -13,11 +13,13 @@ import * as deleteTask from '../../functions/deleteTask';
 import * as deliverCallback from '../../functions/deliverCallback';
 import * as dispatchStep from '../../functions/dispatchStep';
 import * as getTask from '../../functions/getTask';
+import * as listRecipients from '../../functions/listRecipients';
 import * as listTasks from '../../functions/listTasks';
 import * as listVendors from '../../functions/listVendors';
 import * as openapi from '../../functions/openapi';
 import * as patchTask from '../../functions/patchTask';
 import * as pollStatus from '../../functions/pollStatus';
+import * as remindStaff from '../../functions/remindStaff';
 import * as vendorWebhook from '../../functions/vendorWebhook';
 
 let current: App | undefined;
@@ -84,6 +86,8 @@ export const fns = {
   listTasks: fn('listTasks', listTasks.handlerFor),
   patchTask: fn('patchTask', patchTask.handlerFor),
   pollStatus: fn('pollStatus', pollStatus.handlerFor),
+  remindStaff: fn('remindStaff', remindStaff.handlerFor),
+  listRecipients: fn('listRecipients', listRecipients.handlerFor),
   vendorWebhook: fn('vendorWebhook', vendorWebhook.handlerFor),
   // Public routes with no dependencies: the functions' own handlers.
   listVendors: listVendors.handler as Handler,
