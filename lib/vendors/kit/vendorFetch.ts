@@ -5,6 +5,10 @@
  *
  * Redirects are never followed (a 307 would re-post a token request's client_secret, or a task,
  * to wherever it points): any 3xx is a refusal (`http_3xx`) naming only the Location's host.
+ *
+ * A body is text (JSON, as the caller encoded it) or a FormData (a multipart upload, e.g. WeCom's
+ * media/upload): fetch writes the multipart Content-Type with its boundary itself, so a caller's
+ * own content-type header is dropped for a FormData body. Either goes through the same guarantees.
  */
 import { parseExact } from './exactJson';
 import { VendorCallError } from '../adapter';
@@ -20,12 +24,16 @@ export interface HttpResult {
 
 export async function vendorFetch(
   url: string,
-  init: { method: string; headers?: Record<string, string>; body?: string },
+  init: { method: string; headers?: Record<string, string>; body?: string | FormData },
   timeoutMs: number,
 ): Promise<HttpResult> {
   let res: Response;
+  const headers =
+    init.body instanceof FormData && init.headers
+      ? Object.fromEntries(Object.entries(init.headers).filter(([k]) => k.toLowerCase() !== 'content-type'))
+      : init.headers;
   try {
-    res = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, { ...init, ...(headers ? { headers } : {}), redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const code = errorCode(err);
     if (NOT_CONNECTED.has(code)) throw new VendorCallError('not_sent', code, `could not connect to the vendor (${code})`);
