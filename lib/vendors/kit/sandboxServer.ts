@@ -9,6 +9,11 @@
  *   POST /__sandbox/faults          {match?, mode, count?, status?, delayMs?, code?}
  *   POST /__sandbox/revoke-tokens   every issued token becomes invalid
  *   POST /__sandbox/reset           forget requests, tasks and faults (issued tokens stay valid)
+ *   …                               anything else under /__sandbox: the vendor's own `control` routes, if any
+ *
+ * A vendor handler gets the body parsed (JSON, or a form as an object) and also as it came: `rawBody`
+ * (UTF-8 text) and `rawBytes` (the bytes, for multipart uploads; a multipart body is never parsed
+ * here and is recorded as `{__multipart: {bytes}}`). Bodies over 25 MB drop the connection.
  *
  * Fault modes: `vendor-error` (the vendor's own error envelope with `code`), `throttle` (the
  * vendor's rate-limit answer), `http` (a bare HTTP `status`), `delay` (answer after `delayMs`),
@@ -76,10 +81,13 @@ export interface VendorRequest {
   headers: IncomingMessage['headers'];
   body: unknown;
   rawBody: string;
+  /** The body's bytes as received (multipart uploads). */
+  rawBytes: Buffer;
 }
 
 export interface VendorReply {
   status?: number;
+  /** JSON unless a string or a Buffer (sent as is: set its content-type in `headers`). */
   body: unknown;
   headers?: Record<string, string>;
 }
@@ -95,6 +103,11 @@ export interface SandboxSpec {
   reset(): void;
   revokeTokens(): void;
   rateLimits?: SandboxRateLimits;
+  /**
+   * The vendor's own control routes under /__sandbox (req.path is the full path), tried after the
+   * shared ones; undefined = not one of its routes (404).
+   */
+  control?(req: VendorRequest, sandbox: SandboxState): VendorReply | undefined | Promise<VendorReply | undefined>;
 }
 
 export interface SandboxState {
@@ -141,7 +154,8 @@ export interface SandboxOptions {
   latencyMs?: number;
 }
 
-const MAX_BODY = 16 * 1024 * 1024;
+/** Uploads (WeCom takes files up to 20 MB) and their multipart framing fit. */
+const MAX_BODY = 25 * 1024 * 1024;
 
 export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.1', o: SandboxOptions = {}): Promise<RunningSandbox> {
   const state = {
@@ -187,7 +201,7 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
   const send = (res: ServerResponse, reply: VendorReply) => {
     if (res.destroyed) return;
     res.writeHead(reply.status ?? 200, { 'content-type': 'application/json; charset=utf-8', ...reply.headers });
-    res.end(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
+    res.end(typeof reply.body === 'string' || Buffer.isBuffer(reply.body) ? reply.body : JSON.stringify(reply.body));
   };
 
   const takeFault = (path: string): Fault | undefined => {
@@ -230,6 +244,13 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
       for (const k of Object.keys(state.limits)) delete state.limits[k];
       return send(res, { body: { ok: true } });
     }
+    let own: VendorReply | undefined;
+    try {
+      own = await spec.control?.(req, state);
+    } catch (err) {
+      return send(res, { status: 500, body: { error: (err as Error).message } });
+    }
+    if (own) return send(res, own);
     return send(res, { status: 404, body: { error: 'no such control endpoint' } });
   };
 
@@ -244,11 +265,14 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
     req.on('end', () => {
       void (async () => {
         const url = new URL(req.url ?? '/', 'http://sandbox');
-        const rawBody = Buffer.concat(chunks).toString('utf8');
+        const rawBytes = Buffer.concat(chunks);
+        const rawBody = rawBytes.toString('utf8');
         let body: unknown = undefined;
         const isForm = /x-www-form-urlencoded/.test(req.headers['content-type'] ?? '');
+        const isMultipart = /multipart\/form-data/i.test(req.headers['content-type'] ?? '');
         if (rawBody) {
-          if (isForm) body = Object.fromEntries(new URLSearchParams(rawBody));
+          if (isMultipart) body = { __multipart: { bytes: rawBytes.length } };
+          else if (isForm) body = Object.fromEntries(new URLSearchParams(rawBody));
           else {
             try {
               body = JSON.parse(rawBody);
@@ -257,7 +281,7 @@ export async function startSandbox(spec: SandboxSpec, port = 0, host = '127.0.0.
             }
           }
         }
-        const vreq: VendorRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, rawBody };
+        const vreq: VendorRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, rawBody, rawBytes };
         if (url.pathname.startsWith('/__sandbox')) return control(vreq, res);
 
         const recorded: RecordedRequest = {
