@@ -18,9 +18,10 @@ import { tanmarketAdapter } from './tanmarket/adapter';
 import { weibanAdapter } from './weiban/adapter';
 import { wshotoAdapter } from './wshoto/adapter';
 import { youmiAdapter } from './youmi/adapter';
+import { wecomAdapter } from './wecom/adapter';
 
 /** Every vendor: one line each (and its import above). The order gives each its local sandbox port. */
-export const VENDORS = [weibanAdapter, youmiAdapter, tanmarketAdapter, wshotoAdapter] as const;
+export const VENDORS = [weibanAdapter, youmiAdapter, tanmarketAdapter, wshotoAdapter, wecomAdapter] as const;
 
 /** The ids tasks may name in `vendor`, in registry order. */
 export function vendorIds(): string[] {
