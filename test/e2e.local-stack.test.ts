@@ -68,7 +68,7 @@ const api = (path: string, init: RequestInit & { key?: string | null } = {}) => 
   if (init.key !== null) headers.authorization = `Bearer ${init.key ?? KEY}`;
   return fetch(`http://127.0.0.1:${ports.api}${path}`, { ...init, headers });
 };
-const SANDBOX_ORDER: Vendor[] = ['weiban', 'youmi', 'tanmarket', 'wshoto']; // scripts/lib/sandboxes.ts: base, base+1, …
+const SANDBOX_ORDER: Vendor[] = ['weiban', 'youmi', 'tanmarket', 'wshoto', 'wecom']; // scripts/lib/sandboxes.ts: base, base+1, …
 const sandbox = async (what: 'tasks' | 'requests', vendor: Vendor = 'weiban') =>
   (await (await fetch(`http://127.0.0.1:${ports.sandbox + SANDBOX_ORDER.indexOf(vendor)}/__sandbox/${what}`)).json()) as any[];
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString().replace('Z', '+00:00');
@@ -199,7 +199,7 @@ describe('the local stack, over HTTP', () => {
       body: JSON.stringify({ vendor: 'wshoto', name: 'x', ...VALID.wshoto, content: { attachments: [{ type: 'image', url: 'https://x.example/a.png' }] } }),
     });
     expect(toWshoto.status).toBe(422);
-    expect((await (await api('/v1/vendors', { key: null })).json()).items).toHaveLength(4);
+    expect((await (await api('/v1/vendors', { key: null })).json()).items).toHaveLength(5);
   });
 
   it.each(['weiban', 'youmi', 'wshoto'] as Vendor[])(
@@ -239,6 +239,128 @@ describe('the local stack, over HTTP', () => {
       return x.status === 'SUBMITTED' && x;
     }, 10_000);
     expect(t.history.at(-1).cause).toMatch(/offers no way to learn results/);
+  });
+
+  describe('wecom (WeCom itself, no SCRM)', () => {
+    const wecomUrl = (path: string) => `http://127.0.0.1:${ports.sandbox + SANDBOX_ORDER.indexOf('wecom')}${path}`;
+    const wecomGet = async (path: string) => (await (await fetch(wecomUrl(path))).json()) as any;
+    const requestsTo = async (path: string) => (await sandbox('requests', 'wecom')).filter((r) => r.path === path);
+    const asset = (name: string) => wecomUrl(`/__sandbox/assets/${name}`);
+    const create = async (body: Record<string, unknown>) => {
+      const res = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({ vendor: 'wecom', ...body }) });
+      expect(res.status).toBe(201);
+      return res.json();
+    };
+
+    it('a timed customers task with all five attachment kinds reaches add_msg_template at its time with freshly uploaded media ids; remind reaches remind_groupmsg_send; after the staff confirm it is COMPLETED with its figures and /recipients gives each customer its outcome', async () => {
+      const uploadsBefore = (await requestsTo('/cgi-bin/media/upload')).length;
+      const sendAt = inSeconds(4);
+      const created = await create({
+        name: '会员日',
+        sendAt,
+        audience: { kind: 'customers', senders: ['zhangsan'], customerIds: ['wm-a', 'wm-notfriend-b', 'wm-overquota-c', 'wm-d'] },
+        content: {
+          text: '会员日，全场五折',
+          attachments: [
+            { type: 'image', url: asset('sample.png') },
+            { type: 'link', title: '会场', url: 'https://shop.example.com/vip', description: '今晚8点', thumbUrl: 'https://shop.example.com/t.png' },
+            { type: 'miniprogram', appId: 'wx8bd80126147dfa55', title: '会员中心', page: 'pages/vip/index', coverUrl: asset('sample.jpg') },
+            { type: 'video', url: asset('sample.mp4') },
+            { type: 'file', url: asset('sample.pdf'), name: '会员权益.pdf' },
+          ],
+        },
+      });
+      expect(created.status).toBe('SCHEDULED');
+      // Nothing is uploaded at create: media ids live three days.
+      expect((await requestsTo('/cgi-bin/media/upload')).length).toBe(uploadsBefore);
+
+      const submitted = await until(async () => {
+        const t = await getTask(created.id);
+        return t.status !== 'SCHEDULED' && t.status !== 'DISPATCHING' && t;
+      }, 20_000);
+      expect(submitted.status).toMatch(/SUBMITTED|RUNNING/);
+      const msgid = submitted.steps[0].vendorTaskId;
+      const [sent] = (await sandbox('tasks', 'wecom')).filter((t) => t.id === msgid);
+      const request = sent.request;
+      expect(request).toMatchObject({
+        chat_type: 'single',
+        external_userid: ['wm-a', 'wm-notfriend-b', 'wm-overquota-c', 'wm-d'],
+        sender: 'zhangsan',
+        text: { content: '会员日，全场五折' },
+      });
+      expect(request.attachments.map((a: any) => a.msgtype)).toEqual(['image', 'link', 'miniprogram', 'video', 'file']);
+      expect(request.attachments[1].link).toEqual({
+        title: '会场',
+        url: 'https://shop.example.com/vip',
+        desc: '今晚8点',
+        picurl: 'https://shop.example.com/t.png',
+      });
+      // Each media id was issued by WeCom's upload after the step's time: fresh, of the right type.
+      const issued = new Map(((await wecomGet('/__sandbox/media')) as any[]).map((m) => [m.media_id, m]));
+      const ids = [
+        request.attachments[0].image.media_id,
+        request.attachments[2].miniprogram.pic_media_id,
+        request.attachments[3].video.media_id,
+        request.attachments[4].file.media_id,
+      ];
+      expect(ids.map((id: string) => issued.get(id)?.type)).toEqual(['image', 'image', 'video', 'file']);
+      for (const id of ids) expect(issued.get(id).uploadedAt).toBeGreaterThanOrEqual(Date.parse(sendAt));
+
+      const reminded = await api(`/v1/tasks/${created.id}/remind`, { method: 'POST' });
+      expect(reminded.status).toBe(200);
+      expect((await reminded.json()).history.at(-1).cause).toMatch(/wecom reminded the staff of 1 send not yet confirmed/);
+      expect((await requestsTo('/cgi-bin/externalcontact/remind_groupmsg_send')).map((r) => r.body.msgid)).toContain(msgid);
+
+      const done = await until(async () => {
+        const t = await getTask(created.id);
+        return t.status === 'COMPLETED' && t;
+      }, 30_000);
+      expect(done.stats).toMatchObject({ sent: 2, notFriend: 1, overQuota: 1 });
+      const page = await (await api(`/v1/tasks/${created.id}/recipients`)).json();
+      expect(page.nextCursor).toBeNull();
+      expect(page.items.map((r: any) => [r.recipient, r.status, r.sender])).toEqual([
+        ['wm-a', 'sent', 'zhangsan'],
+        ['wm-notfriend-b', 'notFriend', 'zhangsan'],
+        ['wm-overquota-c', 'overQuota', 'zhangsan'],
+        ['wm-d', 'sent', 'zhangsan'],
+      ]);
+      const notFriend = await (await api(`/v1/tasks/${created.id}/recipients?status=notFriend`)).json();
+      expect(notFriend.items.map((r: any) => r.recipient)).toEqual(['wm-notfriend-b']);
+    }, 60_000);
+
+    it('a groups task is cancelled at WeCom after submit', async () => {
+      const created = await create({
+        name: '群发取消',
+        audience: { kind: 'groups', senders: ['lazy-wang'], groupIds: ['wrChat1', 'wrChat2'] },
+        content: { text: '群公告' },
+      });
+      const submitted = await until(async () => {
+        const t = await getTask(created.id);
+        return (t.status === 'SUBMITTED' || t.status === 'RUNNING') && t;
+      }, 20_000);
+      const res = await api(`/v1/tasks/${created.id}`, { method: 'DELETE' });
+      expect(res.status).toBe(200);
+      expect((await res.json()).status).toBe('CANCELLED');
+      expect((await requestsTo('/cgi-bin/externalcontact/cancel_groupmsg_send')).map((r) => r.body.msgid)).toContain(submitted.steps[0].vendorTaskId);
+    }, 40_000);
+
+    it('a task 5 days ahead has uploaded nothing', async () => {
+      const before = (await requestsTo('/cgi-bin/media/upload')).length;
+      const created = await create({
+        name: '五天后',
+        sendAt: inSeconds(5 * 86_400),
+        audience: { kind: 'customers', senders: ['zhangsan'], customerIds: ['wm-a'] },
+        content: { attachments: [{ type: 'image', url: asset('sample.png') }] },
+      });
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect((await getTask(created.id)).status).toBe('SCHEDULED');
+      expect((await requestsTo('/cgi-bin/media/upload')).length).toBe(before);
+      expect(
+        (await requestsTo('/cgi-bin/externalcontact/add_msg_template')).filter(
+          (r) => r.body?.text === undefined && r.body?.attachments?.length === 1 && r.body?.external_userid?.[0] === 'wm-a' && r.at > created.createdAt,
+        ),
+      ).toEqual([]);
+    }, 20_000);
   });
 
   it('a restart loses no task and still fires a step that fell due while it was down', async () => {

@@ -71,9 +71,9 @@ describe('canonical task schema', () => {
   it('the core schema takes any vendor id (it knows no vendor); the request schema only registered ones, saying which', () => {
     expect(CoreCreateTaskInput.safeParse({ ...valid(), vendor: 'wechat' }).success).toBe(true);
     const r = CreateTaskInput.safeParse({ ...valid(), vendor: 'wechat' });
-    expect(r.success ? [] : fieldErrors(r.error)).toEqual([{ path: 'vendor', message: 'must be one of weiban, youmi, tanmarket, wshoto' }]);
+    expect(r.success ? [] : fieldErrors(r.error)).toEqual([{ path: 'vendor', message: 'must be one of weiban, youmi, tanmarket, wshoto, wecom' }]);
     const n = CreateTaskInput.safeParse({ ...valid(), vendor: 7 });
-    expect(n.success ? [] : fieldErrors(n.error)).toEqual([{ path: 'vendor', message: 'must be one of weiban, youmi, tanmarket, wshoto' }]);
+    expect(n.success ? [] : fieldErrors(n.error)).toEqual([{ path: 'vendor', message: 'must be one of weiban, youmi, tanmarket, wshoto, wecom' }]);
   });
 
   it('text of exactly 4000 bytes passes; 4001 does not', () => {

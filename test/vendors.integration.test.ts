@@ -139,7 +139,11 @@ describe('what a vendor cannot carry is refused at create time (422), naming fie
     const res = await call(listVendors as never, { path: '/v1/vendors', key: null });
     expect(res.status).toBe(200);
     const byId = Object.fromEntries(res.body.items.map((v: any) => [v.id, v.capabilities]));
-    expect(Object.keys(byId).sort()).toEqual(['tanmarket', 'weiban', 'wshoto', 'youmi']);
+    expect(Object.keys(byId).sort()).toEqual(['tanmarket', 'wecom', 'weiban', 'wshoto', 'youmi']);
+    // Reminders and per-recipient results: WeCom's, no SCRM vendor's.
+    for (const id of ['weiban', 'youmi', 'tanmarket', 'wshoto']) expect([byId[id].remind, byId[id].recipientResults], id).toEqual([false, false]);
+    expect([byId.wecom.remind, byId.wecom.recipientResults, byId.wecom.cancelAfterSubmit]).toEqual([true, true, true]);
+    expect(byId.wecom.attachmentTypes).toEqual(['image', 'link', 'miniprogram', 'video', 'file']);
     expect(byId.youmi.attachmentTypes).not.toContain('miniprogram');
     expect(byId.wshoto.attachmentTypes).toEqual(['material']);
     expect(byId.youmi.cancelAfterSubmit).toBe(true);

@@ -509,7 +509,7 @@ export class TaskStore {
         const out = await this.call('write', () =>
           this.doc.send(new (dynamoLib().BatchWriteCommand)({ RequestItems: { [this.table]: pending }, ReturnConsumedCapacity: 'TOTAL' })),
         );
-        pending = (out.UnprocessedItems?.[this.table] ?? []);
+        pending = out.UnprocessedItems?.[this.table] ?? [];
         if (pending.length) await sleep(Math.min(1000, 20 * 2 ** attempt));
       }
     }

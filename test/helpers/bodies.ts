@@ -1,6 +1,6 @@
 /** A valid task audience and content per vendor (what each vendor can carry). */
 /** The vendors these tests know (the registry is the one list: lib/vendors/registry.test.ts checks they match). */
-export const TEST_VENDORS = ['weiban', 'youmi', 'tanmarket', 'wshoto'] as const;
+export const TEST_VENDORS = ['weiban', 'youmi', 'tanmarket', 'wshoto', 'wecom'] as const;
 export type Vendor = (typeof TEST_VENDORS)[number];
 
 export const VALID: Record<Vendor, Record<string, unknown>> = {
@@ -21,5 +21,9 @@ export const VALID: Record<Vendor, Record<string, unknown>> = {
     audience: { kind: 'customers', senders: ['zhangsan'], customerIds: ['wmA', 'wmB'] },
     content: { text: '今晚8点开抢', attachments: [{ type: 'material', materialId: '1254676189925432390', kind: '3' }] },
     vendorOptions: { priority: 2 },
+  },
+  wecom: {
+    audience: { kind: 'customers', senders: ['zhangsan'], customerIds: ['wmA', 'wmB'] },
+    content: { text: '今晚8点开抢', attachments: [{ type: 'link', title: '会场', url: 'https://shop.example.com/1111' }] },
   },
 };
