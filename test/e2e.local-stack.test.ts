@@ -243,7 +243,7 @@ describe('the local stack, over HTTP', () => {
 
   describe('wecom (WeCom itself, no SCRM)', () => {
     const wecomUrl = (path: string) => `http://127.0.0.1:${ports.sandbox + SANDBOX_ORDER.indexOf('wecom')}${path}`;
-    const wecomGet = async (path: string) => (await (await fetch(wecomUrl(path))).json()) as any;
+    const wecomGet = async (path: string) => await (await fetch(wecomUrl(path))).json();
     const requestsTo = async (path: string) => (await sandbox('requests', 'wecom')).filter((r) => r.path === path);
     const asset = (name: string) => wecomUrl(`/__sandbox/assets/${name}`);
     const create = async (body: Record<string, unknown>) => {
