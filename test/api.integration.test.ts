@@ -141,7 +141,7 @@ describe('create, get, list', () => {
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.1.0');
     const create = res.body.components.schemas.CreateTask;
-    expect(create.properties.vendor.enum).toEqual(['weiban', 'youmi', 'tanmarket', 'wshoto']);
+    expect(create.properties.vendor.enum).toEqual(['weiban', 'youmi', 'tanmarket', 'wshoto', 'wecom']);
     expect(create.properties.content.properties.attachments.maxItems).toBe(9);
     expect(create.additionalProperties).toBe(false);
   });

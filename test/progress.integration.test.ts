@@ -55,7 +55,7 @@ afterAll(async () => {
   await env.close();
 });
 beforeEach(async () => {
-  for (const v of ['weiban', 'youmi', 'tanmarket', 'wshoto'] as Vendor[]) await sandboxPost(v, 'reset');
+  for (const v of ['weiban', 'youmi', 'tanmarket', 'wshoto', 'wecom'] as Vendor[]) await sandboxPost(v, 'reset');
 });
 
 describe("Weiban callbacks (WeCom-style msg_signature + AES-256-CBC), with the tenant's own secrets", () => {

@@ -728,7 +728,7 @@ describe('isolation and secrets', () => {
     const vendors = await call(listVendors as never, { path: '/v1/vendors', key: null });
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toMatch(/^3\.1/); // the document itself is what is searched
-    expect(vendors.body.items.length).toBe(4);
+    expect(vendors.body.items.length).toBe(5);
     for (const res of [await get(t.id), await create({ vendor: 'weiban' }), await call(listTasks as never, { path: '/v1/tasks' }), doc, vendors]) {
       r.tried++;
       r.leaks += leakedIn(JSON.stringify(res.body)).length;
@@ -934,11 +934,13 @@ describe('hardening (issue 10)', () => {
       YOUMI_TOKEN_URL: undefined,
       TANMARKET_BASE_URL: 'https://api.tanmarket.example',
       WSHOTO_BASE_URL: 'https://open.wshoto.com',
+      WECOM_BASE_URL: 'https://qyapi.weixin.qq.com',
     };
     const aws = { ...https, QUNFA_MODE: undefined, AWS_LAMBDA_FUNCTION_NAME: 'qunfa-prod-dispatchStep', IS_OFFLINE: undefined };
     const refused: [string, Record<string, string | undefined>, RegExp][] = [
       ['an unset vendor base URL', { ...aws, WEIBAN_BASE_URL: undefined }, /WEIBAN_BASE_URL/],
       ['an http vendor base URL', { ...aws, WSHOTO_BASE_URL: 'http://open.wshoto.com' }, /WSHOTO_BASE_URL/],
+      ['an http WeCom base URL', { ...aws, WECOM_BASE_URL: 'http://qyapi.weixin.qq.com' }, /WECOM_BASE_URL/],
       ['a loopback sandbox as vendor base URL', { ...aws, TANMARKET_BASE_URL: 'http://127.0.0.1:4603' }, /TANMARKET_BASE_URL/],
       ['an http token URL', { ...aws, YOUMI_TOKEN_URL: 'http://idp.youmi.example' }, /YOUMI_TOKEN_URL/],
       ['QUNFA_MODE=local in a Lambda running in AWS', { ...aws, QUNFA_MODE: 'local' }, /QUNFA_MODE/],

@@ -14,6 +14,7 @@ const AWS_VENDOR_ENV = {
   YOUMI_TOKEN_URL: '',
   TANMARKET_BASE_URL: 'disabled',
   WSHOTO_BASE_URL: 'https://open.wshoto.com',
+  WECOM_BASE_URL: 'https://qyapi.weixin.qq.com',
 };
 
 describe.runIf(run)('EventBridge Scheduler adapter against moto_server', () => {

@@ -57,7 +57,7 @@ describe.runIf(run)('tenant keys and vendor credentials in two secrets (moto_ser
       expect(credentialsText).not.toContain(t.apiKeySha256);
       expect(credentialsText).not.toContain(t.webhookSecret);
     }
-    expect(parts.keys.a?.vendors).toEqual(['weiban', 'youmi', 'tanmarket', 'wshoto']);
+    expect(parts.keys.a?.vendors).toEqual(['weiban', 'youmi', 'tanmarket', 'wshoto', 'wecom']);
   });
 
   it('create, get and list work with no vendor credentials secret at all; dispatch reads it', async () => {
