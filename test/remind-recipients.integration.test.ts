@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecipientOutcome } from '../lib/core/recipients';
 import { RECIPIENTS_PER_ITEM } from '../lib/infra/taskStore';
 import { VALID } from './helpers/bodies';
-import { call, inSeconds, KEY_B, startTestEnv, type TestEnv } from './helpers/env';
+import { call, inSeconds, KEY_B, startTestEnv, waitFor, type TestEnv } from './helpers/env';
 import { dynamo, fns, taskStore } from './helpers/testApp';
 
 let env: TestEnv;
@@ -148,4 +148,33 @@ describe('the recipients store', () => {
       statusCode: 400,
     });
   });
+});
+
+describe('wecom: reminders and their limit', () => {
+  it("3 reminders a day per send, the 4th 429 with Retry-After — and that limit holds back none of the tenant's other calls", async () => {
+    const res = await call(fns.createTask as never, {
+      method: 'POST',
+      path: '/v1/tasks',
+      body: {
+        vendor: 'wecom',
+        name: 'remind-limit',
+        audience: { kind: 'customers', senders: ['lazy-li'], customerIds: ['wm-x'] },
+        content: { text: '记得确认' },
+      },
+    });
+    expect(res.status).toBe(201);
+    const id = res.body.id as string;
+    await waitFor(async () => (await call(fns.getTask as never, { path: `/v1/tasks/${id}`, params: { taskId: id } })).body.status === 'SUBMITTED', 15_000);
+    for (let i = 0; i < 3; i++) expect((await remind(id)).status).toBe(200);
+    const fourth = await remind(id);
+    expect(fourth.status).toBe(429);
+    expect(fourth.headers['retry-after']).toBe('86400');
+    expect(fourth.body.detail).toMatch(/41094/);
+    const task = (await call(fns.getTask as never, { path: `/v1/tasks/${id}`, params: { taskId: id } })).body;
+    expect(task.history.filter((h: { cause: string }) => h.cause.startsWith('wecom reminded')).length).toBe(3);
+    // The per-send limit is not a rate limit: cancelling (another write to WeCom) goes through at once.
+    const cancel = await call(fns.deleteTask as never, { method: 'DELETE', path: `/v1/tasks/${id}`, params: { taskId: id } });
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.status).toBe('CANCELLED');
+  }, 30_000);
 });

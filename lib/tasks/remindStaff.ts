@@ -44,7 +44,7 @@ export async function remindStaff(deps: TaskDeps & { tenants: TenantDirectory },
         throw tooManyRequests(`${current.vendor} has no room for this tenant's calls right now (${err.message}); retry`, seconds(err.retryAt - Date.now()));
       }
       if (!(err instanceof VendorCallError)) throw err;
-      if (err.kind === 'throttled') {
+      if (err.kind === 'throttled' || err.kind === 'limited') {
         await note(target.step, reminded);
         throw tooManyRequests(
           `${current.vendor} refused to remind now (${err.code}: ${err.message}); retry after Retry-After`,

@@ -80,9 +80,12 @@ export interface SubmitResult {
  * How a vendor call ended, as far as at-most-once delivery cares:
  * - refused: the vendor answered and said no (FAILED, with its code and message);
  * - throttled / not_sent: provably not accepted, safe to retry after a pause;
- * - ambiguous: the request may have reached the vendor (UNKNOWN, never re-sent).
+ * - ambiguous: the request may have reached the vendor (UNKNOWN, never re-sent);
+ * - limited: this one request is over a limit of its own (e.g. WeCom's 3 reminders a day per
+ *   send), possible again after retryAfterMs. Not a rate limit: flow control is not told, and the
+ *   tenant's other calls go on.
  */
-export type VendorErrorKind = 'refused' | 'throttled' | 'not_sent' | 'ambiguous';
+export type VendorErrorKind = 'refused' | 'throttled' | 'not_sent' | 'ambiguous' | 'limited';
 
 export class VendorCallError extends Error {
   constructor(

@@ -628,7 +628,7 @@ export const wecomAdapter: VendorAdapter<WecomCredentials, WecomSettings> = {
     const body = await call(ctx, { path: WECOM_PATHS.remind, json: { msgid } }, [WECOM_CODES.remindLimit]);
     if (Number(body.errcode) === WECOM_CODES.remindLimit)
       throw new VendorCallError(
-        'throttled',
+        'limited',
         String(WECOM_CODES.remindLimit),
         String(body.errmsg ?? 'wecom allows 3 reminders per message in 24 h'),
         REMIND_RETRY_MS,

@@ -718,7 +718,7 @@ describe('wecom over HTTP: status, cancel, remind', () => {
     expect((await thrown(wecomAdapter.cancel?.(ctx, 'msgX') as Promise<void>)).code).toBe('41047');
   });
 
-  it('remind: remind_groupmsg_send {msgid}; 41094 (over 3 a day) is throttled for 24 h', async () => {
+  it('remind: remind_groupmsg_send {msgid}; 41094 (over 3 a day) is limited for 24 h (that send only: not a rate limit)', async () => {
     let answer: unknown = { errcode: 0, errmsg: 'ok' };
     stub = await stubWecom((q) => (q.path === '/cgi-bin/externalcontact/remind_groupmsg_send' ? { json: answer } : undefined));
     const ctx = ctxFor(stub.url);
@@ -726,7 +726,7 @@ describe('wecom over HTTP: status, cancel, remind', () => {
     expect(stub.calls('/cgi-bin/externalcontact/remind_groupmsg_send').map((q) => q.json)).toEqual([{ msgid: 'msgX' }]);
     answer = { errcode: 41094, errmsg: 'remind times exceed limit' };
     const err = await thrown(wecomAdapter.remind?.(ctx, 'msgX') as Promise<void>);
-    expect([err.kind, err.code, err.retryAfterMs]).toEqual(['throttled', '41094', REMIND_RETRY_MS]);
+    expect([err.kind, err.code, err.retryAfterMs]).toEqual(['limited', '41094', REMIND_RETRY_MS]);
     expect(REMIND_RETRY_MS).toBe(24 * 3600 * 1000);
   });
 });
