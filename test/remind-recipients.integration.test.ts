@@ -177,4 +177,54 @@ describe('wecom: reminders and their limit', () => {
     expect(cancel.status).toBe(200);
     expect(cancel.body.status).toBe('CANCELLED');
   }, 30_000);
+
+  it('a step sent to several staff (one WeCom send each) is cancelled at WeCom send by send, every one of them', async () => {
+    const res = await call(fns.createTask as never, {
+      method: 'POST',
+      path: '/v1/tasks',
+      body: {
+        vendor: 'wecom',
+        name: 'cancel-all',
+        audience: { kind: 'groups', senders: ['lazy-a', 'lazy-b', 'lazy-c'], groupIds: ['wrG1'] },
+        content: { text: '群公告' },
+      },
+    });
+    const id = res.body.id as string;
+    const submitted = await waitFor(async () => {
+      const t = (await call(fns.getTask as never, { path: `/v1/tasks/${id}`, params: { taskId: id } })).body;
+      return t.status === 'SUBMITTED' && t;
+    }, 15_000);
+    const msgids = submitted.steps[0].batches.map((b: { vendorTaskId: string }) => b.vendorTaskId);
+    expect(msgids).toHaveLength(3);
+    const cancel = await call(fns.deleteTask as never, { method: 'DELETE', path: `/v1/tasks/${id}`, params: { taskId: id } });
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.status).toBe('CANCELLED');
+    const cancelled = ((await (await fetch(`${env.sandbox('wecom').url}/__sandbox/requests`)).json()) as { path: string; body: { msgid: string } }[])
+      .filter((r) => r.path === '/cgi-bin/externalcontact/cancel_groupmsg_send')
+      .map((r) => r.body.msgid);
+    expect(cancelled).toEqual(expect.arrayContaining(msgids));
+  }, 30_000);
+
+  it('a remind the tenant has no usable credentials for is 409 saying so, never a 500', async () => {
+    const res = await call(fns.createTask as never, {
+      method: 'POST',
+      path: '/v1/tasks',
+      body: {
+        vendor: 'wecom',
+        name: 'remind-no-creds',
+        audience: { kind: 'customers', senders: ['lazy-z'], customerIds: ['wm-y'] },
+        content: { text: '记得确认' },
+      },
+    });
+    const id = res.body.id as string;
+    await waitFor(async () => (await call(fns.getTask as never, { path: `/v1/tasks/${id}`, params: { taskId: id } })).body.status === 'SUBMITTED', 15_000);
+    const out = await env.withTenants(
+      (t) => {
+        t.a.vendors.wecom = { corpId: '' };
+      },
+      () => remind(id),
+    );
+    expect(out.status).toBe(409);
+    expect(out.body.detail).toMatch(/no usable wecom credentials/);
+  }, 30_000);
 });

@@ -157,7 +157,7 @@ describe("cancel (what the caller's cancel does to each step)", () => {
 
   it('a step at the vendor is cancelled there only where the vendor can, and only with its id', () => {
     for (const status of ['SUBMITTED', 'RUNNING', 'UNKNOWN'] as const) {
-      expect(cancelAction(s(status, 'v9'), able)).toEqual({ kind: 'at-vendor', vendorTaskId: 'v9' });
+      expect(cancelAction(s(status, 'v9'), able)).toEqual({ kind: 'at-vendor', vendorTaskIds: ['v9'] });
       expect(cancelAction(s(status, 'v9'), unable)).toEqual({
         kind: 'refused',
         reason: `step 2 is already at weiban (${status}), and Weiban cannot cancel a task it has accepted`,

@@ -180,6 +180,18 @@ describe('serverless package (offline, no credentials)', () => {
     });
   });
 
+  it("each role allows the DynamoDB calls its function's store makes (dynalite does not check IAM: this does)", () => {
+    const actions = (role: string): string[] =>
+      template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
+        .flatMap((st: any) => [st.Action].flat())
+        .filter((a: string) => a.startsWith('dynamodb:'));
+    expect(actions('CreateTaskRole')).toEqual(expect.arrayContaining(['dynamodb:BatchWriteItem'])); // a large audience's chunk items
+    expect(actions('DispatchStepRole')).toEqual(expect.arrayContaining(['dynamodb:Query'])); // read back at dispatch
+    expect(actions('PollStatusRole')).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:BatchWriteItem'])); // recipients kept
+    expect(actions('ReadTasksRole')).toEqual(expect.arrayContaining(['dynamodb:Query'])); // lists, recipients
+    expect(actions('RemindStaffRole')).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem']));
+  });
+
   it('createTask and patchTask invoke only the send-now lane; the scheduler invokes only the scheduled workers', () => {
     const invokes = (role: string) =>
       template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)

@@ -81,8 +81,8 @@ export const cancelsHere = (s: Pick<Step, 'status'>) => s.status === 'SCHEDULED'
 
 export type CancelAction =
   | { kind: 'here' }
-  /** At a vendor that can cancel a task it accepted: ask it to, then the step is CANCELLED. */
-  | { kind: 'at-vendor'; vendorTaskId: string }
+  /** At a vendor that can cancel a task it accepted: ask it to cancel each of the step's calls, then the step is CANCELLED. */
+  | { kind: 'at-vendor'; vendorTaskIds: string[] }
   /** Final already: nothing to cancel. */
   | { kind: 'none' }
   /** It cannot be cancelled now: why (the 409 says it). */
@@ -94,7 +94,7 @@ export type CancelAction =
  * accepted task and qunfa has its id), or nothing with the reason why.
  */
 export function cancelAction(
-  step: Pick<Step, 'index' | 'status' | 'vendorTaskId'>,
+  step: Pick<Step, 'index' | 'status' | 'vendorTaskId' | 'batches'>,
   vendor: { id: string; displayName: string; canCancel: boolean },
 ): CancelAction {
   if (cancelsHere(step)) return { kind: 'here' };
@@ -105,8 +105,10 @@ export function cancelAction(
       kind: 'refused',
       reason: `step ${step.index} is already at ${vendor.id} (${step.status}), and ${vendor.displayName} cannot cancel a task it has accepted`,
     };
-  if (!step.vendorTaskId) return { kind: 'refused', reason: `step ${step.index} is ${step.status} with no ${vendor.id} task id to cancel` };
-  return { kind: 'at-vendor', vendorTaskId: step.vendorTaskId };
+  // A step sent as several calls (batches) is cancelled call by call: every one the vendor accepted.
+  const vendorTaskIds = followedVendorTaskIds(step);
+  if (!vendorTaskIds.length) return { kind: 'refused', reason: `step ${step.index} is ${step.status} with no ${vendor.id} task id to cancel` };
+  return { kind: 'at-vendor', vendorTaskIds };
 }
 
 /** Cancels every step not yet claimed (mutating `task`); returns their indexes. */
@@ -144,14 +146,7 @@ export function nothingCancelled(task: Pick<Task, 'status' | 'steps'>, reasons: 
 export function remindTargets(task: Pick<Task, 'steps'>): { step: number; vendorTaskIds: string[] }[] {
   return task.steps
     .filter((s) => s.status === 'SUBMITTED' || s.status === 'RUNNING')
-    .map((s) => ({
-      step: s.index,
-      vendorTaskIds: s.batches
-        ? s.batches.filter((b) => b.status === 'SUBMITTED' && b.vendorTaskId).map((b) => b.vendorTaskId as string)
-        : s.vendorTaskId
-          ? [s.vendorTaskId]
-          : [],
-    }))
+    .map((s) => ({ step: s.index, vendorTaskIds: followedVendorTaskIds(s) }))
     .filter((t) => t.vendorTaskIds.length > 0);
 }
 

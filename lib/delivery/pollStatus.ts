@@ -73,10 +73,14 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
     for (const id of ids)
       each.push(await withPermit(deps.limiter, ev.tenantId, task.vendor, 'read', limits, deps.settings.IN_FLIGHT_WAIT_MS, () => ask(ctx, id, input)));
     const asked = each.length === 1 ? (each[0] as VendorStatus) : combineStatuses(each);
+    // A call the vendor has no results for yet (WeCom's "not yet") says nothing of its recipients:
+    // this poll's sums and rows would be short, so the last known ones are kept until all answer.
+    const partial = each.length > 1 && each.some((s) => !s.stats) && each.some((s) => s.stats);
     // Each recipient's outcome, where the vendor reports it, kept apart from the task (GET /recipients).
-    if (asked.recipients && adapter.capabilities.recipientResults) await deps.store.putRecipients(ev.tenantId, ev.taskId, ev.step, asked.recipients);
-    const { recipients: _r, raw: _raw, ...summary } = asked;
-    status = summary;
+    if (asked.recipients && adapter.capabilities.recipientResults && !partial)
+      await deps.store.putRecipients(ev.tenantId, ev.taskId, ev.step, asked.recipients);
+    const { recipients: _r, raw: _raw, stats, ...summary } = asked;
+    status = { ...summary, ...(stats && !partial ? { stats } : {}) };
   } catch (err) {
     if (err instanceof NoRoom) {
       // No room to ask now: ask when there is, without counting it as a poll.

@@ -36,7 +36,13 @@ export function mediaFetcher(c: Pick<Settings, 'QUNFA_MODE' | 'VENDOR_TIMEOUT_MS
       throw new MediaUnavailable(url, `could not fetch ${where}: ${e.code === 'ETOOLARGE' ? e.message : (e.code ?? e.message)}`);
     }
     if (got.status < 200 || got.status > 299) throw new MediaUnavailable(url, `${where} answered ${got.status}`);
-    const fileName = decodeURIComponent(new URL(url).pathname.split('/').pop() || 'attachment');
+    const last = new URL(url).pathname.split('/').pop() || 'attachment';
+    let fileName = last;
+    try {
+      fileName = decodeURIComponent(last);
+    } catch {
+      // a lone % in the path: the name as written
+    }
     return { bytes: got.bytes, fileName, ...(got.contentType ? { contentType: got.contentType } : {}) };
   };
 }

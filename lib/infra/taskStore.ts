@@ -192,19 +192,11 @@ export class TaskStore {
   }
 
   private async putChunks(task: StoredTask, chunks: string[][]): Promise<void> {
-    const items = chunks.map((c, n) => ({
-      PutRequest: { Item: { pk: pk(task.tenantId), sk: `AUD#${task.id}#${String(n).padStart(4, '0')}`, kind: 'audience', ids: c } },
-    }));
-    for (let i = 0; i < items.length; i += 25) {
-      let pending: typeof items = items.slice(i, i + 25);
-      for (let attempt = 0; pending.length; attempt++) {
-        const out = await this.call('write', () =>
-          this.doc.send(new (dynamoLib().BatchWriteCommand)({ RequestItems: { [this.table]: pending }, ReturnConsumedCapacity: 'TOTAL' })),
-        );
-        pending = (out.UnprocessedItems?.[this.table] ?? []) as typeof items;
-        if (pending.length) await sleep(Math.min(1000, 20 * 2 ** attempt));
-      }
-    }
+    await this.batchWrite(
+      chunks.map((c, n) => ({
+        PutRequest: { Item: { pk: pk(task.tenantId), sk: `AUD#${task.id}#${String(n).padStart(4, '0')}`, kind: 'audience', ids: c } },
+      })),
+    );
   }
 
   /** The full audience of a task, its ids read back from chunks where they were moved. */
@@ -502,6 +494,7 @@ export class TaskStore {
     return keys;
   }
 
+  /** Writes in groups of 25 (BatchWriteItem's bound), retrying what DynamoDB leaves unprocessed. */
   private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
     for (let i = 0; i < requests.length; i += 25) {
       let pending = requests.slice(i, i + 25);

@@ -3,12 +3,12 @@
  * send. Each vendor task still in progress is reminded once, inside a flow-control permit; what
  * the vendor took is noted in the task's history.
  */
-import { conflict, notFound, tooManyRequests } from '../core/errors';
+import { conflict, notFound, tooManyRequests, unavailable } from '../core/errors';
 import { TASK_ID } from '../core/ids';
 import { nothingToRemind, remindedAtVendor, remindTargets } from '../core/states';
 import type { Task } from '../core/task';
 import { NoRoom, withPermit } from '../delivery/flowControl';
-import { vendorContext } from '../delivery/vendorContext';
+import { vendorContext, type Wired } from '../delivery/vendorContext';
 import { publicTask } from '../infra/taskStore';
 import type { Tenant, TenantDirectory } from '../infra/tenantDirectory';
 import { VendorCallError } from '../vendors/adapter';
@@ -24,38 +24,53 @@ export async function remindStaff(deps: TaskDeps & { tenants: TenantDirectory },
   if (!adapter?.remind || !adapter.capabilities.remind) {
     throw conflict(`${current.vendor} cannot remind staff: it offers no reminder (capabilities.remind is false at GET /v1/vendors)`);
   }
+  const remind = adapter.remind.bind(adapter);
   const targets = remindTargets(current);
   if (!targets.length) throw conflict(nothingToRemind(current));
 
-  const { ctx, limits } = await vendorContext(deps.tenants, tenant.id, current.vendor, deps.vendors, deps.settings);
+  let wired: Wired;
+  try {
+    wired = await vendorContext(deps.tenants, tenant.id, current.vendor, deps.vendors, deps.settings);
+  } catch (err) {
+    // No usable credentials, or the vendor is disabled in this deployment: nothing can be reminded.
+    if (err instanceof VendorCallError) throw conflict(`nothing was reminded: ${err.message}`);
+    throw err;
+  }
+  const { ctx, limits } = wired;
   let task = current;
   const refusals: string[] = [];
+  let asked = 0;
   for (const target of targets) {
     let reminded = 0;
-    try {
-      for (const id of target.vendorTaskIds) {
-        await withPermit(deps.limiter, tenant.id, current.vendor, 'write', limits, deps.settings.IN_FLIGHT_WAIT_MS, () => adapter.remind!(ctx, id));
+    for (const id of target.vendorTaskIds) {
+      asked++;
+      try {
+        await withPermit(deps.limiter, tenant.id, current.vendor, 'write', limits, deps.settings.IN_FLIGHT_WAIT_MS, () => remind(ctx, id));
         reminded++;
+      } catch (err) {
+        // What was reminded before a stop is still noted.
+        if (err instanceof NoRoom) {
+          await note(target.step, reminded);
+          throw tooManyRequests(`${current.vendor} has no room for this tenant's calls right now (${err.message}); retry`, seconds(err.retryAt - Date.now()));
+        }
+        if (!(err instanceof VendorCallError)) throw err;
+        if (err.kind === 'throttled' || err.kind === 'limited') {
+          await note(target.step, reminded);
+          throw tooManyRequests(
+            `${current.vendor} refused to remind now (${err.code}: ${err.message}); retry after Retry-After`,
+            seconds(err.retryAfterMs ?? 60_000),
+          );
+        }
+        if (err.kind === 'not_sent' || err.kind === 'ambiguous') {
+          await note(target.step, reminded);
+          throw unavailable(`${current.vendor} could not be reached to remind (${err.code}); retry`, 5);
+        }
+        refusals.push(`${current.vendor} did not remind step ${target.step} (${id}): ${err.code} ${err.message}`);
       }
-    } catch (err) {
-      // What was reminded before the stop is still noted below.
-      if (err instanceof NoRoom) {
-        await note(target.step, reminded);
-        throw tooManyRequests(`${current.vendor} has no room for this tenant's calls right now (${err.message}); retry`, seconds(err.retryAt - Date.now()));
-      }
-      if (!(err instanceof VendorCallError)) throw err;
-      if (err.kind === 'throttled' || err.kind === 'limited') {
-        await note(target.step, reminded);
-        throw tooManyRequests(
-          `${current.vendor} refused to remind now (${err.code}: ${err.message}); retry after Retry-After`,
-          seconds(err.retryAfterMs ?? 60_000),
-        );
-      }
-      refusals.push(`${current.vendor} did not remind step ${target.step}: ${err.code} ${err.message}`);
     }
     await note(target.step, reminded);
   }
-  if (refusals.length === targets.length) throw conflict(`nothing was reminded: ${refusals.join('; ')}`);
+  if (refusals.length === asked) throw conflict(`nothing was reminded: ${refusals.join('; ')}`);
   return publicTask(task);
 
   async function note(step: number, count: number): Promise<void> {

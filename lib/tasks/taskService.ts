@@ -345,10 +345,14 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
     }
     try {
       const { ctx, limits } = await vendorContext(deps.tenants, tenant.id, task.vendor, deps.vendors, deps.settings);
-      const vendorTaskId = action.vendorTaskId;
-      await withPermit(deps.limiter, tenant.id, task.vendor, 'write', limits, deps.settings.IN_FLIGHT_WAIT_MS, () =>
-        (adapter.cancel as NonNullable<typeof adapter.cancel>)(ctx, vendorTaskId),
-      );
+      // Every call of the step (one per batch); the step is CANCELLED only when each was. A cancel
+      // that stopped half-way is repeated by the caller's retry (the vendor's "already cancelled"
+      // counts as done).
+      for (const vendorTaskId of action.vendorTaskIds) {
+        await withPermit(deps.limiter, tenant.id, task.vendor, 'write', limits, deps.settings.IN_FLIGHT_WAIT_MS, () =>
+          (adapter.cancel as NonNullable<typeof adapter.cancel>)(ctx, vendorTaskId),
+        );
+      }
     } catch (err) {
       if (err instanceof NoRoom)
         throw unavailable(

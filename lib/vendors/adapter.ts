@@ -236,7 +236,8 @@ export interface VendorAdapter<Cred = unknown, S = unknown> {
   cancel?(ctx: VendorContext<Cred, S>, vendorTaskId: string): Promise<void>;
   /**
    * Remind the staff who have not confirmed this vendor task (only where capabilities.remind). At
-   * the vendor's own remind limit it throws VendorCallError('throttled', …, retryAfterMs).
+   * the vendor's own remind limit it throws VendorCallError('limited', …, retryAfterMs): a limit of that
+   * send, not a rate limit (a 'throttled' would stop all the tenant's calls to the vendor).
    */
   remind?(ctx: VendorContext<Cred, S>, vendorTaskId: string): Promise<void>;
   /** Ask the vendor how a task it accepted is doing (only where capabilities.status is 'poll'). */

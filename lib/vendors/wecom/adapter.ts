@@ -199,13 +199,19 @@ export function urlExtension(url: string): string | undefined {
   }
 }
 
-const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'png']);
+/**
+ * Image and video formats WeCom refuses, by the extension a URL ends in. Only these are refused at
+ * create: any other ending (none, `.php`, `/v2.0`) says nothing of the bytes, which are checked at
+ * dispatch.
+ */
+const NOT_WECOM_IMAGES = new Set(['gif', 'webp', 'bmp', 'tif', 'tiff', 'svg', 'heic', 'heif', 'avif', 'ico']);
+const NOT_WECOM_VIDEOS = new Set(['mov', 'avi', 'wmv', 'flv', 'mkv', 'webm', 'm4v', '3gp', 'mpg', 'mpeg', 'ts']);
 
 function mediaUrlErrors(url: string, path: string, kind: 'image' | 'video'): FieldError[] {
   const ext = urlExtension(url);
   if (ext === undefined) return []; // not knowable from the URL: checked on the bytes at dispatch
-  if (kind === 'image' && !IMAGE_EXTENSIONS.has(ext)) return [{ path, message: `wecom takes jpg or png images; this URL ends in .${ext}` }];
-  if (kind === 'video' && ext !== 'mp4') return [{ path, message: `wecom takes mp4 videos; this URL ends in .${ext}` }];
+  if (kind === 'image' && NOT_WECOM_IMAGES.has(ext)) return [{ path, message: `wecom takes jpg or png images; this URL ends in .${ext}` }];
+  if (kind === 'video' && NOT_WECOM_VIDEOS.has(ext)) return [{ path, message: `wecom takes mp4 videos; this URL ends in .${ext}` }];
   return [];
 }
 
