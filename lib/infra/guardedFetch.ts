@@ -86,18 +86,37 @@ export interface FetchedBytes {
   contentType?: string;
 }
 
+/** The most of an answer's body read (it is drained, never used): past it the status alone counts. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+const timedOut = () => Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
+
+interface Exchange {
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+  allowPrivate: boolean;
+  timeoutMs: number;
+  /** The most of the answer read; past it `overflow` says what happens. */
+  maxBytes: number;
+  /** 'stop': the exchange ends with what was read (the status counts); 'fail': it fails with ETOOLARGE. */
+  overflow: 'stop' | 'fail';
+  /** Keep the answer's bytes (a download) or only drain them (a callback's answer). */
+  keepBody: boolean;
+}
+
 /**
- * GETs `url` for its body (an attachment to upload to a vendor), under the same guard as postJson:
- * http(s) only, no private address outside local mode, no redirect followed, `timeoutMs` for the
- * whole exchange, and at most `maxBytes` read (past it: an error with code ETOOLARGE).
+ * One guarded HTTP exchange: outside local mode no connection to a private address, whether the
+ * URL names it or its name resolves to it (the check is on the address connected to); no redirect
+ * followed; `timeoutMs` bounds the whole exchange — lookup, connect, request, and the answer to its
+ * end — so an answer that trickles a byte at a time cannot hold it open.
  */
-export function getBytes(url: string, opts: { allowPrivate: boolean; timeoutMs: number; maxBytes: number }): Promise<FetchedBytes> {
-  const u = new URL(url);
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') return Promise.reject(Object.assign(new Error('not an http(s) URL'), { code: 'EPROTO' }));
-  if (privateLiteral(u, opts.allowPrivate)) return Promise.reject(Object.assign(new Error('private address'), { code: 'EPRIVATE' }));
+function guardedExchange(u: URL, x: Exchange): Promise<FetchedBytes> {
+  if (privateLiteral(u, x.allowPrivate)) return Promise.reject(Object.assign(new Error('private address'), { code: 'EPRIVATE' }));
   const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const deadline = setTimeout(() => settle(timedOut()), opts.timeoutMs);
+    // From the start, whatever trickles in meanwhile.
+    const deadline = setTimeout(() => settle(timedOut()), x.timeoutMs);
     let settled = false;
     const settle = (err: Error | undefined, out?: FetchedBytes) => {
       if (settled) return;
@@ -108,92 +127,61 @@ export function getBytes(url: string, opts: { allowPrivate: boolean; timeoutMs: 
         reject(err);
       } else resolve(out as FetchedBytes);
     };
-    const req = send(
-      u,
-      { method: 'GET', headers: { 'user-agent': 'qunfa-media/1' }, lookup: guardedLookup(opts.allowPrivate), timeout: opts.timeoutMs },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        const chunks: Buffer[] = [];
-        let read = 0;
-        res.on('data', (chunk: Buffer) => {
-          read += chunk.length;
-          if (read > opts.maxBytes) {
-            settle(Object.assign(new Error(`larger than ${opts.maxBytes} bytes`), { code: 'ETOOLARGE' }));
-            res.destroy();
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () =>
-          settle(undefined, { status, bytes: Buffer.concat(chunks), ...(res.headers['content-type'] ? { contentType: res.headers['content-type'] } : {}) }),
-        );
-        res.on('error', (err) => settle(err));
-        res.on('close', () => settle(Object.assign(new Error('the answer was cut short'), { code: 'ECONNRESET' })));
-      },
-    );
+    const req = send(u, { method: x.method, headers: x.headers, lookup: guardedLookup(x.allowPrivate), timeout: x.timeoutMs }, (res) => {
+      const status = res.statusCode ?? 0;
+      const chunks: Buffer[] = [];
+      let read = 0;
+      const done = () =>
+        settle(undefined, { status, bytes: Buffer.concat(chunks), ...(res.headers['content-type'] ? { contentType: res.headers['content-type'] } : {}) });
+      res.on('data', (chunk: Buffer) => {
+        read += chunk.length;
+        if (read > x.maxBytes) {
+          if (x.overflow === 'fail') settle(Object.assign(new Error(`larger than ${x.maxBytes} bytes`), { code: 'ETOOLARGE' }));
+          else done();
+          res.destroy();
+          return;
+        }
+        if (x.keepBody) chunks.push(chunk);
+      });
+      res.on('end', done);
+      res.on('error', (err) => settle(err));
+      res.on('close', () => settle(Object.assign(new Error('the answer was cut short'), { code: 'ECONNRESET' })));
+    });
     req.on('timeout', () => settle(timedOut()));
     req.on('error', (err) => settle(err));
-    req.end();
+    req.end(x.body);
   });
+}
+
+/**
+ * GETs `url` for its body (an attachment to upload to a vendor), under the same guard as postJson:
+ * http(s) only, and at most `maxBytes` read (past it: an error with code ETOOLARGE).
+ */
+export function getBytes(url: string, opts: { allowPrivate: boolean; timeoutMs: number; maxBytes: number }): Promise<FetchedBytes> {
+  const u = new URL(url);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return Promise.reject(Object.assign(new Error('not an http(s) URL'), { code: 'EPROTO' }));
+  return guardedExchange(u, { method: 'GET', headers: { 'user-agent': 'qunfa-media/1' }, ...opts, overflow: 'fail', keepBody: true });
 }
 
 export interface PostResult {
   status: number;
 }
 
-/** The most of an answer's body read (it is drained, never used): past it the status alone counts. */
-export const MAX_ANSWER_BYTES = 64 * 1024;
-
-const timedOut = () => Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
-
-/**
- * POSTs `body`; outside local mode, refuses to connect to any private address the name resolves to.
- * `timeoutMs` bounds the whole exchange — lookup, connect, request, and the answer to its end (or
- * to MAX_ANSWER_BYTES of it): the socket's idle timeout alone never ends an answer that trickles
- * a byte at a time.
- */
-export function postJson(url: string, body: string, headers: Record<string, string>, opts: { allowPrivate: boolean; timeoutMs: number }): Promise<PostResult> {
-  const u = new URL(url);
-  const lookup = guardedLookup(opts.allowPrivate);
-  if (privateLiteral(u, opts.allowPrivate)) return Promise.reject(Object.assign(new Error('private address'), { code: 'EPRIVATE' }));
-  const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    // From the start, whatever trickles in meanwhile.
-    const deadline = setTimeout(() => settle(timedOut()), opts.timeoutMs);
-    let settled = false;
-    const settle = (err: Error | undefined, status?: number) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      if (err) {
-        req.destroy();
-        reject(err);
-      } else resolve({ status: status ?? 0 });
-    };
-    const req = send(
-      u,
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'qunfa-callbacks/1', ...headers },
-        lookup: lookup,
-        timeout: opts.timeoutMs,
-      },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        let read = 0;
-        res.on('data', (chunk: Buffer) => {
-          read += chunk.length;
-          if (read <= MAX_ANSWER_BYTES) return;
-          settle(undefined, status);
-          res.destroy();
-        });
-        res.on('end', () => settle(undefined, status));
-        res.on('error', (err) => settle(err));
-        res.on('close', () => settle(Object.assign(new Error('the answer was cut short'), { code: 'ECONNRESET' })));
-      },
-    );
-    req.on('timeout', () => settle(timedOut()));
-    req.on('error', (err) => settle(err));
-    req.end(body);
+/** POSTs `body` to a caller's callbackUrl (guarded as above); the answer's body is drained, up to MAX_ANSWER_BYTES. */
+export async function postJson(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  opts: { allowPrivate: boolean; timeoutMs: number },
+): Promise<PostResult> {
+  const { status } = await guardedExchange(new URL(url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'qunfa-callbacks/1', ...headers },
+    body,
+    ...opts,
+    maxBytes: MAX_ANSWER_BYTES,
+    overflow: 'stop',
+    keepBody: false,
   });
+  return { status };
 }
