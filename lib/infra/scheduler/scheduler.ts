@@ -27,8 +27,12 @@ export interface CallbackEvent {
   taskId: string;
 }
 
-/** What a schedule (or a direct invoke) delivers: the same shape from either scheduler. */
-export type WorkEvent = DispatchEvent | PollEvent | CallbackEvent;
+/**
+ * What a schedule (or a direct invoke) delivers: the same shape from either scheduler. `redrives`
+ * counts how many times the event was taken from the dead-letter queue and invoked again
+ * (lib/delivery/deadLetters.ts), so a poison event cannot circle for ever.
+ */
+export type WorkEvent = (DispatchEvent | PollEvent | CallbackEvent) & { redrives?: number };
 export type WorkKind = WorkEvent['kind'];
 
 /** Which function each kind of work runs in. */
