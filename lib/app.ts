@@ -15,6 +15,7 @@ import { TaskStore } from './infra/taskStore';
 import { createTenantDirectory, type TenantDirectory } from './infra/tenantDirectory';
 import { createInvoker, type Invoker } from './infra/workerInvoker';
 import { loadVendorSettings, type VendorSettingsMap } from './vendors/registry';
+import { watchRules } from './delivery/sweeper';
 
 type FunctionContext = Pick<Context, 'invokedFunctionArn'>;
 
@@ -63,7 +64,7 @@ export function buildApp(env: Record<string, string | undefined>, parts: Partial
     settings,
     vendors,
     dynamo,
-    store: parts.store ?? new TaskStore(dynamo, settings.TABLE_NAME),
+    store: parts.store ?? new TaskStore(dynamo, settings.TABLE_NAME, watchRules(settings)),
     // The flow limiter shares the task table (its items are keyed by tenant like every other).
     limiter: parts.limiter ?? new FlowLimiter(dynamo, settings.TABLE_NAME, settings.LIMITER_LEASE_SECONDS * 1000),
     tenants: parts.tenants ?? createTenantDirectory(settings),

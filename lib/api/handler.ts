@@ -8,7 +8,8 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { ServiceError, badRequest, payloadTooLarge, unsupportedMediaType } from '../core/errors';
 import { problemResponse } from './problems';
-import { logger } from '../infra/logger';
+import { logger, tagInvocation } from '../infra/logger';
+import { observed } from '../infra/telemetry';
 import type { Tenant, TenantDirectory } from '../infra/tenantDirectory';
 import { authenticate } from './auth';
 
@@ -100,6 +101,7 @@ export function apiHandler<D extends { tenants: TenantDirectory }>(
 ) {
   const { auth = true, body: wantsBody = false } = opts;
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+    .use(observed())
     .use(httpHeaderNormalizer())
     .handler(async (event, context) => {
       try {
@@ -108,6 +110,7 @@ export function apiHandler<D extends { tenants: TenantDirectory }>(
         const d = deps?.(context);
         if (auth && !d) throw new Error('an authenticated route needs its dependencies');
         const tenant = auth && d ? await authenticate(d.tenants, headers.authorization) : ({ id: '' } as Tenant);
+        tagInvocation({ tenantId: tenant.id, taskId: event.pathParameters?.taskId });
         const { body, rawBody } =
           wantsBody === 'raw' ? { body: undefined, rawBody: rawBodyOf(event) } : wantsBody ? parseBody(event) : { body: undefined, rawBody: '' };
         const res = await fn(

@@ -554,3 +554,91 @@ export const callbackLeaseUntil = (now: number, leaseSeconds: number) => now + l
 
 /** Is a change that happened at `occurredAt` past its retry window (its callback is then abandoned)? */
 export const callbackAbandoned = (occurredAt: string, now: number, giveUpSeconds: number) => now - Date.parse(occurredAt) > giveUpSeconds * 1000;
+
+// ---- the sweeper's watch: by when each piece of waiting work must have happened ----
+
+/** What a task item keeps for the watch (never shown by the API). */
+export interface WatchState {
+  /** Per step index: the next status poll's number and time (epoch ms), as scheduled. */
+  nextPolls?: Record<string, { n: number; at: number }>;
+  /** The history length up to which the sweeper found every callback delivered. */
+  callbacksSweptThrough?: number;
+}
+
+export interface WatchRules {
+  /** How late work may be before it counts as lost (schedulers fire late; retries take a while). */
+  graceMs: number;
+  /** DISPATCH_LEASE_SECONDS: a claim older than this belongs to a dispatcher that died. */
+  leaseMs: number;
+  /** The first status poll comes this long after a submit (STATUS_POLL_INTERVALS[0]). */
+  firstPollMs: number;
+  /** Is this vendor's progress learnt by polling (so a submitted step must be polled)? */
+  polled: (vendor: string) => boolean;
+}
+
+export type WatchedWork = { kind: 'dispatch'; step: number } | { kind: 'poll'; step: number; n: number } | { kind: 'callback' };
+
+/** One piece of work the task waits for, and the moment after which it is overdue (epoch ms). */
+export interface WatchTerm {
+  at: number;
+  work: WatchedWork;
+}
+
+/** Where a task's callback delivery stands (its CB# item), when the caller has read it. */
+export interface CallbackProgress {
+  cursor: number;
+  leaseUntil: number;
+  retryAt?: number;
+}
+
+type Watched = Pick<Task, 'vendor' | 'steps' | 'history' | 'callbackUrl'> & WatchState;
+
+/**
+ * Every piece of work a task waits for and when it is overdue (pure). A step SCHEDULED must have
+ * been claimed by its time (or its deferral's) plus the grace; a claimed step must have ended by
+ * its lease; a submitted step of a polled vendor must have been asked by its next poll; callbacks
+ * must have been delivered, or be waiting for a lease or a scheduled retry. Without `callbacks`
+ * (a worker writing the task), a state change not yet seen delivered counts from its time.
+ */
+export function watchTerms(task: Watched, rules: WatchRules, callbacks?: CallbackProgress): WatchTerm[] {
+  const terms: WatchTerm[] = [];
+  const g = rules.graceMs;
+  for (const s of task.steps) {
+    if (s.status === 'SCHEDULED') terms.push({ at: Date.parse(s.nextAttemptAt ?? s.sendAt) + g, work: { kind: 'dispatch', step: s.index } });
+    else if (s.status === 'DISPATCHING') {
+      const by = s.nextAttemptAt ? Date.parse(s.nextAttemptAt) : Date.parse(s.claimedAt ?? s.updatedAt) + rules.leaseMs;
+      terms.push({ at: by + g, work: { kind: 'dispatch', step: s.index } });
+    } else if ((s.status === 'SUBMITTED' || s.status === 'RUNNING') && rules.polled(task.vendor) && followedVendorTaskIds(s).length) {
+      const next = task.nextPolls?.[String(s.index)] ?? { n: 0, at: followedSince(s) + rules.firstPollMs };
+      terms.push({ at: next.at + g, work: { kind: 'poll', step: s.index, n: next.n } });
+    }
+  }
+  const cb = callbackTerm(task, g, callbacks);
+  if (cb) terms.push(cb);
+  return terms;
+}
+
+function callbackTerm(task: Watched, graceMs: number, cb: CallbackProgress | undefined): WatchTerm | undefined {
+  if (!task.callbackUrl) return undefined;
+  let last = task.history.length - 1;
+  while (last >= 0 && !isStateChange(task.history[last] as HistoryEntry)) last--;
+  if (last < 0 || last < (task.callbacksSweptThrough ?? 0)) return undefined;
+  if (cb && cb.cursor > last) return undefined; // all delivered (or abandoned)
+  // Due after the change, after a delivery's lease (its backstop fires then), after a scheduled retry.
+  const by = Math.max(Date.parse((task.history[last] as HistoryEntry).at), cb?.leaseUntil ?? 0, cb?.retryAt ?? 0);
+  return { at: by + graceMs, work: { kind: 'callback' } };
+}
+
+/** When the task must next have moved (epoch ms), or undefined when it waits on nothing. */
+export const nextWatchAt = (terms: readonly WatchTerm[]): number | undefined => (terms.length ? Math.min(...terms.map((t) => t.at)) : undefined);
+
+/**
+ * What the sweeper does with a task found overdue at `now`: the work to put back on its path, and
+ * the task's next watch time (the overdue work is given the grace again to show progress).
+ */
+export function sweepDecision(terms: readonly WatchTerm[], now: number, graceMs: number): { overdue: WatchedWork[]; watchAt: number | undefined } {
+  const overdue = terms.filter((t) => t.at <= now).map((t) => t.work);
+  const later = terms.filter((t) => t.at > now).map((t) => t.at);
+  if (overdue.length) later.push(now + graceMs);
+  return { overdue, watchAt: later.length ? Math.min(...later) : undefined };
+}

@@ -11,6 +11,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Settings } from '../infra/settings';
 import { logger } from '../infra/logger';
+import { metric } from '../infra/metrics';
 import { postJson } from '../infra/guardedFetch';
 import { callbackBackstopName, callbackContinueName, callbackScheduleName, type CallbackEvent, type Scheduler } from '../infra/scheduler/scheduler';
 import { publicTask, type CallbackState, type TaskStore } from '../infra/taskStore';
@@ -143,7 +144,9 @@ async function deliverWithin(deps: CallbackDeps, ev: CallbackEvent, attemptsUnti
       if (ok) {
         state.cursor++;
         delivered++;
-      }
+        delete state.retryAt;
+        metric('CallbacksDelivered', {});
+      } else metric('CallbackAttemptsFailed', {});
       // Each attempt is kept as it ends, so a delivery that dies later re-sends at most the event in flight.
       if (!(await save())) {
         lost = true;
@@ -159,11 +162,15 @@ async function deliverWithin(deps: CallbackDeps, ev: CallbackEvent, attemptsUnti
         logger.warn('callback abandoned after the retry window', { taskId: fresh.id, eventId, tries });
         state.abandoned.push(eventId);
         state.cursor++;
+        metric('CallbacksAbandoned', {});
         continue;
       }
       const pauses = c.CALLBACK_RETRY_SECONDS;
       const pause = pauses[Math.min(tries - 1, pauses.length - 1)] as number;
-      await scheduler.schedule(callbackScheduleName(fresh.id, state.cursor, tries), new Date(Date.now() + pause * 1000), ev);
+      const retryAt = Date.now() + pause * 1000;
+      await scheduler.schedule(callbackScheduleName(fresh.id, state.cursor, tries), new Date(retryAt), ev);
+      // Kept with the state (saved as the lease is given back): the sweeper knows when the retry is due.
+      state.retryAt = retryAt;
       arranged = true;
       break;
     }

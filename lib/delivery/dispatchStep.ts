@@ -5,10 +5,11 @@
  * that may have reached the vendor ends UNKNOWN and is never re-sent.
  */
 import type { Settings } from '../infra/settings';
-import { admit, callOutcome, deferralReason, nextAttempt, releaseQuietly } from './flowControl';
+import { admit, callOutcome, deferralReason, nextAttempt, releaseQuietly, vendorCall } from './flowControl';
 import type { Invoker } from '../infra/workerInvoker';
 import type { FlowLimiter } from '../infra/flowLimiter';
 import { logger } from '../infra/logger';
+import { metric } from '../infra/metrics';
 import { schedulePoll } from './pollStatus';
 import { notifyChange } from './progress';
 import { revScheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
@@ -138,6 +139,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
         claimedAt.toISOString(),
         `${task.vendor} throttled the call (${result.error.code} ${result.error.message})`,
         Date.now() + (result.error.retryAfterMs ?? 1_000),
+        'throttled',
       );
     }
     if (result.kind === 'error' && result.error.kind === 'not_sent') {
@@ -149,6 +151,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
         claimedAt.toISOString(),
         `${task.vendor} could not be reached (${result.error.code} ${result.error.message})`,
         Date.now() + UNREACHABLE_RETRY_MS,
+        'unreachable',
       );
     }
     const recorded = await deps.store.update(
@@ -162,6 +165,7 @@ export async function dispatchStep(deps: DispatchDeps, event: DispatchEvent): Pr
     const s = task.steps[index] as Step;
     if (s.status === 'DISPATCHING') continue; // the next batch
     logger.info('step dispatched', { taskId, step: index, vendor: task.vendor, outcome: s.status, ...(s.batches ? { batches: s.batches.length } : {}) });
+    countDispatched(task.vendor, s.status);
     if (s.status === 'SUBMITTED') await followUp(deps, task.vendor, tenantId, taskId, index, s.vendorTaskId);
     await notifyChange(deps.invoke, task);
     return s.status === 'SUBMITTED' || s.status === 'FAILED' || s.status === 'UNKNOWN'
@@ -220,6 +224,7 @@ async function expire(deps: DispatchDeps, known: StoredTask, index: number): Pro
   );
   if (!out?.result) return { outcome: 'skipped', reason: 'the step changed meanwhile' };
   logger.info('step expired', { taskId: known.id, step: index, vendor: known.vendor });
+  metric('StepsExpired', { vendor: known.vendor });
   await notifyChange(deps.invoke, out.task);
   const s = out.task.steps[index] as Step;
   return { outcome: s.status === 'SUBMITTED' ? 'SUBMITTED' : 'FAILED' };
@@ -254,6 +259,7 @@ async function defer(deps: DispatchDeps, known: StoredTask, index: number, reaso
   );
   if (!out?.result) return { outcome: 'skipped', reason: 'the step changed meanwhile' };
   logger.info('step deferred', { taskId: known.id, step: index, vendor: known.vendor, reason, nextAttemptAt: at.toISOString() });
+  metric('StepsDeferred', { vendor: known.vendor, reason: 'noRoom' });
   return { outcome: 'deferred', nextAttemptAt: at.toISOString() };
 }
 
@@ -284,6 +290,7 @@ async function giveBack(
   claimedAt: string,
   reason: string,
   retryAt: number,
+  cause: 'throttled' | 'unreachable',
 ): Promise<DispatchOutcome> {
   const s = known.steps[index] as Step;
   const at = nextAttempt(retryAt, deps.settings.DEFER_JITTER_MS);
@@ -316,6 +323,8 @@ async function giveBack(
   if (scheduleError) throw scheduleError;
   if (!out?.result) return { outcome: 'skipped', reason: 'the claim was declared lost meanwhile' };
   logger.info('vendor call given back unsent; step deferred', { taskId: known.id, step: index, vendor: known.vendor, reason, nextAttemptAt: at.toISOString() });
+  if (late) metric('StepsExpired', { vendor: known.vendor });
+  else metric('StepsDeferred', { vendor: known.vendor, reason: cause });
   await notifyChange(deps.invoke, out.task);
   return late ? { outcome: 'FAILED' } : { outcome: 'deferred', nextAttemptAt: at.toISOString() };
 }
@@ -337,6 +346,7 @@ async function expireEarly(deps: DispatchDeps, known: StoredTask, index: number,
     known,
   );
   if (!out?.result) return { outcome: 'skipped', reason: 'the step changed meanwhile' };
+  metric('StepsExpired', { vendor: known.vendor });
   await notifyChange(deps.invoke, out.task);
   return { outcome: out.task.steps[index]?.status === 'SUBMITTED' ? 'SUBMITTED' : 'FAILED' };
 }
@@ -344,6 +354,7 @@ async function expireEarly(deps: DispatchDeps, known: StoredTask, index: number,
 /** No usable credentials: nothing can be sent. */
 async function fail(deps: DispatchDeps, known: StoredTask, index: number, err: VendorCallError): Promise<DispatchOutcome> {
   const out = await deps.store.update(known.tenantId, known.id, (t) => refuseUnsent(t, index, err), known);
+  if (out?.result) countDispatched(known.vendor, 'FAILED');
   if (out?.result) await notifyChange(deps.invoke, out.task);
   return out?.result ? { outcome: 'FAILED' } : { outcome: 'skipped', reason: 'the step changed meanwhile' };
 }
@@ -367,8 +378,15 @@ async function declareLost(deps: DispatchDeps, known: StoredTask, index: number)
     known,
   );
   if (!out?.result) return undefined;
+  if (out.task.steps[index]?.status === 'UNKNOWN') metric('StepsUnknown', { vendor: known.vendor });
   if (out.task.steps[index]?.status !== 'DISPATCHING') await notifyChange(deps.invoke, out.task);
   return out.task;
+}
+
+/** A step's vendor call(s) ended: counted by outcome, and UNKNOWN once more on its own (it pages a person). */
+function countDispatched(vendor: VendorId, outcome: string): void {
+  metric('StepsDispatched', { vendor, outcome });
+  if (outcome === 'UNKNOWN') metric('StepsUnknown', { vendor });
 }
 
 const acceptedCause = (vendor: VendorId) =>
@@ -442,7 +460,7 @@ async function submitWithRetries(deps: DispatchDeps, wired: Wired, input: StepRe
   const { adapter, ctx } = wired;
   for (let retry = 0; ; retry++) {
     try {
-      return { kind: 'ok', value: await adapter.submit(ctx, input) };
+      return { kind: 'ok', value: await vendorCall(adapter.id, 'write', () => adapter.submit(ctx, input)) };
     } catch (err) {
       const error =
         err instanceof VendorCallError

@@ -7,6 +7,8 @@
  */
 import type { RateLimits } from '../core/rateLimits';
 import type { Admission, CallKind, FlowLimiter, Permit } from '../infra/flowLimiter';
+import { metric } from '../infra/metrics';
+import { traced } from '../infra/tracing';
 import { VendorCallError } from '../vendors/adapter';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,12 +84,28 @@ export async function withPermit<T>(
   if (!a.granted) throw new NoRoom(a.retryAt, deferralReason(a, limits, vendor));
   let outcome: Parameters<FlowLimiter['release']>[1] = { reachedVendor: true };
   try {
-    return await fn();
+    return await vendorCall(vendor, kind, fn);
   } catch (err) {
     outcome = callOutcome(err);
     throw err;
   } finally {
     await releaseQuietly(limiter, a.permit, outcome);
+  }
+}
+
+/**
+ * One call to a vendor, measured: its latency (VendorCallLatency), a throttle answer
+ * (VendorThrottles), and an X-Ray subsegment where tracing is on. Every vendor call goes through it.
+ */
+export async function vendorCall<T>(vendor: string, operation: CallKind, fn: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await traced(`${vendor}.${operation}`, { vendor, operation }, fn);
+  } catch (err) {
+    if (err instanceof VendorCallError && err.kind === 'throttled') metric('VendorThrottles', { vendor });
+    throw err;
+  } finally {
+    metric('VendorCallLatency', { vendor, operation }, Math.round(performance.now() - started));
   }
 }
 

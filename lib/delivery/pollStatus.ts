@@ -10,6 +10,7 @@ import type { Settings } from '../infra/settings';
 import { NoRoom, nextAttempt, withPermit } from './flowControl';
 import type { FlowLimiter } from '../infra/flowLimiter';
 import { logger } from '../infra/logger';
+import { metric } from '../infra/metrics';
 import type { Invoker } from '../infra/workerInvoker';
 import { applyVendorStatus, notifyChange } from './progress';
 import { pollScheduleName, type PollEvent, type Scheduler } from '../infra/scheduler/scheduler';
@@ -40,10 +41,14 @@ export async function schedulePoll(
   step: number,
   n: number,
   at?: Date,
-): Promise<void> {
-  const seconds = intervals[Math.min(n, intervals.length - 1)] as number;
-  await scheduler.schedule(pollScheduleName(taskId, step, n), at ?? new Date(Date.now() + seconds * 1000), { kind: 'poll', tenantId, taskId, step, n });
+): Promise<{ n: number; at: number }> {
+  const when = at ?? nextPollTime(intervals, n);
+  await scheduler.schedule(pollScheduleName(taskId, step, n), when, { kind: 'poll', tenantId, taskId, step, n });
+  return { n, at: when.getTime() };
 }
+
+/** When poll number `n` (from 0) of a step comes: the interval for it after now (the last repeats). */
+export const nextPollTime = (intervals: readonly number[], n: number) => new Date(Date.now() + (intervals[Math.min(n, intervals.length - 1)] as number) * 1000);
 
 export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome: string }> {
   const task = await deps.store.get(ev.tenantId, ev.taskId);
@@ -84,7 +89,7 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
   } catch (err) {
     if (err instanceof NoRoom) {
       // No room to ask now: ask when there is, without counting it as a poll.
-      await schedulePoll(
+      const next = await schedulePoll(
         await deps.scheduler(),
         deps.settings.STATUS_POLL_INTERVALS,
         ev.tenantId,
@@ -93,25 +98,42 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
         ev.n + 1,
         nextAttempt(err.retryAt, deps.settings.DEFER_JITTER_MS),
       );
+      await deps.store.noteNextPoll(ev.tenantId, ev.taskId, ev.step, next);
+      metric('StatusPolls', { vendor: task.vendor, result: 'noRoom' });
       return { outcome: `no room to ask: ${err.message}` };
     }
     if (!(err instanceof VendorCallError)) throw err;
     // Asking is always safe to repeat: a failed ask only means asking again later, up to the cap.
     logger.warn('status poll failed', { taskId: task.id, step: ev.step, code: err.code, last: Boolean(cut) });
+    metric('StatusPolls', { vendor: task.vendor, result: 'failed' });
     if (!cut) {
-      await schedulePoll(await deps.scheduler(), deps.settings.STATUS_POLL_INTERVALS, ev.tenantId, ev.taskId, ev.step, ev.n + 1);
+      const next = await schedulePoll(await deps.scheduler(), deps.settings.STATUS_POLL_INTERVALS, ev.tenantId, ev.taskId, ev.step, ev.n + 1);
+      await deps.store.noteNextPoll(ev.tenantId, ev.taskId, ev.step, next);
       return { outcome: `poll failed: ${err.code}` };
     }
     failedWith = err.code;
     status = lastKnown(step);
   }
 
+  if (!failedWith) metric('StatusPolls', { vendor: task.vendor, result: 'ok' });
   const outcome = polledOutcome(status, cut, task.vendor, failedWith);
   status = outcome.status;
   const cause = outcome.cause;
 
-  const changed = await applyVendorStatus(deps.store, ev.tenantId, ev.taskId, ev.step, status, cause, failedWith ? {} : { polls: (step.polls ?? 0) + 1 }, task);
+  // The next poll's time is noted with this poll's outcome (one write), then scheduled.
+  const next = isFinal(status.state) ? undefined : { n: ev.n + 1, at: nextPollTime(deps.settings.STATUS_POLL_INTERVALS, ev.n + 1).getTime() };
+  const changed = await applyVendorStatus(
+    deps.store,
+    ev.tenantId,
+    ev.taskId,
+    ev.step,
+    status,
+    cause,
+    failedWith ? {} : { polls: (step.polls ?? 0) + 1 },
+    task,
+    next,
+  );
   if (changed && changed.history.length !== task.history.length) await notifyChange(deps.invoke, changed);
-  if (!isFinal(status.state)) await schedulePoll(await deps.scheduler(), deps.settings.STATUS_POLL_INTERVALS, ev.tenantId, ev.taskId, ev.step, ev.n + 1);
+  if (next) await schedulePoll(await deps.scheduler(), deps.settings.STATUS_POLL_INTERVALS, ev.tenantId, ev.taskId, ev.step, next.n, new Date(next.at));
   return { outcome: status.state };
 }

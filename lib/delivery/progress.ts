@@ -37,6 +37,7 @@ export async function applyVendorStatus(
   cause: string,
   extra: Partial<Step> = {},
   known?: StoredTask,
+  nextPoll?: { n: number; at: number },
 ): Promise<StoredTask | undefined> {
   const out = await store.update(
     tenantId,
@@ -58,6 +59,8 @@ export async function applyVendorStatus(
         moveStep(t, index, status.state, cause, status.error ? { error: status.error } : {});
         changed = true;
       }
+      // Written with a change only: a poll always changes its count, so its next poll is noted with it.
+      if (changed && nextPoll) t.nextPolls = { ...t.nextPolls, [String(index)]: nextPoll };
       return changed ? true : undefined;
     },
     known,

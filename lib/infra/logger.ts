@@ -30,6 +30,13 @@ export function tagInvocation(more: InvocationTags): void {
   logger.appendKeys(known as Record<string, string | number>);
 }
 
+/** Tags the rest of this invocation afresh (an invocation that goes from one task to the next: the sweeper, the dead-letter consumer). */
+export function retagInvocation(next: InvocationTags): void {
+  logger.removeKeys(Object.keys(tags));
+  tags = {};
+  tagInvocation(next);
+}
+
 export const invocationTags = (): Readonly<InvocationTags> => tags;
 
 /** A new invocation starts untagged (the logger's own keys are reset by injectLambdaContext). */

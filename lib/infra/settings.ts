@@ -83,6 +83,14 @@ const Env = z.object({
   LIMITER_LEASE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 30),
   /** How long a dispatcher waits in-process for an in-flight slot before deferring through the scheduler. */
   IN_FLIGHT_WAIT_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 2_000),
+  /**
+   * How late waiting work may be before the sweeper puts it back on its path: a step not claimed
+   * this long after its time, a claim this long past its lease, a poll or a callback this late.
+   * Longer than schedulers' usual lateness, so the sweeper repairs what was lost, not what is slow.
+   */
+  SWEEP_GRACE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 300),
+  /** The most overdue tasks one sweep looks at (the next sweep takes the rest). */
+  SWEEP_MAX_TASKS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive()), 500),
   /** The most a deferred step's next attempt is spread past the moment room is expected (no stampede). */
   DEFER_JITTER_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 3_000),
 });

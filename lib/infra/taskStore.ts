@@ -11,17 +11,27 @@
  *   pk = T#<tenantId>   sk = CB#<taskId>         delivery of the task's callbacks to the caller
  *   pk = T#<tenantId>   sk = AUD#<taskId>#<n>    a chunk of a large audience's ids (the task item
  *                                                stays small, so every status change stays cheap)
+ *
+ * The sweeper's index, `byWatch` (sparse, keys only): a task item that waits for work carries
+ * watchShard (one of WATCH_SHARDS, from its id) and watchAt (epoch ms: when it must next have
+ * moved, lib/core/states.ts watchTerms). Every write recomputes them; a task waiting on nothing
+ * has neither and is not in the index. The sweeper reads only what is overdue, in every shard,
+ * never a tenant's partition.
+ *
+ * Reading or creating a task tags the invocation with it (lib/infra/logger.ts tagInvocation): every
+ * later log line and metric of the invocation names its task and vendor.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { dynamoLib } from './awsClients';
 import type { Audience } from '../core/task';
 import { badRequest, unavailable } from '../core/errors';
 import { isConditionFailed } from './awsErrors';
+import { tagInvocation } from './logger';
 import type { StepState, Task, VendorId } from '../core/task';
-import { allFinal } from '../core/states';
+import { allFinal, nextWatchAt, watchTerms, type WatchRules, type WatchState } from '../core/states';
 import type { RecipientOutcome, RecipientRow, RecipientStatus } from '../core/recipients';
 
-export interface StoredTask extends Task {
+export interface StoredTask extends Task, WatchState {
   tenantId: string;
   version: number;
   idempotencyKeyHash?: string;
@@ -63,6 +73,8 @@ export interface CallbackState {
   /** Events given up on after CALLBACK_GIVE_UP_SECONDS. */
   abandoned: string[];
   leaseUntil: number;
+  /** When the next attempt is scheduled (epoch ms), while one waits for a failed delivery. */
+  retryAt?: number;
   version: number;
 }
 
@@ -90,6 +102,13 @@ export const LIST_MAX_EVALUATED = 100;
 /** The most queries one list request makes (a query returns at most 1 MB). */
 export const LIST_MAX_QUERIES = 3;
 
+/** The sweeper's index and its shards: writes of due times spread over this many partitions of it. */
+export const BY_WATCH = 'byWatch';
+export const WATCH_SHARDS = 16;
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** A task's shard, from the random last character of its id. */
+export const watchShard = (taskId: string) => `W#${Math.max(0, CROCKFORD.indexOf(taskId.at(-1) ?? '0')) % WATCH_SHARDS}`;
+
 const pk = (tenantId: string) => `T#${tenantId}`;
 const taskSk = (taskId: string) => `TASK#${taskId}`;
 const idemSk = (keyHash: string) => `IDEM#${keyHash}`;
@@ -97,10 +116,19 @@ const idemSk = (keyHash: string) => `IDEM#${keyHash}`;
 export class TaskStore {
   readonly stats: StoreStats = { reads: 0, writes: 0, rcu: 0, wcu: 0 };
 
+  /** `watch`: the rules that set each task's watch time; without them no task is in the sweeper's index. */
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly watch?: WatchRules,
   ) {}
+
+  /** The item for a task, with its place in the sweeper's index (none when it waits on nothing). */
+  private itemOf(task: StoredTask): Record<string, unknown> {
+    const item = toItem(task);
+    const at = this.watch && nextWatchAt(watchTerms(task, this.watch));
+    return at === undefined ? item : { ...item, watchShard: watchShard(task.id), watchAt: at };
+  }
 
   async get(tenantId: string, taskId: string): Promise<StoredTask | undefined> {
     const out = await this.call('read', () =>
@@ -113,7 +141,9 @@ export class TaskStore {
         }),
       ),
     );
-    return out.Item ? fromItem(out.Item) : undefined;
+    const task = out.Item ? fromItem(out.Item) : undefined;
+    if (task) tagInvocation({ taskId: task.id, vendor: task.vendor });
+    return task;
   }
 
   /**
@@ -123,8 +153,9 @@ export class TaskStore {
    */
   async create(input: StoredTask): Promise<StoredTask | false> {
     const { task, chunks } = splitAudience(input);
+    tagInvocation({ taskId: task.id, vendor: task.vendor });
     await this.putChunks(task, chunks);
-    return (await this.putNew(toItem(task))) ? task : false;
+    return (await this.putNew(this.itemOf(task))) ? task : false;
   }
 
   /** Writes an item that must not exist yet; false if it already does. */
@@ -175,7 +206,7 @@ export class TaskStore {
           this.doc.send(
             new (dynamoLib().PutCommand)({
               TableName: this.table,
-              Item: toItem(task),
+              Item: this.itemOf(task),
               ConditionExpression: 'version = :v',
               ExpressionAttributeValues: { ':v': version },
               ReturnConsumedCapacity: 'TOTAL',
@@ -349,6 +380,78 @@ export class TaskStore {
       ),
     );
     return out.Item ? { taskId: out.Item.taskId as string, step: out.Item.step as number } : undefined;
+  }
+
+  /** Tasks overdue at `now` in one shard of the sweeper's index (keys and watch time), oldest first. */
+  async overdue(
+    shard: number,
+    now: number,
+    limit: number,
+    start?: Record<string, unknown>,
+  ): Promise<{ items: { tenantId: string; taskId: string; watchAt: number }[]; next?: Record<string, unknown> }> {
+    const out = await this.call('read', () =>
+      this.doc.send(
+        new (dynamoLib().QueryCommand)({
+          TableName: this.table,
+          IndexName: BY_WATCH,
+          KeyConditionExpression: 'watchShard = :s AND watchAt <= :now',
+          ExpressionAttributeValues: { ':s': `W#${shard}`, ':now': now },
+          Limit: limit,
+          ExclusiveStartKey: start,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      ),
+    );
+    const items = (out.Items ?? []).flatMap((i) =>
+      String(i.sk).startsWith('TASK#') ? [{ tenantId: String(i.pk).slice(2), taskId: String(i.sk).slice(5), watchAt: Number(i.watchAt) }] : [],
+    );
+    return { items, ...(out.LastEvaluatedKey ? { next: out.LastEvaluatedKey } : {}) };
+  }
+
+  /**
+   * The sweeper's write: the task's next watch time (none: out of the index) and what it found
+   * delivered, only if the task is still the version it read with the watch time it found. Of two
+   * sweepers one wins, and a worker's write meanwhile (which set the watch from what it did) wins
+   * over both. The version is not bumped: a worker holding the task writes over this unhindered.
+   */
+  async rewatch(task: StoredTask, foundAt: number, watchAt: number | undefined, patch: WatchState = {}): Promise<boolean> {
+    const sets: string[] = [];
+    const values: Record<string, unknown> = { ':v': task.version, ':found': foundAt };
+    if (watchAt === undefined) sets.push('REMOVE watchShard, watchAt');
+    else {
+      sets.push('SET watchAt = :w');
+      values[':w'] = watchAt;
+    }
+    if (patch.callbacksSweptThrough !== undefined) {
+      sets[0] += watchAt === undefined ? ' SET callbacksSweptThrough = :c' : ', callbacksSweptThrough = :c';
+      values[':c'] = patch.callbacksSweptThrough;
+    }
+    try {
+      await this.call('write', () =>
+        this.doc.send(
+          new (dynamoLib().UpdateCommand)({
+            TableName: this.table,
+            Key: { pk: pk(task.tenantId), sk: taskSk(task.id) },
+            UpdateExpression: sets.join(' '),
+            ConditionExpression: 'version = :v AND watchAt = :found',
+            ExpressionAttributeValues: values,
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        ),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Notes when a step's next status poll is scheduled and its number (the sweeper's watch follows it). */
+  async noteNextPoll(tenantId: string, taskId: string, step: number, next: { n: number; at: number }): Promise<void> {
+    await this.update(tenantId, taskId, (t) => {
+      t.nextPolls = { ...t.nextPolls, [String(step)]: next };
+      return true;
+    });
   }
 
   async getCallbackState(tenantId: string, taskId: string): Promise<CallbackState | undefined> {
@@ -572,7 +675,7 @@ function toItem(task: StoredTask): Record<string, unknown> {
 }
 
 function fromItem(item: Record<string, unknown>): StoredTask {
-  const { pk: _pk, sk: _sk, kind: _kind, ...rest } = item;
+  const { pk: _pk, sk: _sk, kind: _kind, watchShard: _ws, watchAt: _wa, ...rest } = item;
   return rest as unknown as StoredTask;
 }
 
@@ -639,7 +742,7 @@ function decodeRecipientCursor(cursor: string, taskId: string): { sk: string; of
 
 /** The API's view of a task: store bookkeeping stripped. */
 export function publicTask(task: StoredTask): Task {
-  const { tenantId: _t, version: _v, idempotencyKeyHash: _i, ttl: _ttl, audienceChunks, ...rest } = task;
+  const { tenantId: _t, version: _v, idempotencyKeyHash: _i, ttl: _ttl, audienceChunks, nextPolls: _np, callbacksSweptThrough: _cs, ...rest } = task;
   // A large audience's ids are not echoed back in every read: their count is.
   return audienceChunks ? { ...rest, audienceSize: { [audienceChunks.field]: audienceChunks.count } } : rest;
 }

@@ -20,6 +20,7 @@ import type { Invoker } from '../infra/workerInvoker';
 import type { FlowLimiter } from '../infra/flowLimiter';
 import { canonicalJson, sha256 } from '../core/canonicalJson';
 import { logger } from '../infra/logger';
+import { metric } from '../infra/metrics';
 import { callbackUrlProblem } from '../infra/guardedFetch';
 import { notifyChange } from '../delivery/progress';
 import { revScheduleName, scheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
@@ -122,6 +123,7 @@ export async function createTask(deps: TaskDeps, tenant: Tenant, body: unknown, 
     const stored = await deps.store.get(tenant.id, task.id);
     if (stored) return { task: publicTask(stored), created: false };
   }
+  metric('TasksCreated', { vendor: task.vendor });
 
   for (const event of dueNow) {
     await deps

@@ -1,6 +1,7 @@
 /** dynalite: a real DynamoDB implementation (LevelDB on disk, or memory) for the local stack and tests. */
 import { BY_AT } from '../../lib/infra/scheduler/localScheduler';
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { BY_WATCH } from '../../lib/infra/taskStore';
 import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';
 
@@ -27,8 +28,24 @@ export async function startDynalite(path: string | undefined, port = 0): Promise
   };
 }
 
-/** The tasks table exactly as serverless.yml declares it (pk/sk), and the local scheduler's table. */
-export async function ensureTables(endpoint: string, tasksTable: string, schedulesTable?: string): Promise<void> {
+/** The sweeper's index exactly as serverless.yml declares it. */
+const byWatch = {
+  IndexName: BY_WATCH,
+  KeySchema: [
+    { AttributeName: 'watchShard', KeyType: 'HASH' as const },
+    { AttributeName: 'watchAt', KeyType: 'RANGE' as const },
+  ],
+  Projection: { ProjectionType: 'KEYS_ONLY' as const },
+};
+const watchAttributes = [
+  { AttributeName: 'watchShard', AttributeType: 'S' as const },
+  { AttributeName: 'watchAt', AttributeType: 'N' as const },
+];
+
+/** The tasks table exactly as serverless.yml declares it (pk/sk, the byWatch index), and the local scheduler's table. */
+/** Answers whether the tasks table has the sweeper's index (a table from an older version may not). */
+export async function ensureTables(endpoint: string, tasksTable: string, schedulesTable?: string): Promise<{ indexed: boolean }> {
+  let indexed = true;
   const client = new DynamoDBClient({ endpoint, region: 'ap-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const existing = new Set((await client.send(new ListTablesCommand({}))).TableNames ?? []);
   if (!existing.has(tasksTable)) {
@@ -36,16 +53,19 @@ export async function ensureTables(endpoint: string, tasksTable: string, schedul
       new CreateTableCommand({
         TableName: tasksTable,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }, ...watchAttributes],
         KeySchema: [
           { AttributeName: 'pk', KeyType: 'HASH' },
           { AttributeName: 'sk', KeyType: 'RANGE' },
         ],
+        GlobalSecondaryIndexes: [byWatch],
       }),
     );
+  } else {
+    // A table made by an older version (.data/ from before the sweeper) lacks the index, and
+    // dynalite cannot add an index to a table: the local stack runs without its sweeper then.
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tasksTable }));
+    indexed = Table?.GlobalSecondaryIndexes?.some((i) => i.IndexName === BY_WATCH) ?? false;
   }
   if (schedulesTable && !existing.has(schedulesTable)) {
     await client.send(
@@ -73,6 +93,7 @@ export async function ensureTables(endpoint: string, tasksTable: string, schedul
     );
   }
   client.destroy();
+  return { indexed };
 }
 
 /**
