@@ -58,6 +58,7 @@ describe('serverless package (offline, no credentials)', () => {
         'Openapi',
         'PatchTask',
         'PollStatus',
+        'RedriveDeadLetters',
         'RemindStaff',
         'VendorWebhook',
       ].map((n) => `${n}LambdaFunction`),
@@ -142,6 +143,7 @@ describe('serverless package (offline, no credentials)', () => {
       DispatchNow: ['VendorCredentialsSecret'], // the send-now lane: dispatchStep's code and role
       PollStatus: ['VendorCredentialsSecret'],
       VendorWebhook: ['VendorCredentialsSecret'],
+      RedriveDeadLetters: [], // builds the App (its tenant directory reads nothing until asked) and only invokes workers
       Openapi: [],
       ListVendors: [],
     });
@@ -159,7 +161,7 @@ describe('serverless package (offline, no credentials)', () => {
     }
   });
 
-  it('concurrency: dispatchStep has 20 of its own, the send-now lane 10; pollStatus and deliverCallback at most 10 each; the API functions share the rest', () => {
+  it('concurrency: dispatchStep has 20 of its own, the send-now lane 10; pollStatus and deliverCallback at most 10 each, the dead-letter consumer 2; the API functions share the rest', () => {
     const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     const reserved = Object.fromEntries(fns.map(([k, r]) => [k.replace(/LambdaFunction$/, ''), r.Properties.ReservedConcurrentExecutions ?? null]));
     expect(reserved).toEqual({
@@ -167,6 +169,7 @@ describe('serverless package (offline, no credentials)', () => {
       DispatchNow: 10,
       PollStatus: 10,
       DeliverCallback: 10,
+      RedriveDeadLetters: 2,
       CreateTask: null,
       GetTask: null,
       ListTasks: null,
@@ -196,9 +199,11 @@ describe('serverless package (offline, no credentials)', () => {
     const invokes = (role: string) =>
       template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
         .filter((s: any) => [s.Action].flat().includes('lambda:InvokeFunction'))
-        .map((s: any) => s.Resource['Fn::GetAtt']?.[0]);
+        .flatMap((s: any) => [s.Resource].flat().map((r: any) => r['Fn::GetAtt']?.[0]));
     expect(invokes('CreateTaskRole')).toEqual(['DispatchNowLambdaFunction']);
     expect(invokes('PatchTaskRole')).toEqual(['DispatchNowLambdaFunction']);
+    // The dead-letter consumer invokes what a schedule would have: the scheduled workers.
+    expect(invokes('RedriveDeadLettersRole')).toEqual(['DispatchStepLambdaFunction', 'PollStatusLambdaFunction', 'DeliverCallbackLambdaFunction']);
   });
 
   it('the HTTP API throttles every route of its default stage: a burst of 200, then 100 requests a second', () => {
@@ -229,10 +234,84 @@ describe('serverless package (offline, no credentials)', () => {
       'openapi.zip',
       'patchTask.zip',
       'pollStatus.zip',
+      'redriveDeadLetters.zip',
       'remindStaff.zip',
       'vendorWebhook.zip',
     ]);
     for (const z of zips) expect(statSync(join(out, z)).size).toBeGreaterThan(1000);
+  });
+
+  it('the schedule dead-letter queue is consumed by redriveDeadLetters (batch item failures), and what it refuses is parked after 5 receives', () => {
+    const r = template.Resources;
+    const mappings = resources().filter(([, x]) => x.Type === 'AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(1);
+    const [, mapping] = mappings[0] as [string, any];
+    expect(mapping.Properties).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': ['ScheduleDeadLetterQueue', 'Arn'] },
+      FunctionName: { 'Fn::GetAtt': ['RedriveDeadLettersLambdaFunction', 'Arn'] },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      Enabled: true,
+    });
+    // The mapping never invokes more than the function's reserved concurrency: a throttled batch
+    // would go back to the queue and count as a receive towards the parked queue.
+    const fn = r.RedriveDeadLettersLambdaFunction.Properties;
+    expect(mapping.Properties.ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(fn.ReservedConcurrentExecutions);
+    expect(fn.Timeout).toBe(60);
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['RedriveDeadLettersRole', 'Arn'] });
+
+    const dlq = r.ScheduleDeadLetterQueue.Properties;
+    expect(dlq.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Timeout); // AWS's advice for a queue a function consumes
+    expect(dlq.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': ['ScheduleParkedQueue', 'Arn'] }, maxReceiveCount: 5 });
+    expect(r.ScheduleParkedQueue).toMatchObject({
+      Type: 'AWS::SQS::Queue',
+      Properties: { QueueName: 'qunfa-ci-schedule-parked', MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true },
+    });
+    expect(dlq.MessageRetentionPeriod).toBe(1209600);
+
+    const statements = r.RedriveDeadLettersRole.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+    expect(statements.find((s: any) => [s.Action].flat().includes('sqs:ReceiveMessage'))).toEqual({
+      Effect: 'Allow',
+      Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+      Resource: { 'Fn::GetAtt': ['ScheduleDeadLetterQueue', 'Arn'] },
+    });
+    expect(JSON.stringify(statements.find((s: any) => [s.Action].flat().includes('logs:PutLogEvents')).Resource)).toContain(
+      'log-group:/aws/lambda/qunfa-ci-redriveDeadLetters:*',
+    );
+    // Only this function reads the queue; nobody reads the parked queue (a person does).
+    for (const [name, role] of resources().filter(([k, x]) => x.Type === 'AWS::IAM::Role' && k !== 'RedriveDeadLettersRole')) {
+      const actions = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement).flatMap((s: any) => [s.Action].flat());
+      expect(
+        actions.filter((a: string) => a.startsWith('sqs:') && a !== 'sqs:SendMessage'),
+        name,
+      ).toEqual([]);
+    }
+    expect(JSON.stringify(template.Resources)).not.toContain('"sqs:*"');
+  });
+
+  it("the workers' failed asynchronous invocations (after Lambda's retries) go to the same dead-letter queue, which their roles may send to", () => {
+    const configs = resources().filter(([, x]) => x.Type === 'AWS::Lambda::EventInvokeConfig');
+    expect(Object.fromEntries(configs.map(([, c]) => [c.Properties.FunctionName.Ref, c.Properties.DestinationConfig]))).toEqual(
+      Object.fromEntries(
+        ['DispatchStep', 'DispatchNow', 'PollStatus', 'DeliverCallback'].map((f) => [
+          `${f}LambdaFunction`,
+          { OnFailure: { Destination: { 'Fn::GetAtt': ['ScheduleDeadLetterQueue', 'Arn'] } } },
+        ]),
+      ),
+    );
+    for (const [, c] of configs) expect(c.Properties.Qualifier).toBe('$LATEST');
+    const sends = (role: string) =>
+      template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement).filter((s: any) =>
+        [s.Action].flat().includes('sqs:SendMessage'),
+      );
+    const workerRoles = ['DispatchStepRole', 'PollStatusRole', 'DeliverCallbackRole'];
+    for (const f of ['DispatchStep', 'DispatchNow', 'PollStatus', 'DeliverCallback'])
+      expect(workerRoles).toContain(template.Resources[`${f}LambdaFunction`].Properties.Role['Fn::GetAtt'][0]);
+    for (const role of workerRoles)
+      expect(sends(role), role).toEqual([{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['ScheduleDeadLetterQueue', 'Arn'] } }]);
+    // Nobody else sends to it but the scheduler.
+    for (const [name] of resources().filter(([k, x]) => x.Type === 'AWS::IAM::Role' && !workerRoles.includes(k) && k !== 'SchedulerRole'))
+      expect(sends(name), name).toEqual([]);
   });
 
   it.runIf(requireTool('cfn-lint', 'the CloudFormation template lint'))('cfn-lint finds no error in the template', () => {
@@ -278,6 +357,7 @@ describe('serverless package (offline, no credentials)', () => {
       'VendorWebhook',
       'RemindStaff',
       'ListRecipients',
+      'RedriveDeadLetters',
     ];
     for (const [name, fn] of resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function')) {
       const vars = fn.Properties.Environment.Variables;

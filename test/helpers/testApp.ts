@@ -19,6 +19,7 @@ import * as listVendors from '../../functions/listVendors';
 import * as openapi from '../../functions/openapi';
 import * as patchTask from '../../functions/patchTask';
 import * as pollStatus from '../../functions/pollStatus';
+import * as redriveDeadLetters from '../../functions/redriveDeadLetters';
 import * as remindStaff from '../../functions/remindStaff';
 import * as vendorWebhook from '../../functions/vendorWebhook';
 
@@ -86,6 +87,7 @@ export const fns = {
   listTasks: fn('listTasks', listTasks.handlerFor),
   patchTask: fn('patchTask', patchTask.handlerFor),
   pollStatus: fn('pollStatus', pollStatus.handlerFor),
+  redriveDeadLetters: fn('redriveDeadLetters', redriveDeadLetters.handlerFor),
   remindStaff: fn('remindStaff', remindStaff.handlerFor),
   listRecipients: fn('listRecipients', listRecipients.handlerFor),
   vendorWebhook: fn('vendorWebhook', vendorWebhook.handlerFor),
