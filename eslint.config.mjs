@@ -43,6 +43,11 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': ['error', { allow: ['^@aws-sdk/'] }] },
   },
   {
+    // The Tracer (with the X-Ray SDK) is required only where tracing is on: a function with it off never loads it.
+    files: ['lib/infra/xray.ts'],
+    rules: { '@typescript-eslint/no-require-imports': ['error', { allow: ['^@aws-lambda-powertools/tracer'] }] },
+  },
+  {
     files: TEST_CODE,
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',

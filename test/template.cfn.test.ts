@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CALLBACK_LEASE_SECONDS } from '../lib/infra/settings';
-import { deployEnvironment } from '../lib/vendors/registry';
+import { deployEnvironment, vendorIds } from '../lib/vendors/registry';
 import { requireTool } from './helpers/external';
 
 const root = join(__dirname, '..');
@@ -60,6 +60,7 @@ describe('serverless package (offline, no credentials)', () => {
         'PollStatus',
         'RedriveDeadLetters',
         'RemindStaff',
+        'Sweeper',
         'VendorWebhook',
       ].map((n) => `${n}LambdaFunction`),
     );
@@ -104,7 +105,8 @@ describe('serverless package (offline, no credentials)', () => {
           actions.every((a: string) => !a.includes('*')),
           `${name} ${actions.join(',')}`,
         ).toBe(true);
-        expect(s.Resource, name).not.toBe('*');
+        // X-Ray's two calls take no resource (AWS documents no resource-level permission for them).
+        if (!actions.every((a: string) => a === 'xray:PutTraceSegments' || a === 'xray:PutTelemetryRecords')) expect(s.Resource, name).not.toBe('*');
         if (actions.includes('scheduler:CreateSchedule'))
           expect(['CreateTaskRole', 'PatchTaskRole', 'DispatchStepRole', 'PollStatusRole', 'DeliverCallbackRole']).toContain(name);
         // Delete: a cancelled task's schedules, a moved step's old one, and a callback delivery's own
@@ -144,6 +146,7 @@ describe('serverless package (offline, no credentials)', () => {
       PollStatus: ['VendorCredentialsSecret'],
       VendorWebhook: ['VendorCredentialsSecret'],
       RedriveDeadLetters: [], // builds the App (its tenant directory reads nothing until asked) and only invokes workers
+      Sweeper: [], // reads tasks and invokes workers
       Openapi: [],
       ListVendors: [],
     });
@@ -170,6 +173,7 @@ describe('serverless package (offline, no credentials)', () => {
       PollStatus: 10,
       DeliverCallback: 10,
       RedriveDeadLetters: 2,
+      Sweeper: 1,
       CreateTask: null,
       GetTask: null,
       ListTasks: null,
@@ -236,6 +240,7 @@ describe('serverless package (offline, no credentials)', () => {
       'pollStatus.zip',
       'redriveDeadLetters.zip',
       'remindStaff.zip',
+      'sweeper.zip',
       'vendorWebhook.zip',
     ]);
     for (const z of zips) expect(statSync(join(out, z)).size).toBeGreaterThan(1000);
@@ -328,6 +333,102 @@ describe('serverless package (offline, no credentials)', () => {
     expect(res.status! & 1, res.stderr).toBe(0);
   });
 
+  it('the sweeper runs every 5 minutes, one at a time, reading the byWatch index (sparse, keys only) and invoking only the scheduled workers', () => {
+    const rule = resources().find(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties.Targets[0].Arn['Fn::GetAtt'][0] === 'SweeperLambdaFunction')?.[1];
+    expect(rule?.Properties.ScheduleExpression).toBe('rate(5 minutes)');
+    expect(rule?.Properties.State).toBe('ENABLED');
+    expect(template.Resources.SweeperLambdaFunction.Properties.ReservedConcurrentExecutions).toBe(1);
+    const t = template.Resources.TasksTable.Properties;
+    expect(t.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'byWatch',
+        KeySchema: [
+          { AttributeName: 'watchShard', KeyType: 'HASH' },
+          { AttributeName: 'watchAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ]);
+    const statements = template.Resources.SweeperRole.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+    const query = statements.find((s: any) => [s.Action].flat().includes('dynamodb:Query'));
+    expect(query.Resource).toEqual({ 'Fn::Sub': '${TasksTable.Arn}/index/byWatch' });
+    const invoked = statements.filter((s: any) => [s.Action].flat().includes('lambda:InvokeFunction')).flatMap((s: any) => [s.Resource].flat());
+    expect(invoked.map((r: any) => r['Fn::GetAtt'][0]).sort()).toEqual([
+      'DeliverCallbackLambdaFunction',
+      'DispatchStepLambdaFunction',
+      'PollStatusLambdaFunction',
+    ]);
+  });
+
+  it('alarms go to one SNS topic (emailed when alarmEmail is given): DLQ backlog, parked work, UNKNOWN steps, FAILED rate per vendor, abandoned callbacks, dispatch errors and throttles', () => {
+    expect(template.Resources.AlarmTopic.Type).toBe('AWS::SNS::Topic');
+    const sub = template.Resources.AlarmEmailSubscription;
+    expect(sub.Condition).toBe('HasAlarmEmail');
+    expect(sub.Properties).toMatchObject({ Protocol: 'email', Endpoint: { Ref: 'AlarmEmail' }, TopicArn: { Ref: 'AlarmTopic' } });
+    expect(template.Parameters.AlarmEmail.Default).toBe('');
+    const alarms = Object.fromEntries(resources().filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm'));
+    expect(Object.keys(alarms).sort()).toEqual(
+      [
+        'CallbacksAbandonedAlarm',
+        'DispatchErrorsAlarm',
+        'DispatchThrottlesAlarm',
+        'ParkedWorkAlarm',
+        'ScheduleDlqBacklogAlarm',
+        'SweeperErrorsAlarm',
+        'UnknownStepsAlarm',
+        'VendorThrottlesAlarm',
+        ...vendorIds().map((v) => `FailedRate${v.charAt(0).toUpperCase()}${v.slice(1)}Alarm`),
+      ].sort(),
+    );
+    for (const [name, a] of Object.entries<any>(alarms)) {
+      expect(a.Properties.AlarmActions, name).toEqual([{ Ref: 'AlarmTopic' }]);
+      expect(
+        a.Properties.Metrics.filter((m: any) => m.ReturnData),
+        name,
+      ).toHaveLength(1);
+    }
+    const inputs = (name: string) => alarms[name].Properties.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric);
+    const dims = (m: any) => Object.fromEntries(m.Dimensions.map((d: any) => [d.Name, d.Value]));
+    expect(inputs('ScheduleDlqBacklogAlarm')).toEqual([
+      expect.objectContaining({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['ScheduleDeadLetterQueue', 'QueueName'] } }],
+      }),
+    ]);
+    expect(inputs('ParkedWorkAlarm')[0].Dimensions[0].Value).toEqual({ 'Fn::GetAtt': ['ScheduleParkedQueue', 'QueueName'] });
+    // qunfa's metrics exactly as Powertools writes them: namespace qunfa, service plus the catalog's dimensions.
+    expect(inputs('UnknownStepsAlarm').map((m: any) => [m.Namespace, m.MetricName, dims(m)])).toEqual(
+      vendorIds().map((v) => ['qunfa', 'StepsUnknown', { service: 'qunfa', vendor: v }]),
+    );
+    expect(inputs('FailedRateWecomAlarm').map(dims)).toEqual(
+      ['FAILED', 'SUBMITTED', 'UNKNOWN'].map((outcome) => ({ service: 'qunfa', vendor: 'wecom', outcome })),
+    );
+    expect(alarms.FailedRateWecomAlarm.Properties.Threshold).toBe(20);
+    expect(inputs('CallbacksAbandonedAlarm')).toEqual([
+      expect.objectContaining({ MetricName: 'CallbacksAbandoned', Dimensions: [{ Name: 'service', Value: 'qunfa' }] }),
+    ]);
+    for (const [alarm, metric] of [
+      ['DispatchErrorsAlarm', 'Errors'],
+      ['DispatchThrottlesAlarm', 'Throttles'],
+    ] as const)
+      expect(inputs(alarm).map((m: any) => [m.Namespace, m.MetricName, m.Dimensions[0].Value.Ref])).toEqual([
+        ['AWS/Lambda', metric, 'DispatchStepLambdaFunction'],
+        ['AWS/Lambda', metric, 'DispatchNowLambdaFunction'],
+      ]);
+  });
+
+  it('tracing is active only on the functions that call vendors, and their roles may write traces', () => {
+    const traced = resources()
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Properties.TracingConfig?.Mode === 'Active')
+      .map(([k]) => k.replace(/LambdaFunction$/, ''));
+    expect(traced.sort()).toEqual(['DispatchNow', 'DispatchStep', 'PollStatus']);
+    for (const role of ['DispatchStepRole', 'PollStatusRole']) {
+      const actions = template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement).flatMap((s: any) => [s.Action].flat());
+      expect(actions, role).toEqual(expect.arrayContaining(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']));
+    }
+  });
+
   it("no local-only setting from the deployer's shell reaches a function's environment", () => {
     const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     expect(fns.length).toBeGreaterThan(0);
@@ -358,6 +459,7 @@ describe('serverless package (offline, no credentials)', () => {
       'RemindStaff',
       'ListRecipients',
       'RedriveDeadLetters',
+      'Sweeper',
     ];
     for (const [name, fn] of resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function')) {
       const vars = fn.Properties.Environment.Variables;

@@ -55,7 +55,7 @@ const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS
 /** Emits one metric now, as its own EMF line, with the invocation's tenant, task and step as metadata. */
 export function metric<N extends MetricName>(name: N, dimensions: DimensionsOf<N>, value = 1): void {
   const single = metrics.singleMetric();
-  single.addDimensions(dimensions as Record<string, string>);
+  single.addDimensions(dimensions);
   for (const [k, v] of Object.entries(invocationTags())) if (v !== undefined && !(k in dimensions)) single.addMetadata(k, String(v));
   single.addMetric(name, METRIC_CATALOG[name].unit, value);
 }
