@@ -89,9 +89,11 @@ async function main() {
 
   // In-process sections share one environment: dynalite, the sandboxes, a Lambda-invoke endpoint.
   const { startTestEnv, call, apiEvent, lambdaContext } = await import('../test/helpers/env');
-  const env = await startTestEnv({ LOG_LEVEL: 'ERROR', QUNFA_SANDBOX_PROGRESS_MS: '600000', STATUS_POLL_INTERVALS: '3600' });
+  // Metrics off in process: their EMF lines would go to this table's stdout (the local stack's section writes them).
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  const env = await startTestEnv({ LOG_LEVEL: 'ERROR', QUNFA_SANDBOX_PROGRESS_MS: '600000', STATUS_POLL_INTERVALS: '3600', SWEEP_GRACE_SECONDS: '1' });
   // The functions' handlers over the bench's own App (test/helpers/testApp.ts): parts swapped by rebuilding it.
-  const { fns, rebuildTestApp, taskStore, dynamo } = await import('../test/helpers/testApp');
+  const { fns, rebuildTestApp, taskStore, dynamo, testApp } = await import('../test/helpers/testApp');
   const { createTask, getTask, vendorWebhook, dispatchStep, pollStatus } = fns;
   const { LocalScheduler } = await import('../lib/infra/scheduler/localScheduler');
   const { memoryTenantDirectory } = await import('../lib/infra/tenantDirectory');
@@ -253,6 +255,44 @@ async function main() {
   });
   say();
 
+  /** The sweeper's cost: what one sweep reads when a few tasks are overdue among many waiting ones. */
+  async function sweeperCost() {
+    say("4b. The sweeper's cost: a few overdue tasks among many waiting ones (dynalite, the byWatch index)");
+    const { sweep } = await import('../lib/delivery/sweeper');
+    const { scheduleName } = await import('../lib/infra/scheduler/scheduler');
+    const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
+    rebuildTestApp({ scheduler: counting });
+    const waiting = 2_000;
+    const lost = 10;
+    for (let i = 0; i < waiting; i += 50)
+      await Promise.all(
+        Array.from({ length: Math.min(50, waiting - i) }, () => call(createTask as never, { method: 'POST', path: '/v1/tasks', body: taskBody() })),
+      );
+    const lostAt = inSeconds(3);
+    for (let i = 0; i < lost; i++) {
+      const id = (await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: taskBody({ sendAt: lostAt }) })).body.id as string;
+      await real.cancel(scheduleName(id, 0)); // its schedule is lost
+    }
+    await new Promise((r) => setTimeout(r, Date.parse(lostAt) - Date.now() + 1_300)); // past its time and the grace
+    const store = taskStore();
+    const before = { ...store.stats };
+    const t0 = process.hrtime.bigint();
+    const report = await sweep(testApp().deps(lambdaContext('sweeper')));
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const scan = await dynamo().send(new ScanCommand({ TableName: 'qunfa-test-tasks', Select: 'COUNT', ReturnConsumedCapacity: 'TOTAL' }));
+    say(`table: ${scan.Count} items (${waiting + lost} tasks waiting, more from the sections before); ${lost} of them overdue, their schedules gone`);
+    say(
+      `one sweep: ${report.read} index entries read, ${store.stats.reads - before.reads} DynamoDB reads (${(store.stats.rcu - before.rcu).toFixed(1)} RCU), ${store.stats.writes - before.writes} writes, ${ms.toFixed(0)} ms; ${report.repaired.length} repaired`,
+    );
+    say(`reading the table instead (a scan): ${scan.Count} items, ${scan.ConsumedCapacity?.CapacityUnits ?? '?'} RCU, every sweep`);
+    budgets.push({
+      what: 'sweep: index entries read',
+      budget: '= overdue',
+      measured: `${report.read} for ${lost} overdue among ${scan.Count} items`,
+      ok: report.read === lost,
+    });
+  }
+
   say('4. A 100,000-customer Weiban task (in a child process, for its own peak memory)');
   const child = await new Promise<string>((done, fail) => {
     const p = spawn(join(root, 'node_modules/.bin/tsx'), [join(root, 'scripts/lib/bench-large.ts')], {
@@ -274,6 +314,9 @@ async function main() {
   );
   say(`peak memory: RSS ${large.peakRssMb} MB (the same child doing nothing: ${large.idleRssMb} MB), heap ${large.peakHeapMb} MB`);
   budgets.push({ what: '100,000-customer task: peak memory', budget: '< 256 MB', measured: `${large.peakRssMb} MB RSS`, ok: Number(large.peakRssMb) < 256 });
+  say();
+
+  await sweeperCost();
   say();
 
   await env.close();

@@ -4,6 +4,7 @@
  *   - the vendor sandboxes
  *   - serverless-offline serving the functions on http://localhost:$PORT (3000)
  *   - the local scheduler, firing due steps by invoking dispatchStep the way Lambda would
+ *   - the sweeper, invoked every QUNFA_SWEEP_SECONDS (60) as its EventBridge rule invokes it in AWS
  * Restarting it loses no task: tasks and pending schedules live in .data/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -64,9 +65,11 @@ async function main() {
     // A demo wants to see a task finish in seconds, not hours (both can be overridden).
     STATUS_POLL_INTERVALS: process.env.STATUS_POLL_INTERVALS || '2,3,5,10,30',
     CALLBACK_RETRY_SECONDS: process.env.CALLBACK_RETRY_SECONDS || '1,2,5,10,30',
+    // Nothing is traced locally (there is no X-Ray daemon): the Tracer is not even loaded.
+    QUNFA_TRACING: 'false',
   };
   Object.assign(process.env, env);
-  await ensureTables(dynamo.url, env.TABLE_NAME as string, env.LOCAL_SCHEDULES_TABLE);
+  const { indexed } = await ensureTables(dynamo.url, env.TABLE_NAME as string, env.LOCAL_SCHEDULES_TABLE);
 
   const { startSandboxes } = await import('./lib/sandboxes');
   const sandboxes = await startSandboxes(sandboxBase, tenants, { callbackBase: () => `http://127.0.0.1:${port}` });
@@ -102,6 +105,9 @@ async function main() {
     onDeadLetter: (s, err) => console.error(`[scheduler] gave up on ${s.name}: ${(err as Error).message}`),
   });
 
+  const sweeper = indexed ? startSweeper(lambdaPort, stage, Number(process.env.QUNFA_SWEEP_SECONDS || 60)) : undefined;
+  if (!indexed) console.warn(`[sweeper] off: the tasks table in ${dataDir} predates the sweeper's index (dynalite cannot add one); remove ${dataDir} to start afresh`);
+
   const base = `http://localhost:${port}`;
   const keyLine = demoKey ?? '(the demo key is stored only as a hash; set QUNFA_DEMO_API_KEY or run `npm run add-tenant -- demo2`)';
   console.log(`
@@ -122,6 +128,7 @@ Create a task (sent now; add "sendAt":"2026-12-01T10:00:00+08:00" to schedule it
     if (stopping) return;
     stopping = true;
     await runner.stop();
+    sweeper?.stop();
     invokeQueue.close();
     offline.kill('SIGTERM');
     await Promise.all(sandboxes.map((s) => s.close()));
@@ -188,6 +195,18 @@ async function startInvokeQueue(listenPort: number, offlinePort: number, stageNa
       server.close();
     },
   };
+}
+
+/** The sweeper's schedule: an asynchronous invoke of the sweeper function every `seconds`, as the EventBridge rule makes. */
+function startSweeper(listenPort: number, stageName: string, seconds: number) {
+  const timer = setInterval(() => {
+    void fetch(`http://127.0.0.1:${listenPort}/2015-03-31/functions/qunfa-${stageName}-sweeper/invocations`, {
+      method: 'POST',
+      body: JSON.stringify({ source: 'aws.events', 'detail-type': 'Scheduled Event' }),
+      headers: { 'x-amz-invocation-type': 'Event' },
+    }).catch(() => undefined);
+  }, seconds * 1000);
+  return { stop: () => clearInterval(timer) };
 }
 
 function pipeOutput(child: ChildProcess) {

@@ -41,6 +41,9 @@ async function startStack(): Promise<Stack> {
       QUNFA_SANDBOX_PROGRESS_MS: '3000',
       STATUS_POLL_INTERVALS: '1',
       CALLBACK_RETRY_SECONDS: '1',
+      // The functions log at INFO and write their metrics, as deployed (the test runner turns both down in-process).
+      LOG_LEVEL: 'INFO',
+      POWERTOOLS_METRICS_DISABLED: 'false',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -230,6 +233,43 @@ describe('the local stack, over HTTP', () => {
     },
     60_000,
   );
+
+  it("a task's life is in the functions' logs: EMF metrics at each stage and log lines, every line of its invocations naming its tenant and task", async () => {
+    const callbackUrl = `http://127.0.0.1:${ports.receiver}/hooks`;
+    const res = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({ ...task(), name: 'observed', callbackUrl }) });
+    const created = await res.json();
+    await until(async () => (await getTask(created.id)).status === 'COMPLETED', 40_000);
+    const lines = () =>
+      stack.output
+        .join('')
+        .split('\n')
+        .flatMap((l) => {
+          const at = l.indexOf('{"');
+          try {
+            return at < 0 ? [] : [JSON.parse(l.slice(at)) as Record<string, any>];
+          } catch {
+            return [];
+          }
+        });
+    const metricsOf = (ls: Record<string, any>[]) => ls.filter((l) => l._aws).flatMap((l) => l._aws.CloudWatchMetrics[0].Metrics.map((m: any) => m.Name as string));
+    // The last callback is delivered a moment after COMPLETED.
+    const mine = await until(async () => {
+      const m = lines().filter((l) => l.taskId === created.id);
+      return metricsOf(m).includes('CallbacksDelivered') && metricsOf(m).filter((n) => n === 'CallbacksDelivered').length >= 4 && m;
+    }, 15_000);
+    const emf = mine.filter((l) => l._aws);
+    expect(new Set(emf.map((l) => l._aws.CloudWatchMetrics[0].Namespace))).toEqual(new Set(['qunfa']));
+    expect(new Set(metricsOf(emf))).toEqual(new Set(['TasksCreated', 'VendorCallLatency', 'StepsDispatched', 'StatusPolls', 'CallbacksDelivered']));
+    expect(emf.find((l) => l.StepsDispatched)).toMatchObject({ tenantId: 'demo', taskId: created.id, step: '0', vendor: 'weiban', outcome: 'SUBMITTED', service: 'qunfa' });
+    expect(emf.every((l) => l.tenantId === 'demo')).toBe(true);
+    // Every log line (metrics included) of every invocation that worked on this task names it and its tenant, with the request id.
+    const requestIds = new Set(mine.map((l) => l.function_request_id).filter(Boolean));
+    expect(requestIds.size).toBeGreaterThanOrEqual(4); // create, dispatch, polls, callbacks
+    const logLines = lines().filter((l) => l.level && requestIds.has(l.function_request_id));
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(logLines.filter((l) => l.taskId !== created.id || l.tenantId !== 'demo')).toEqual([]);
+    expect(logLines.find((l) => l.message === 'step dispatched')).toMatchObject({ tenantId: 'demo', taskId: created.id, step: 0, vendor: 'weiban' });
+  }, 60_000);
 
   it('tanmarket: SUBMITTED is where knowledge ends, and the task says so', async () => {
     const res = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({ vendor: 'tanmarket', name: 'tm-lifecycle', ...VALID.tanmarket }) });

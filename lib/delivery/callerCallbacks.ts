@@ -146,6 +146,7 @@ async function deliverWithin(deps: CallbackDeps, ev: CallbackEvent, attemptsUnti
         delivered++;
         delete state.retryAt;
         metric('CallbacksDelivered', {});
+        logger.info('callback delivered', { eventId, status });
       } else metric('CallbackAttemptsFailed', {});
       // Each attempt is kept as it ends, so a delivery that dies later re-sends at most the event in flight.
       if (!(await save())) {

@@ -29,7 +29,7 @@
  */
 import * as z from 'zod/mini';
 import { TASK_ID } from '../core/ids';
-import { clearInvocationTags, logger, tagInvocation } from '../infra/logger';
+import { logger, retagInvocation, tagInvocation } from '../infra/logger';
 import { metric } from '../infra/metrics';
 import type { WorkEvent } from '../infra/scheduler/scheduler';
 import type { Invoker } from '../infra/workerInvoker';
@@ -113,8 +113,7 @@ export function parseDeadLetter(body: string, attributes: DeadLetterAttributes =
  */
 export async function redriveDeadLetter(deps: DeadLetterDeps, body: string, attributes: DeadLetterAttributes = {}): Promise<RedriveOutcome> {
   // Each message is its own unit of work: its log lines carry its event's tags, not the last message's.
-  clearInvocationTags();
-  logger.removeKeys(['tenantId', 'taskId', 'step', 'vendor']);
+  retagInvocation({});
   const parsed = parseDeadLetter(body, attributes);
   // What Scheduler says about its failure (a code and a count: nothing of the payload).
   const scheduler = {

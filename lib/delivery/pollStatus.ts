@@ -116,6 +116,7 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
   }
 
   if (!failedWith) metric('StatusPolls', { vendor: task.vendor, result: 'ok' });
+  logger.info('status polled', { n: ev.n, state: status.state });
   const outcome = polledOutcome(status, cut, task.vendor, failedWith);
   status = outcome.status;
   const cause = outcome.cause;

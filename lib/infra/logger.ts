@@ -39,7 +39,13 @@ export function retagInvocation(next: InvocationTags): void {
 
 export const invocationTags = (): Readonly<InvocationTags> => tags;
 
-/** A new invocation starts untagged (the logger's own keys are reset by injectLambdaContext). */
-export function clearInvocationTags(): void {
+let requestId: string | undefined;
+
+/** A new invocation starts untagged (the logger's own keys are reset by injectLambdaContext); its request id goes on its metrics too. */
+export function startInvocation(awsRequestId?: string): void {
   tags = {};
+  requestId = awsRequestId;
 }
+
+/** The Lambda request id of the invocation running now (the logger's function_request_id). */
+export const invocationRequestId = (): string | undefined => requestId;

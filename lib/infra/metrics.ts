@@ -2,12 +2,12 @@
  * Metrics (Powertools, CloudWatch embedded metric format): one namespace, `qunfa`, and the catalog
  * below is every metric qunfa emits, with its dimensions. Each is written as its own EMF line at
  * the moment it happens (a single metric, so each gets its own dimensions), carrying the
- * invocation's tenant, task and step as metadata: searchable in Logs Insights, never dimensions
+ * invocation's tenant, task and step (and its Lambda request id) as metadata: searchable in Logs Insights, never dimensions
  * (a tenant or task id as a dimension would make a metric per task). The alarms in serverless.yml
  * name these metrics with the same dimensions.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { invocationTags } from './logger';
+import { invocationRequestId, invocationTags } from './logger';
 
 export const METRICS_NAMESPACE = 'qunfa';
 /** Powertools adds `service` to every metric's dimensions; the alarms name it too. */
@@ -57,5 +57,7 @@ export function metric<N extends MetricName>(name: N, dimensions: DimensionsOf<N
   const single = metrics.singleMetric();
   single.addDimensions(dimensions);
   for (const [k, v] of Object.entries(invocationTags())) if (v !== undefined && !(k in dimensions)) single.addMetadata(k, String(v));
+  const requestId = invocationRequestId();
+  if (requestId) single.addMetadata('function_request_id', requestId);
   single.addMetric(name, METRIC_CATALOG[name].unit, value);
 }

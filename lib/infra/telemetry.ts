@@ -6,8 +6,8 @@
  */
 import type middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { clearInvocationTags, logger } from './logger';
+import { logger, startInvocation } from './logger';
 
 export function observed(): middy.MiddlewareObj[] {
-  return [{ before: clearInvocationTags }, injectLambdaContext(logger, { resetKeys: true })];
+  return [{ before: (request) => startInvocation(request.context?.awsRequestId) }, injectLambdaContext(logger, { resetKeys: true })];
 }

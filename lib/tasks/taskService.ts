@@ -124,6 +124,7 @@ export async function createTask(deps: TaskDeps, tenant: Tenant, body: unknown, 
     if (stored) return { task: publicTask(stored), created: false };
   }
   metric('TasksCreated', { vendor: task.vendor });
+  logger.info('task created', { steps: task.steps.length, firstSendAt: task.steps[0]?.sendAt });
 
   for (const event of dueNow) {
     await deps
