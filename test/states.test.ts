@@ -52,6 +52,9 @@ import {
   remindTargets,
   nothingToRemind,
   remindedAtVendor,
+  sweepDecision,
+  watchTerms,
+  type WatchRules,
 } from '../lib/core/states';
 
 const task = (...states: StepState[]): Task => ({
@@ -589,5 +592,62 @@ describe('reminders (issue 12)', () => {
     expect(stoppedFollowing({ stats: { sent: 3 } }, cut, 'wecom').cause).not.toMatch(/never confirmed/);
     const many = Array.from({ length: 12 }, (_, i) => `s${i}`);
     expect(stoppedFollowing({ stats: { sent: 1 }, waitingFor: many }, cut, 'wecom').cause).toMatch(/never confirmed by s0, .*, s9 and 2 more$/);
+  });
+});
+
+describe("the sweeper's watch: by when each piece of waiting work must have happened (watchTerms, sweepDecision)", () => {
+  const T0 = Date.parse('2026-12-01T02:00:00Z');
+  const iso = (ms: number) => new Date(T0 + ms).toISOString();
+  const rules: WatchRules = { graceMs: 300_000, leaseMs: 90_000, firstPollMs: 60_000, polled: (v) => v === 'weiban' };
+  const withStep = (patch: Partial<Step>, over: Partial<Task> = {}): Task => {
+    const t = task('SCHEDULED');
+    Object.assign(t.steps[0] as Step, { sendAt: iso(0), updatedAt: iso(0) }, patch);
+    return Object.assign(t, over);
+  };
+
+  it('a SCHEDULED step is overdue a grace after its time, or after its deferral', () => {
+    expect(watchTerms(withStep({}), rules)).toEqual([{ at: T0 + 300_000, work: { kind: 'dispatch', step: 0 } }]);
+    expect(watchTerms(withStep({ nextAttemptAt: iso(60_000) }), rules)[0]?.at).toBe(T0 + 360_000);
+  });
+
+  it('a claimed step is overdue a grace after its lease; between deferred batches, a grace after the deferral', () => {
+    expect(watchTerms(withStep({ status: 'DISPATCHING', claimedAt: iso(10_000) }), rules)).toEqual([
+      { at: T0 + 10_000 + 90_000 + 300_000, work: { kind: 'dispatch', step: 0 } },
+    ]);
+    expect(watchTerms(withStep({ status: 'DISPATCHING', claimedAt: iso(0), nextAttemptAt: iso(5_000) }), rules)[0]?.at).toBe(T0 + 305_000);
+  });
+
+  it("a submitted step of a polled vendor is overdue a grace after its next poll (the first: after the submit), with that poll's number", () => {
+    const submitted = { status: 'SUBMITTED' as const, vendorTaskId: 'v1', submittedAt: iso(0) };
+    expect(watchTerms(withStep(submitted), rules)).toEqual([{ at: T0 + 60_000 + 300_000, work: { kind: 'poll', step: 0, n: 0 } }]);
+    const later = { ...withStep(submitted), nextPolls: { '0': { n: 4, at: T0 + 3_600_000 } } };
+    expect(watchTerms(later, rules)).toEqual([{ at: T0 + 3_900_000, work: { kind: 'poll', step: 0, n: 4 } }]);
+    // A vendor that reports by callback (or not at all), a step with no vendor id, a final step: nothing to poll.
+    expect(watchTerms(withStep(submitted, { vendor: 'youmi' }), rules)).toEqual([]);
+    expect(watchTerms(withStep({ status: 'SUBMITTED' }), rules)).toEqual([]);
+    for (const status of ['COMPLETED', 'FAILED', 'CANCELLED', 'UNKNOWN'] as const) expect(watchTerms(withStep({ ...submitted, status }), rules)).toEqual([]);
+  });
+
+  it('callbacks: a state change not seen delivered is due a grace after it, or after the lease or retry that covers it', () => {
+    const change: HistoryEntry = { at: iso(1_000), step: 0, from: 'SCHEDULED', to: 'CANCELLED', cause: 'c' };
+    const note: HistoryEntry = { at: iso(2_000), step: 0, from: 'CANCELLED', to: 'CANCELLED', cause: 'note' };
+    const t = withStep({ status: 'CANCELLED' }, { callbackUrl: 'https://x/h', history: [{ ...change, from: null, to: 'SCHEDULED' }, change, note] });
+    expect(watchTerms(t, rules)).toEqual([{ at: T0 + 1_000 + 300_000, work: { kind: 'callback' } }]);
+    expect(watchTerms(t, rules, { cursor: 1, leaseUntil: T0 + 120_000 })[0]?.at).toBe(T0 + 420_000);
+    expect(watchTerms(t, rules, { cursor: 1, leaseUntil: 0, retryAt: T0 + 600_000 })[0]?.at).toBe(T0 + 900_000);
+    expect(watchTerms(t, rules, { cursor: 2, leaseUntil: 0 })).toEqual([]); // delivered through the change
+    expect(watchTerms({ ...t, callbacksSweptThrough: 3 }, rules)).toEqual([]); // the sweeper saw it delivered
+    expect(watchTerms({ ...t, callbackUrl: undefined }, rules)).toEqual([]);
+  });
+
+  it('the sweeper repairs what is overdue and watches the rest; repaired work gets the grace again', () => {
+    const terms = [
+      { at: 100, work: { kind: 'dispatch' as const, step: 0 } },
+      { at: 5_000, work: { kind: 'dispatch' as const, step: 1 } },
+    ];
+    expect(sweepDecision(terms, 200, 1_000)).toEqual({ overdue: [{ kind: 'dispatch', step: 0 }], watchAt: 1_200 });
+    expect(sweepDecision(terms, 50, 1_000)).toEqual({ overdue: [], watchAt: 100 });
+    expect(sweepDecision([terms[0]!], 200, 10_000)).toEqual({ overdue: [{ kind: 'dispatch', step: 0 }], watchAt: 10_200 });
+    expect(sweepDecision([], 200, 1_000)).toEqual({ overdue: [], watchAt: undefined });
   });
 });
