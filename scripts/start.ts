@@ -106,7 +106,8 @@ async function main() {
   });
 
   const sweeper = indexed ? startSweeper(lambdaPort, stage, Number(process.env.QUNFA_SWEEP_SECONDS || 60)) : undefined;
-  if (!indexed) console.warn(`[sweeper] off: the tasks table in ${dataDir} predates the sweeper's index (dynalite cannot add one); remove ${dataDir} to start afresh`);
+  if (!indexed)
+    console.warn(`[sweeper] off: the tasks table in ${dataDir} predates the sweeper's index (dynalite cannot add one); remove ${dataDir} to start afresh`);
 
   const base = `http://localhost:${port}`;
   const keyLine = demoKey ?? '(the demo key is stored only as a hash; set QUNFA_DEMO_API_KEY or run `npm run add-tenant -- demo2`)';

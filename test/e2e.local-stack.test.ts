@@ -251,7 +251,8 @@ describe('the local stack, over HTTP', () => {
             return [];
           }
         });
-    const metricsOf = (ls: Record<string, any>[]) => ls.filter((l) => l._aws).flatMap((l) => l._aws.CloudWatchMetrics[0].Metrics.map((m: any) => m.Name as string));
+    const metricsOf = (ls: Record<string, any>[]) =>
+      ls.filter((l) => l._aws).flatMap((l) => l._aws.CloudWatchMetrics[0].Metrics.map((m: any) => m.Name as string));
     // The last callback is delivered a moment after COMPLETED.
     const mine = await until(async () => {
       const m = lines().filter((l) => l.taskId === created.id);
@@ -260,7 +261,14 @@ describe('the local stack, over HTTP', () => {
     const emf = mine.filter((l) => l._aws);
     expect(new Set(emf.map((l) => l._aws.CloudWatchMetrics[0].Namespace))).toEqual(new Set(['qunfa']));
     expect(new Set(metricsOf(emf))).toEqual(new Set(['TasksCreated', 'VendorCallLatency', 'StepsDispatched', 'StatusPolls', 'CallbacksDelivered']));
-    expect(emf.find((l) => l.StepsDispatched)).toMatchObject({ tenantId: 'demo', taskId: created.id, step: '0', vendor: 'weiban', outcome: 'SUBMITTED', service: 'qunfa' });
+    expect(emf.find((l) => l.StepsDispatched)).toMatchObject({
+      tenantId: 'demo',
+      taskId: created.id,
+      step: '0',
+      vendor: 'weiban',
+      outcome: 'SUBMITTED',
+      service: 'qunfa',
+    });
     expect(emf.every((l) => l.tenantId === 'demo')).toBe(true);
     // Every log line (metrics included) of every invocation that worked on this task names it and its tenant, with the request id.
     const requestIds = new Set(mine.map((l) => l.function_request_id).filter(Boolean));
