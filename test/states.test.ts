@@ -598,7 +598,7 @@ describe('reminders (issue 12)', () => {
 describe("the sweeper's watch: by when each piece of waiting work must have happened (watchTerms, sweepDecision)", () => {
   const T0 = Date.parse('2026-12-01T02:00:00Z');
   const iso = (ms: number) => new Date(T0 + ms).toISOString();
-  const rules: WatchRules = { graceMs: 300_000, leaseMs: 90_000, firstPollMs: 60_000, polled: (v) => v === 'weiban' };
+  const rules: WatchRules = { graceMs: 300_000, leaseMs: 90_000, firstPollMs: 60_000, polled: (v) => v === 'weiban', callbackGiveUpMs: 86_400_000 };
   const withStep = (patch: Partial<Step>, over: Partial<Task> = {}): Task => {
     const t = task('SCHEDULED');
     Object.assign(t.steps[0] as Step, { sendAt: iso(0), updatedAt: iso(0) }, patch);
@@ -622,6 +622,8 @@ describe("the sweeper's watch: by when each piece of waiting work must have happ
     expect(watchTerms(withStep(submitted), rules)).toEqual([{ at: T0 + 60_000 + 300_000, work: { kind: 'poll', step: 0, n: 0 } }]);
     const later = { ...withStep(submitted), nextPolls: { '0': { n: 4, at: T0 + 3_600_000 } } };
     expect(watchTerms(later, rules)).toEqual([{ at: T0 + 3_900_000, work: { kind: 'poll', step: 0, n: 4 } }]);
+    // A task from before the watch: its count of polls stands in for the chain's number.
+    expect(watchTerms(withStep({ ...submitted, polls: 3 }), rules)[0]?.work).toEqual({ kind: 'poll', step: 0, n: 3 });
     // A vendor that reports by callback (or not at all), a step with no vendor id, a final step: nothing to poll.
     expect(watchTerms(withStep(submitted, { vendor: 'youmi' }), rules)).toEqual([]);
     expect(watchTerms(withStep({ status: 'SUBMITTED' }), rules)).toEqual([]);
@@ -632,7 +634,7 @@ describe("the sweeper's watch: by when each piece of waiting work must have happ
     const change: HistoryEntry = { at: iso(1_000), step: 0, from: 'SCHEDULED', to: 'CANCELLED', cause: 'c' };
     const note: HistoryEntry = { at: iso(2_000), step: 0, from: 'CANCELLED', to: 'CANCELLED', cause: 'note' };
     const t = withStep({ status: 'CANCELLED' }, { callbackUrl: 'https://x/h', history: [{ ...change, from: null, to: 'SCHEDULED' }, change, note] });
-    expect(watchTerms(t, rules)).toEqual([{ at: T0 + 1_000 + 300_000, work: { kind: 'callback' } }]);
+    expect(watchTerms(t, rules)).toEqual([{ at: T0 + 1_000 + 300_000, work: { kind: 'callback' }, until: T0 + 1_000 + 86_400_000 + 300_000 }]);
     expect(watchTerms(t, rules, { cursor: 1, leaseUntil: T0 + 120_000 })[0]?.at).toBe(T0 + 420_000);
     expect(watchTerms(t, rules, { cursor: 1, leaseUntil: 0, retryAt: T0 + 600_000 })[0]?.at).toBe(T0 + 900_000);
     expect(watchTerms(t, rules, { cursor: 2, leaseUntil: 0 })).toEqual([]); // delivered through the change
@@ -649,5 +651,7 @@ describe("the sweeper's watch: by when each piece of waiting work must have happ
     expect(sweepDecision(terms, 50, 1_000)).toEqual({ overdue: [], watchAt: 100 });
     expect(sweepDecision([terms[0]!], 200, 10_000)).toEqual({ overdue: [{ kind: 'dispatch', step: 0 }], watchAt: 10_200 });
     expect(sweepDecision([], 200, 1_000)).toEqual({ overdue: [], watchAt: undefined });
+    // Work past its point (a callback past its retry window) is neither repaired nor watched.
+    expect(sweepDecision([{ at: 100, work: { kind: 'callback' }, until: 150 }], 200, 1_000)).toEqual({ overdue: [], watchAt: undefined });
   });
 });

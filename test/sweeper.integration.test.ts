@@ -147,6 +147,32 @@ describe('the sweeper', () => {
     expect((await scheduleNames()).filter((n) => n.startsWith(`${task.id}-s0-p`))).toEqual([pollScheduleName(task.id, 0, 1)]);
   });
 
+  it("a poll behind its step's chain (late, re-driven, or racing the sweeper's) asks nothing; one whose credentials are gone counts as a failed poll and the chain goes on", async () => {
+    const task = await create(); // sent now
+    await waitFor(async () => (await get(task.id)).status === 'SUBMITTED');
+    const STATUS_PATH = '/open-api/customer_group_msg/result';
+    const poll = (n: number) => fns.pollStatus({ kind: 'poll', tenantId: 'a', taskId: task.id, step: 0, n }, lambdaContext('pollStatus'));
+    expect(await poll(0)).toEqual({ outcome: expect.stringMatching(/SUBMITTED|RUNNING/) });
+    const asked = (await vendorCalls(STATUS_PATH)).length;
+    expect(asked).toBeGreaterThan(0);
+    expect(await poll(0)).toEqual({ outcome: "poll 0 is behind this step's poll 1" });
+    expect(await vendorCalls(STATUS_PATH)).toHaveLength(asked);
+
+    const out = await env.withTenants(
+      (t) => {
+        delete t.a.vendors.weiban;
+      },
+      async () => {
+        rebuildTestApp({});
+        return poll(1);
+      },
+    );
+    rebuildTestApp({});
+    expect(out.outcome).toMatch(/^poll failed: /);
+    expect(await scheduleNames()).toContain(pollScheduleName(task.id, 0, 2));
+    expect((await testApp().store.get('a', task.id))?.nextPolls?.['0']?.n).toBe(2);
+  });
+
   it('delivers callbacks whose delivery was never started', async () => {
     const received: string[] = [];
     const receiver: Server = createServer((req, res) => {

@@ -574,6 +574,8 @@ export interface WatchRules {
   firstPollMs: number;
   /** Is this vendor's progress learnt by polling (so a submitted step must be polled)? */
   polled: (vendor: string) => boolean;
+  /** CALLBACK_GIVE_UP_SECONDS: past it a change's callback is abandoned, so no longer watched. */
+  callbackGiveUpMs: number;
 }
 
 export type WatchedWork = { kind: 'dispatch'; step: number } | { kind: 'poll'; step: number; n: number } | { kind: 'callback' };
@@ -582,6 +584,8 @@ export type WatchedWork = { kind: 'dispatch'; step: number } | { kind: 'poll'; s
 export interface WatchTerm {
   at: number;
   work: WatchedWork;
+  /** Past this moment the work is pointless (a callback past its retry window): no longer repaired or watched. */
+  until?: number;
 }
 
 /** Where a task's callback delivery stands (its CB# item), when the caller has read it. */
@@ -609,24 +613,27 @@ export function watchTerms(task: Watched, rules: WatchRules, callbacks?: Callbac
       const by = s.nextAttemptAt ? Date.parse(s.nextAttemptAt) : Date.parse(s.claimedAt ?? s.updatedAt) + rules.leaseMs;
       terms.push({ at: by + g, work: { kind: 'dispatch', step: s.index } });
     } else if ((s.status === 'SUBMITTED' || s.status === 'RUNNING') && rules.polled(task.vendor) && followedVendorTaskIds(s).length) {
-      const next = task.nextPolls?.[String(s.index)] ?? { n: 0, at: followedSince(s) + rules.firstPollMs };
+      // Without a noted poll (a task from before the watch), the count of polls made stands in for the chain's number.
+      const next = task.nextPolls?.[String(s.index)] ?? { n: s.polls ?? 0, at: followedSince(s) + rules.firstPollMs };
       terms.push({ at: next.at + g, work: { kind: 'poll', step: s.index, n: next.n } });
     }
   }
-  const cb = callbackTerm(task, g, callbacks);
+  const cb = callbackTerm(task, g, rules.callbackGiveUpMs, callbacks);
   if (cb) terms.push(cb);
   return terms;
 }
 
-function callbackTerm(task: Watched, graceMs: number, cb: CallbackProgress | undefined): WatchTerm | undefined {
+function callbackTerm(task: Watched, graceMs: number, giveUpMs: number, cb: CallbackProgress | undefined): WatchTerm | undefined {
   if (!task.callbackUrl) return undefined;
   let last = task.history.length - 1;
   while (last >= 0 && !isStateChange(task.history[last] as HistoryEntry)) last--;
   if (last < 0 || last < (task.callbacksSweptThrough ?? 0)) return undefined;
   if (cb && cb.cursor > last) return undefined; // all delivered (or abandoned)
   // Due after the change, after a delivery's lease (its backstop fires then), after a scheduled retry.
-  const by = Math.max(Date.parse((task.history[last] as HistoryEntry).at), cb?.leaseUntil ?? 0, cb?.retryAt ?? 0);
-  return { at: by + graceMs, work: { kind: 'callback' } };
+  const changedAt = Date.parse((task.history[last] as HistoryEntry).at);
+  const by = Math.max(changedAt, cb?.leaseUntil ?? 0, cb?.retryAt ?? 0);
+  // A delivery that never makes progress (its tenant gone) is not tried for ever: only within the retry window.
+  return { at: by + graceMs, work: { kind: 'callback' }, until: changedAt + giveUpMs + graceMs };
 }
 
 /** When the task must next have moved (epoch ms), or undefined when it waits on nothing. */
@@ -637,8 +644,9 @@ export const nextWatchAt = (terms: readonly WatchTerm[]): number | undefined => 
  * the task's next watch time (the overdue work is given the grace again to show progress).
  */
 export function sweepDecision(terms: readonly WatchTerm[], now: number, graceMs: number): { overdue: WatchedWork[]; watchAt: number | undefined } {
-  const overdue = terms.filter((t) => t.at <= now).map((t) => t.work);
-  const later = terms.filter((t) => t.at > now).map((t) => t.at);
+  const live = terms.filter((t) => t.until === undefined || t.until >= now);
+  const overdue = live.filter((t) => t.at <= now).map((t) => t.work);
+  const later = live.filter((t) => t.at > now).map((t) => t.at);
   if (overdue.length) later.push(now + graceMs);
   return { overdue, watchAt: later.length ? Math.min(...later) : undefined };
 }

@@ -378,7 +378,7 @@ async function declareLost(deps: DispatchDeps, known: StoredTask, index: number)
     known,
   );
   if (!out?.result) return undefined;
-  if (out.task.steps[index]?.status === 'UNKNOWN') metric('StepsUnknown', { vendor: known.vendor });
+  if (out.task.steps[index]?.status === 'UNKNOWN') countDispatched(known.vendor, 'UNKNOWN');
   if (out.task.steps[index]?.status !== 'DISPATCHING') await notifyChange(deps.invoke, out.task);
   return out.task;
 }

@@ -19,7 +19,7 @@ import type { TaskStore } from '../infra/taskStore';
 import { stepInput } from '../vendors/stepInput';
 import type { TenantDirectory } from '../infra/tenantDirectory';
 import { combineStatuses } from '../vendors/batches';
-import type { VendorSettingsMap } from '../vendors/registry';
+import { adapterFor, type VendorSettingsMap } from '../vendors/registry';
 import { vendorContext } from './vendorContext';
 import { VendorCallError, type VendorStatus } from '../vendors/adapter';
 
@@ -58,10 +58,17 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
   // A step sent in batches is as far along as its batches together.
   const ids = followedVendorTaskIds(step);
   if (!ids.length) return { outcome: 'no vendor task id to ask about' };
+  // A poll of a chain already further on (a late or re-driven one, or the sweeper's racing the schedule's): the chain goes on without it.
+  const recorded = task.nextPolls?.[String(ev.step)]?.n;
+  if (recorded !== undefined && recorded > ev.n) return { outcome: `poll ${ev.n} is behind this step's poll ${recorded}` };
 
-  const { adapter, ctx, limits } = await vendorContext(deps.tenants, ev.tenantId, task.vendor, deps.vendors, deps.settings);
-  const ask = adapter.status?.bind(adapter);
-  if (!ask) return { outcome: `${task.vendor} cannot be asked` };
+  // Credentials gone or the vendor disabled: a failed poll like any other (counted, so the step ends at the cap).
+  const wired = await vendorContext(deps.tenants, ev.tenantId, task.vendor, deps.vendors, deps.settings).catch((err: unknown) => {
+    if (err instanceof VendorCallError) return err;
+    throw err;
+  });
+  const adapter = wired instanceof VendorCallError ? adapterFor(task.vendor) : wired.adapter;
+  if (!adapter?.status) return { outcome: `${task.vendor} cannot be asked` };
   const c = deps.settings;
   // Decided before asking, so a poll that fails is counted and ends the step at the cap too.
   const cut = pollCutoff(
@@ -72,6 +79,9 @@ export async function pollStep(deps: PollDeps, ev: PollEvent): Promise<{ outcome
   let status: Omit<VendorStatus, 'raw'>;
   let failedWith: string | undefined;
   try {
+    if (wired instanceof VendorCallError) throw wired;
+    const { ctx, limits } = wired;
+    const ask = adapter.status.bind(adapter);
     const input = stepInput(task, step);
     const each: VendorStatus[] = [];
     // Each question is a vendor call like any other: it takes an in-flight slot (not a write's window).

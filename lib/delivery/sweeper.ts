@@ -30,6 +30,7 @@ export function watchRules(c: Settings): WatchRules {
     leaseMs: c.DISPATCH_LEASE_SECONDS * 1000,
     firstPollMs: (c.STATUS_POLL_INTERVALS[0] ?? 60) * 1000,
     polled: (vendor) => adapterFor(vendor)?.capabilities.status === 'poll',
+    callbackGiveUpMs: c.CALLBACK_GIVE_UP_SECONDS * 1000,
   };
 }
 
@@ -40,24 +41,37 @@ export interface SweepReport {
   repaired: { tenantId: string; taskId: string; work: WatchedWork }[];
   /** Tasks found overdue that another writer (or sweeper) moved first. */
   skipped: number;
+  /** Tasks the sweep could not look at (an error; the next sweep tries again). */
+  failed: number;
 }
 
 const PAGE = 100;
 
 export async function sweep(deps: SweepDeps, now = Date.now()): Promise<SweepReport> {
-  const report: SweepReport = { read: 0, repaired: [], skipped: 0 };
+  const report: SweepReport = { read: 0, repaired: [], skipped: 0, failed: 0 };
   const rules = watchRules(deps.settings);
   const budget = deps.settings.SWEEP_MAX_TASKS;
   // Every shard, oldest overdue first in each, until the budget is spent (the next sweep goes on).
-  for (let shard = 0; shard < WATCH_SHARDS && report.read < budget; shard++) {
+  // Each sweep starts at another shard, so a budget spent early never starves the same shards.
+  const first = Math.floor(now / 60_000) % WATCH_SHARDS;
+  for (let i = 0; i < WATCH_SHARDS && report.read < budget; i++) {
+    const shard = (first + i) % WATCH_SHARDS;
     let start: Record<string, unknown> | undefined;
     do {
       const page = await deps.store.overdue(shard, now, Math.min(PAGE, budget - report.read), start);
       report.read += page.items.length;
-      for (const found of page.items) await repairTask(deps, rules, found, now, report);
+      for (const found of page.items) {
+        retagInvocation({ tenantId: found.tenantId, taskId: found.taskId });
+        // One task's trouble (a throttled read, a bug) does not stop the sweep: the task comes round again.
+        await repairTask(deps, rules, found, now, report).catch((err: unknown) => {
+          report.failed++;
+          logger.error('could not sweep this task; the next sweep tries again', { error: (err as Error).message });
+        });
+      }
       start = page.next;
     } while (start && report.read < budget);
   }
+  retagInvocation({});
   metric('SweepItemsRead', {}, report.read);
   return report;
 }
@@ -74,8 +88,9 @@ async function repairTask(
   const callbacks = task.callbackUrl ? await deps.store.getCallbackState(task.tenantId, task.id) : undefined;
   const terms = watchTerms(task, rules, callbacks ? { cursor: callbacks.cursor, leaseUntil: callbacks.leaseUntil, retryAt: callbacks.retryAt } : undefined);
   const { overdue, watchAt } = sweepDecision(terms, now, rules.graceMs);
-  // Callbacks found all delivered are not looked at again until the next change.
-  const delivered = task.callbackUrl && !terms.some((t) => t.work.kind === 'callback') ? { callbacksSweptThrough: task.history.length } : {};
+  // Callbacks found all delivered (or past their retry window) are not looked at again until the next change.
+  const watched = terms.some((t) => t.work.kind === 'callback' && (t.until === undefined || t.until >= now));
+  const delivered = task.callbackUrl && !watched ? { callbacksSweptThrough: task.history.length } : {};
   // The claim on this repair: nobody changed the task since it was read, and no other sweeper took it.
   if (!(await deps.store.rewatch(task, found.watchAt, watchAt, delivered))) {
     report.skipped++;
@@ -86,7 +101,12 @@ async function repairTask(
     retagInvocation({ tenantId: task.tenantId, taskId: task.id, ...(work.kind === 'callback' ? {} : { step: work.step }), vendor: task.vendor });
     logger.warn('overdue work put back on its path', { kind: work.kind, overdueSince: new Date(found.watchAt).toISOString() });
     // A failed invoke is not retried here: the task's watch comes round again after the grace.
-    await deps.invoke(event).catch((err: unknown) => logger.error('repair invoke failed; the next sweep retries it', { error: (err as Error).message }));
+    try {
+      await deps.invoke(event);
+    } catch (err) {
+      logger.error('repair invoke failed; the next sweep retries it', { error: (err as Error).message });
+      continue;
+    }
     metric('WorkRepaired', { kind: work.kind });
     report.repaired.push({ tenantId: task.tenantId, taskId: task.id, work });
   }

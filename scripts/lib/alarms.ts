@@ -105,12 +105,15 @@ export function alarmResources(vendors: readonly string[] = vendorIds()): { Reso
       'abandoned',
       { threshold: 1 },
     ),
-    DispatchErrorsAlarm: alarm('dispatch-errors', 'dispatchStep or dispatchNow invocations failed.', dispatchers('Errors'), 'step + now', { threshold: 1 }),
+    // FILL: Lambda publishes a function's figures only for periods it ran in (dispatchNow is often idle).
+    DispatchErrorsAlarm: alarm('dispatch-errors', 'dispatchStep or dispatchNow invocations failed.', dispatchers('Errors'), 'FILL(step, 0) + FILL(now, 0)', {
+      threshold: 1,
+    }),
     DispatchThrottlesAlarm: alarm(
       'dispatch-throttles',
       'dispatchStep or dispatchNow have been throttled for 15 minutes: due work waits longer than a burst should make it.',
       dispatchers('Throttles'),
-      'step + now',
+      'FILL(step, 0) + FILL(now, 0)',
       { threshold: 1, periods: 3 },
     ),
     VendorThrottlesAlarm: alarm(
