@@ -50,14 +50,14 @@ export const METRIC_CATALOG = {
 export type MetricName = keyof typeof METRIC_CATALOG;
 type DimensionsOf<N extends MetricName> = { [K in (typeof METRIC_CATALOG)[N]['dimensions'][number]]: string };
 
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
+/** One instance in single-metric mode: each addMetric is written at once, and its dimensions and metadata cleared with it. */
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE, singleMetric: true });
 
 /** Emits one metric now, as its own EMF line, with the invocation's tenant, task and step as metadata. */
 export function metric<N extends MetricName>(name: N, dimensions: DimensionsOf<N>, value = 1): void {
-  const single = metrics.singleMetric();
-  single.addDimensions(dimensions);
-  for (const [k, v] of Object.entries(invocationTags())) if (v !== undefined && !(k in dimensions)) single.addMetadata(k, String(v));
+  metrics.addDimensions(dimensions);
+  for (const [k, v] of Object.entries(invocationTags())) if (v !== undefined && !(k in dimensions)) metrics.addMetadata(k, String(v));
   const requestId = invocationRequestId();
-  if (requestId) single.addMetadata('function_request_id', requestId);
-  single.addMetric(name, METRIC_CATALOG[name].unit, value);
+  if (requestId) metrics.addMetadata('function_request_id', requestId);
+  metrics.addMetric(name, METRIC_CATALOG[name].unit, value);
 }
