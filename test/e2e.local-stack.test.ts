@@ -217,12 +217,13 @@ describe('the local stack, over HTTP', () => {
         return t.status === 'COMPLETED' && t;
       }, 40_000);
       expect(done.history.map((h: any) => h.to)).toEqual(['SCHEDULED', 'DISPATCHING', 'SUBMITTED', 'RUNNING', 'COMPLETED']);
-      if (vendor === 'wshoto') {
-        expect(done.stats).toBeUndefined(); // query_task_detail_info gives a status, no counts (seed 003)
-      } else {
-        expect(done.stats.sent).toBeGreaterThan(0);
-        expect(done.stats.planned).toBeGreaterThanOrEqual(done.stats.sent);
-      }
+      // WShoto's query_task_detail_info gives a status, no counts (seed 003); the others give figures.
+      const figures = {
+        given: done.stats !== undefined,
+        sentSome: (done.stats?.sent ?? 0) > 0,
+        plannedCoversSent: (done.stats?.planned ?? 0) >= (done.stats?.sent ?? 0),
+      };
+      expect(figures).toEqual({ given: vendor !== 'wshoto', sentSome: vendor !== 'wshoto', plannedCoversSent: true });
       const received = await until(async () => {
         const all = (await (await fetch(`http://127.0.0.1:${ports.receiver}/received`)).json()) as any[];
         const mine = all.filter((r) => r.taskId === created.id);
