@@ -14,8 +14,7 @@ import { dictionaries } from '../console/i18n';
 import { formatTime, isoToLocalInput, localInputToIso } from '../console/time';
 
 const root = join(__dirname, '..');
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- serverless.yml's plugin file is CommonJS
-const { buildConsoleAssets } = require('../scripts/esbuild-plugins.cjs') as { buildConsoleAssets: (e: typeof esbuild) => Promise<{ assets: ConsoleAssets }> };
+import { buildConsoleAssets } from '../scripts/esbuild-plugins.cjs';
 
 let assets: ConsoleAssets;
 let serve: ReturnType<typeof consoleHandler>;
