@@ -6,6 +6,7 @@
  */
 const en = {
   title: 'qunfa console',
+  brand: 'console',
   skip: 'Skip to content',
   signOut: 'Sign out',
   autoRefresh: 'Refresh every 5 s',
@@ -74,8 +75,10 @@ const en = {
   'task.updated': 'Last change',
   'task.notAfter': 'Send no later than',
   'task.audience': 'Audience',
-  'task.audienceOf': '{kind}: {senders} senders, {customers} customers, {groups} groups{tags}',
-  'task.byTags': ', by tags',
+  'audience.senders': 'senders',
+  'audience.customers': 'customers',
+  'audience.groups': 'groups',
+  'audience.byTags': 'by tags',
   'task.callbackUrl': 'Callback URL',
   'task.unknown':
     "Unknown: the request may have reached the vendor, so qunfa will never send it again by itself. Look in the vendor's own console; the timeline says what to look for.",
@@ -172,6 +175,7 @@ export type Key = keyof typeof en;
 
 const zh: Record<Key, string> = {
   title: 'qunfa 群发控制台',
+  brand: '群发控制台',
   skip: '跳到正文',
   signOut: '退出',
   autoRefresh: '每 5 秒刷新',
@@ -239,8 +243,10 @@ const zh: Record<Key, string> = {
   'task.updated': '最近变更',
   'task.notAfter': '最晚发送时间',
   'task.audience': '发送对象',
-  'task.audienceOf': '{kind}：{senders} 名员工，{customers} 个客户，{groups} 个群{tags}',
-  'task.byTags': '，按标签筛选',
+  'audience.senders': '员工',
+  'audience.customers': '客户',
+  'audience.groups': '群',
+  'audience.byTags': '按标签筛选',
   'task.callbackUrl': '回调地址',
   'task.unknown': '状态未知：请求可能已到达服务商，qunfa 不会自动重发。请在服务商自己的后台核实；时间线写明了要查找的内容。',
 

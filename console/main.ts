@@ -43,7 +43,7 @@ const shell: Shell = {
     lastUpdate = new Date();
     updatedAt.textContent = t('updated', { time: formatTime(lastUpdate.toISOString()) });
   },
-  route,
+  route: () => route(),
 };
 
 function labels(): void {
@@ -59,7 +59,8 @@ function labels(): void {
   if (lastUpdate) updatedAt.textContent = t('updated', { time: formatTime(lastUpdate.toISOString()) });
 }
 
-function route(): void {
+/** Render the current route; after a navigation, focus moves to the new page's heading (screen readers read where they are). */
+function route(moveFocus = true): void {
   view?.dispose?.();
   view = undefined;
   const signedIn = session.key() !== null;
@@ -71,6 +72,7 @@ function route(): void {
   } else {
     const m = /^#\/tasks\/([^/?#]+)/.exec(location.hash);
     view = m?.[1] ? taskView(shell, decodeURIComponent(m[1])) : listView(shell);
+    if (moveFocus) main.querySelector<HTMLElement>('h1')?.focus();
   }
   labels();
   schedule();
@@ -98,12 +100,13 @@ function start(): void {
   setLang(currentLang());
   langButton.addEventListener('click', () => {
     setLang(currentLang() === 'en' ? 'zh-CN' : 'en');
-    route();
+    route(false);
   });
   signOutButton.addEventListener('click', () => {
     session.clear();
     signInMessage = 'signin.signedOut';
-    location.hash = '';
+    // Leave the task's address without a hashchange (which would route again and lose the message).
+    history.replaceState(null, '', location.pathname + location.search);
     route();
   });
   skip.addEventListener('click', (e) => {
@@ -122,7 +125,7 @@ function start(): void {
     h(
       'header',
       { class: 'bar' },
-      h('a', { class: 'brand', href: '#/' }, 'qunfa', h('span', { class: 'brand-sub', 'data-t': 'title' })),
+      h('a', { class: 'brand', href: '#/' }, 'qunfa', h('span', { class: 'brand-sub', 'data-t': 'brand' })),
       h('div', { class: 'bar-tools' }, refreshControl, langButton, signOutButton),
     ),
     main,

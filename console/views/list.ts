@@ -182,13 +182,15 @@ export function listView(shell: Shell): View {
     caption.textContent = t('list.caption', { shown: shown.length, loaded: state.items.length });
     nameHint.textContent = t('list.nameHint', { n: state.items.length });
     more.hidden = !state.nextCursor;
-    note.textContent = !state.loaded
+    const said = !state.loaded
       ? t('loading')
       : shown.length === 0
         ? t(state.nextCursor ? 'list.emptyMore' : 'list.empty')
         : state.nextCursor
           ? ''
           : t('list.end');
+    // A live region: written only when what it says changes, so a refresh announces nothing new.
+    if (note.textContent !== said) note.textContent = said;
   }
 
   fill(shell.main, h('h1', { tabindex: -1 }, t('list.title')), filters, alert, h('div', { class: 'table-wrap' }, table), note, more);

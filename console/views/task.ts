@@ -31,6 +31,7 @@ export function taskView(shell: Shell, id: string): View {
   const loadAlert = liveRegion('alert');
   const summary = h('div');
   const actionsSlot = h('div');
+  const figuresSlot = h('div');
   const details = h('div');
   const recipients = recipientsSection(shell, path);
 
@@ -56,7 +57,8 @@ export function taskView(shell: Shell, id: string): View {
     task = next;
     heading.textContent = next.name;
     redraw(summary, () => [summaryOf(next)]);
-    redraw(details, () => [figuresOf(next), stepsOf(next), timelineOf(next), callbacksOf(next)]);
+    redraw(figuresSlot, () => [figuresOf(next)]);
+    redraw(details, () => [stepsOf(next), timelineOf(next), callbacksOf(next)]);
     if (first) fill(actionsSlot, actionsOf(next));
   }
 
@@ -162,9 +164,8 @@ export function taskView(shell: Shell, id: string): View {
     heading,
     loadAlert,
     summary,
-    actionsSlot,
-    details,
-    recipients.element,
+    // Laptop: what can be done and the figures in a column at the left, the detail at the right; phone: one column, in this order.
+    h('div', { class: 'task-grid' }, h('div', { class: 'task-side' }, actionsSlot, figuresSlot), h('div', { class: 'task-main' }, details, recipients.element)),
   );
   void load();
   return {
@@ -189,13 +190,19 @@ function redraw(container: HTMLElement, build: () => Child[]): void {
 function summaryOf(task: Task): HTMLElement {
   const a = task.audience;
   const size = (k: string, ids: unknown[] | undefined) => task.audienceSize?.[k] ?? ids?.length ?? 0;
-  const audience = t('task.audienceOf', {
-    kind: t(a.kind === 'groups' ? 'kind.groups' : 'kind.customers'),
-    senders: size('senders', a.senders),
-    customers: size('customerIds', a.customerIds),
-    groups: size('groupIds', a.groupIds),
-    tags: a.tags?.include ? t('task.byTags') : '',
-  });
+  // `Groups · senders 1 · groups 2`: only what the audience names.
+  const parts: [Key, number][] = [
+    ['audience.senders', size('senders', a.senders)],
+    ['audience.customers', size('customerIds', a.customerIds)],
+    ['audience.groups', size('groupIds', a.groupIds)],
+  ];
+  const audience = [
+    t(a.kind === 'groups' ? 'kind.groups' : 'kind.customers'),
+    ...parts.filter(([, n]) => n > 0).map(([k, n]) => `${t(k)} ${n}`),
+    a.tags?.include ? t('audience.byTags') : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
   const unknown = task.status === 'UNKNOWN' || task.steps.some((s) => s.status === 'UNKNOWN');
   return section(
     'summary',
