@@ -50,6 +50,10 @@ const create = async (over: Record<string, unknown>) => {
   expect(res.status).toBe(201);
   return res.body as { id: string; name: string };
 };
+/** Waits (up to 20 s) for the task to be in one of these states, as the API says. */
+const until = async (id: string, ...statuses: string[]) => {
+  for (let i = 0; i < 100 && !statuses.includes((await api(`/v1/tasks/${id}`)).body.status); i++) await new Promise((r) => setTimeout(r, 200));
+};
 /** What the page's alerts say (its empty live regions left out). */
 const SANDBOXES = ['weiban', 'youmi', 'tanmarket', 'wshoto', 'wecom']; // scripts/lib/sandboxes.ts: base, base+1, …
 const sandboxFault = async (vendor: string, fault: Record<string, unknown>) =>
@@ -102,6 +106,8 @@ describe.runIf(hasChromium)('the console in headless Chromium, over the local st
   });
 
   let done: { id: string; name: string };
+  let waiting: { id: string; name: string };
+  let confirmed: { id: string; name: string };
 
   it('signs in (keyboard only) and watches a task created over the API reach COMPLETED in the list, without a reload', async () => {
     await page.getByLabel('API key').fill(KEY);
@@ -190,9 +196,6 @@ describe.runIf(hasChromium)('the console in headless Chromium, over the local st
   it('shows every state in words, reads in Chinese, and at phone width (390 × 844) the list is usable without scrolling sideways', async () => {
     // A task the vendor refuses (FAILED), one whose answer is lost after the vendor took it (UNKNOWN),
     // one waiting for staff to confirm at WeCom, one at each other vendor, one for later.
-    const until = async (id: string, status: string) => {
-      for (let i = 0; i < 100 && (await api(`/v1/tasks/${id}`)).body.status !== status; i++) await new Promise((r) => setTimeout(r, 200));
-    };
     await sandboxFault('weiban', { match: 'customer_group_msg', mode: 'vendor-error', code: 20017, message: '群发名称重复', count: 1 });
     const failed = await create({ name: '老客回访' });
     await until(failed.id, 'FAILED');
@@ -201,11 +204,18 @@ describe.runIf(hasChromium)('the console in headless Chromium, over the local st
     await until(unknown.id, 'UNKNOWN');
     await create({ vendor: 'tanmarket', name: '会员积分提醒', ...VALID.tanmarket });
     await create({ vendor: 'youmi', name: '直播间福利', ...VALID.youmi });
-    await create({
+    // At WeCom: lazy-wang never confirms the send (it can be reminded); zhangsan does (its recipients' outcomes are reported).
+    waiting = await create({
       vendor: 'wecom',
       name: '企微客户关怀',
       ...VALID.wecom,
       audience: { kind: 'customers', senders: ['lazy-wang'], customerIds: ['wm-a', 'wm-b'] },
+    });
+    confirmed = await create({
+      vendor: 'wecom',
+      name: '会员日',
+      ...VALID.wecom,
+      audience: { kind: 'customers', senders: ['zhangsan'], customerIds: ['wm-a', 'wm-notfriend-b', 'wm-overquota-c'] },
     });
     await create({ name: '周末直播预约', sendAt: inMinutes(180) });
 
@@ -232,13 +242,37 @@ describe.runIf(hasChromium)('the console in headless Chromium, over the local st
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
+  it("WeCom: reminds the staff who have not confirmed (noted in the timeline), and lists each recipient's outcome, filtered by status", async () => {
+    await until(waiting.id, 'SUBMITTED', 'RUNNING');
+    await page.goto(`${stack.base}/console#/tasks/${waiting.id}`);
+    await page.getByRole('heading', { name: waiting.name, level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Remind staff' }).click();
+    await waitForText('[role=status]', 'The vendor was asked to remind the staff');
+    await waitForText('ol.timeline', 'wecom reminded the staff of 1 send not yet confirmed');
+    expect(await alertText()).toBe('');
+
+    await until(confirmed.id, 'COMPLETED');
+    await page.goto(`${stack.base}/console#/tasks/${confirmed.id}`);
+    await page.getByRole('heading', { name: confirmed.name, level: 1 }).waitFor();
+    const recipients = page.locator('section[aria-labelledby=recipients-h]');
+    await recipients.locator('tbody tr').nth(2).waitFor({ timeout: 15_000 });
+    expect(await recipients.locator('tbody').innerText()).toMatch(
+      /wm-a[\s\S]*Sent[\s\S]*wm-notfriend-b[\s\S]*No longer a contact[\s\S]*wm-overquota-c[\s\S]*Monthly limit reached/,
+    );
+    await page.getByLabel('Recipient status').selectOption('notFriend');
+    await recipients.locator('tbody tr').nth(1).waitFor({ state: 'detached' });
+    expect(await recipients.locator('tbody').innerText()).toContain('wm-notfriend-b');
+    expect(await page.locator('section[aria-labelledby=figures-h]').innerText()).toMatch(/No longer a contact\s+1/);
+  }, 60_000);
+
   it('a key refused mid-session returns to sign-in with the reason; sign-out forgets the key', async () => {
     await page.evaluate(() => sessionStorage.setItem('qunfa.console.apiKey', 'qf_revoked_key'));
     await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor({ timeout: 15_000 });
     expect(await alertText()).toContain('The API refused your key (401)');
+    // Signed in again, the person is back on the page they were reading.
     await page.getByLabel('API key').fill(KEY);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await heading().filter({ hasText: 'Tasks' }).waitFor();
+    await heading().filter({ hasText: confirmed.name }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await heading().filter({ hasText: 'Sign in' }).waitFor();
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
