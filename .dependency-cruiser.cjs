@@ -7,7 +7,8 @@
 //   api       handler plumbing, problems, openapi: anything in lib but the composition root
 //   lib/app.ts  the composition root: anything in lib
 //   functions/  Lambda entry points: anything in lib
-// Run: npx depcruise lib functions --config .dependency-cruiser.cjs
+//   console/    the activity page (a browser bundle): itself, and lib/ for types only
+// Run: npx depcruise lib functions console --config .dependency-cruiser.cjs
 
 /** A layer's rule: from lib/<name> (tests aside), no other layer but the allowed ones, and never the composition root. */
 const layer = (name, allowed) => {
@@ -73,6 +74,27 @@ module.exports = {
       severity: 'error',
       from: { path: ['^lib/', '^functions/'], pathNot: ['[.]test[.]ts$', ...SANDBOX] },
       to: { path: SANDBOX },
+    },
+    {
+      name: 'console-only-types-from-lib',
+      comment: 'The activity page runs in a browser: from lib/ it may take types (erased from its bundle), never code.',
+      severity: 'error',
+      from: { path: '^console/' },
+      to: { path: '^lib/', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'console-self-contained',
+      comment: 'The activity page imports only itself (and lib/ types): no package, no entry point, no script or test.',
+      severity: 'error',
+      from: { path: '^console/' },
+      to: { pathNot: ['^console/', '^lib/'] },
+    },
+    {
+      name: 'nothing-imports-console',
+      comment: 'The page reaches the console function only through the `console-assets` module its bundler builds (scripts/esbuild-plugins.cjs).',
+      severity: 'error',
+      from: { path: ['^lib/', '^functions/'] },
+      to: { path: '^console/' },
     },
     {
       name: 'production-not-to-dev-dependency',

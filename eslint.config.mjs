@@ -38,6 +38,11 @@ export default tseslint.config(
     },
   },
   {
+    // The activity page runs in a browser (console/tsconfig.json: the DOM, no Node).
+    files: ['console/**/*.ts'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     // The AWS SDK clients are required on first use so a cold start pays only for the clients it calls.
     files: ['lib/infra/awsClients.ts'],
     rules: { '@typescript-eslint/no-require-imports': ['error', { allow: ['^@aws-sdk/'] }] },

@@ -2,6 +2,7 @@
  * npm run bench — one table, every figure measured in this run (so ratios hold on a noisy machine):
  *   1. per function, built as deployed (`osls package`): bundle and zip size, module load time
  *      of the bundle in a fresh Node process against an empty one (median of 15, and the ratio);
+ *      and the console page a browser downloads (HTML, JS, CSS; raw and gzipped);
  *   2. per request, in process: handler overhead of createTask, getTask and vendorWebhook with the
  *      store's I/O excluded (an in-memory store) and with dynalite, p50 and p99;
  *   3. per task lifecycle: DynamoDB requests and consumed capacity (the SDK's ConsumedCapacity),
@@ -80,12 +81,35 @@ function bundles() {
   say();
 }
 
+/** The console's page (issue 14) as a browser downloads it: built as the console function embeds it, raw and gzipped. */
+async function consolePage() {
+  const esbuild = await import('esbuild');
+  const { buildConsoleAssets } = await import('./esbuild-plugins.cjs');
+  const { assets } = await buildConsoleAssets(esbuild);
+  const files = [['index.html', assets.index] as const, ...Object.entries(assets.files)];
+  say('1b. The console page as served (GET /console and its two files; gzip level 9, as the function sends it)');
+  say(`${'file'.padEnd(28)}${'raw'.padStart(11)}${'gzipped'.padStart(11)}`);
+  let raw = 0;
+  let gz = 0;
+  for (const [name, f] of files) {
+    const r = Buffer.byteLength(f.body, 'utf8');
+    const g = Buffer.from(f.gzip, 'base64').length;
+    raw += r;
+    gz += g;
+    say(`${name.padEnd(28)}${kb(r).padStart(11)}${kb(g).padStart(11)}`);
+  }
+  say(`${'total'.padEnd(28)}${kb(raw).padStart(11)}${kb(gz).padStart(11)}`);
+  say();
+  budgets.push({ what: 'console page: HTML + JS + CSS gzipped', budget: '≤ 30 KB', measured: `${kb(gz)} (${kb(raw)} raw)`, ok: gz <= 30 * 1024 });
+}
+
 async function main() {
   say(
     `qunfa bench — ${new Date().toISOString()} — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
   );
   say();
   bundles();
+  await consolePage();
 
   // In-process sections share one environment: dynalite, the sandboxes, a Lambda-invoke endpoint.
   const { startTestEnv, call, apiEvent, lambdaContext } = await import('../test/helpers/env');

@@ -46,6 +46,7 @@ describe('serverless package (offline, no credentials)', () => {
     const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     expect(fns.map(([k]) => k).sort()).toEqual(
       [
+        'Console',
         'CreateTask',
         'DeleteTask',
         'DeliverCallback',
@@ -149,6 +150,7 @@ describe('serverless package (offline, no credentials)', () => {
       Sweeper: [], // reads tasks and invokes workers
       Openapi: [],
       ListVendors: [],
+      Console: [], // static files: reads nothing
     });
     expect(template.Resources.TenantKeysSecret.Properties.Name).toBe('qunfa-ci-tenant-keys');
     expect(template.Resources.VendorCredentialsSecret.Properties.Name).toBe('qunfa-ci-vendor-credentials');
@@ -184,6 +186,7 @@ describe('serverless package (offline, no credentials)', () => {
       VendorWebhook: null,
       Openapi: null,
       ListVendors: null,
+      Console: null,
     });
   });
 
@@ -217,6 +220,25 @@ describe('serverless package (offline, no credentials)', () => {
     expect(stage.Properties.DefaultRouteSettings).toEqual({ DetailedMetricsEnabled: false, ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 });
   });
 
+  it('the console (GET /console, /console/{asset}) is public, builds no App, and its role may only write its logs', () => {
+    const r = template.Resources;
+    const routes = resources()
+      .filter(([, x]) => x.Type === 'AWS::ApiGatewayV2::Route' && /^GET \/console/.test(x.Properties.RouteKey))
+      .map(([, x]) => x.Properties);
+    expect(routes.map((x) => x.RouteKey).sort()).toEqual(['GET /console', 'GET /console/{asset}']);
+    for (const route of routes) {
+      expect(route.AuthorizationType ?? 'NONE').toBe('NONE');
+      expect(JSON.stringify(route.Target)).toContain('HttpApiIntegrationConsole');
+    }
+    const fn = r.ConsoleLambdaFunction.Properties;
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['ConsoleRole', 'Arn'] });
+    const vendorVars = Object.keys(deployEnvironment({}));
+    expect(Object.keys(fn.Environment.Variables).filter((v) => vendorVars.includes(v))).toEqual([]);
+    const statements = r.ConsoleRole.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+    expect(statements.flatMap((st: any) => [st.Action].flat())).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    expect(JSON.stringify(statements[0].Resource)).toContain('log-group:/aws/lambda/qunfa-ci-console:*');
+  });
+
   it("deliverCallback's timeout is shorter than its lease, so a timed-out delivery is over before anyone else takes its callbacks", () => {
     const timeout = template.Resources.DeliverCallbackLambdaFunction.Properties.Timeout;
     expect(timeout).toBe(60);
@@ -226,6 +248,7 @@ describe('serverless package (offline, no credentials)', () => {
   it('bundles each function separately (middy and the SDK inside, nothing installed at deploy)', () => {
     const zips = readdirSync(out).filter((f) => f.endsWith('.zip'));
     expect(zips.sort()).toEqual([
+      'console.zip',
       'createTask.zip',
       'deleteTask.zip',
       'deliverCallback.zip',

@@ -1,6 +1,6 @@
 /**
  * Tools that are on the developers' machines and CI but not on a user's fresh machine
- * (moto_server, cfn-lint). Where absent, their tests are skipped with the reason printed —
+ * (moto_server, cfn-lint, chromium). Where absent, their tests are skipped with the reason printed —
  * except on CI (CI=true), where an absent tool is a failure, so CI always runs them.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -10,11 +10,11 @@ export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** True when the tests needing `cmd` should run; prints why not otherwise, and throws on CI. */
-export function requireTool(cmd: string, what: string): boolean {
+/** True when the tests needing `cmd` should run; prints why not otherwise (and how to install it), and throws on CI. */
+export function requireTool(cmd: string, what: string, install = `pip install ${cmd === 'moto_server' ? '"moto[server]"' : cmd}`): boolean {
   if (hasCommand(cmd)) return true;
   if (process.env.CI === 'true') throw new Error(`${cmd} is required on CI for ${what}, and it is not installed`);
-  console.warn(`SKIPPED ${what}: ${cmd} is not installed here (pip install ${cmd === 'moto_server' ? '"moto[server]"' : cmd}); CI runs it`);
+  console.warn(`SKIPPED ${what}: ${cmd} is not installed here (${install}); CI runs it`);
   return false;
 }
 
