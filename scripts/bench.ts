@@ -317,7 +317,9 @@ async function main() {
     const scan = { Count: 0, rcu: 0 };
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await dynamo().send(new ScanCommand({ TableName: 'qunfa-test-tasks', Select: 'COUNT', ReturnConsumedCapacity: 'TOTAL', ExclusiveStartKey: start }));
+      const page = await dynamo().send(
+        new ScanCommand({ TableName: 'qunfa-test-tasks', Select: 'COUNT', ReturnConsumedCapacity: 'TOTAL', ExclusiveStartKey: start }),
+      );
       scan.Count += page.Count ?? 0;
       scan.rcu += page.ConsumedCapacity?.CapacityUnits ?? 0;
       start = page.LastEvaluatedKey;
