@@ -111,11 +111,12 @@ async function main() {
   bundles();
   await consolePage();
 
-  // In-process sections share one environment: dynalite, the sandboxes, a Lambda-invoke endpoint.
-  const { startTestEnv, call, apiEvent, lambdaContext } = await import('../test/helpers/env');
-  // Metrics and info logs off in process: their lines would go to this table's stdout (the local stack's section writes them).
+  // Metrics and info logs off in process, set before the logger and metrics are loaded: their lines
+  // would go to this table's stdout (writing them is I/O, which section 2 excludes; the local stack writes them).
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   process.env.LOG_LEVEL = 'ERROR';
+  // In-process sections share one environment: dynalite, the sandboxes, a Lambda-invoke endpoint.
+  const { startTestEnv, call, apiEvent, lambdaContext } = await import('../test/helpers/env');
   const env = await startTestEnv({ LOG_LEVEL: 'ERROR', QUNFA_SANDBOX_PROGRESS_MS: '600000', STATUS_POLL_INTERVALS: '3600', SWEEP_GRACE_SECONDS: '1' });
   // The functions' handlers over the bench's own App (test/helpers/testApp.ts): parts swapped by rebuilding it.
   const { fns, rebuildTestApp, taskStore, dynamo, testApp } = await import('../test/helpers/testApp');
