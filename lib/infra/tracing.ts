@@ -13,8 +13,6 @@ export function useTracer(t: Tracer | undefined): void {
   tracer = t;
 }
 
-export const activeTracer = (): Tracer | undefined => tracer;
-
 /** `fn` in a subsegment named `name` (annotated, so X-Ray can filter by vendor) when tracing is on. */
 export async function traced<T>(name: string, annotations: Record<string, string>, fn: () => Promise<T>): Promise<T> {
   const parent = tracer?.getSegment();
