@@ -42,43 +42,18 @@ function buildAsDeployed() {
   return pkg;
 }
 
-function timeNode(args: string[]): number {
-  const t0 = process.hrtime.bigint();
-  spawnSync(process.execPath, args, { stdio: 'ignore', env: { PATH: process.env.PATH ?? '' } });
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-function bundles() {
+/** Builds the package as deployed: each function's zipped size, and where its bundle is. */
+function bundles(): { built: string; zips: Record<string, number>; functions: string[] } {
   const pkg = buildAsDeployed();
-  const built = join(root, '.esbuild-bench', '.build', 'functions');
-  say('1. Functions as deployed (esbuild, minified, per function)');
-  say(`${'function'.padEnd(18)}${'bundle'.padStart(11)}${'zipped'.padStart(11)}${'load ms'.padStart(10)}${'empty ms'.padStart(10)}${'ratio'.padStart(8)}`);
-  const runs = 15;
-  for (const zip of readdirSync(pkg)
-    .filter((f) => f.endsWith('.zip'))
-    .sort()) {
-    const fn = zip.replace(/\.zip$/, '');
-    const js = join(built, `${fn}.js`);
-    // A function that runs another's handler (dispatchNow runs dispatchStep's) has no bundle of its own name.
-    if (!existsSync(js)) {
-      say(`${fn.padEnd(18)}  the same bundle as its handler's function (${kb(statSync(join(pkg, zip)).size)} zipped)`);
-      continue;
-    }
-    const empty: number[] = [];
-    const load: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      empty.push(timeNode(['-e', '0']));
-      load.push(timeNode(['-e', `require(${JSON.stringify(js)})`]));
-    }
-    const zipped = statSync(join(pkg, zip)).size;
-    const ratio = median(load) / median(empty);
-    say(
-      `${fn.padEnd(18)}${kb(statSync(js).size).padStart(11)}${kb(zipped).padStart(11)}${median(load).toFixed(1).padStart(10)}${median(empty).toFixed(1).padStart(10)}${ratio.toFixed(2).padStart(8)}`,
-    );
-    budgets.push({ what: `${fn}: zipped bundle`, budget: '≤ 200 KB', measured: kb(zipped), ok: zipped <= 200 * 1024 });
-    budgets.push({ what: `${fn}: module load vs empty Node`, budget: '≤ 2.00×', measured: `${ratio.toFixed(2)}×`, ok: ratio <= 2 });
-  }
-  say();
+  // QUNFA_BENCH_BUILT: other bundles of the same names (e.g. unminified, to read a profile).
+  const built = process.env.QUNFA_BENCH_BUILT ?? join(root, '.esbuild-bench', '.build', 'functions');
+  const zips: Record<string, number> = {};
+  for (const zip of readdirSync(pkg).filter((f) => f.endsWith('.zip'))) zips[zip.replace(/\.zip$/, '')] = statSync(join(pkg, zip)).size;
+  // A function that runs another's handler (dispatchNow runs dispatchStep's) has no bundle of its own name.
+  const functions = Object.keys(zips)
+    .filter((fn) => existsSync(join(built, `${fn}.mjs`)) || existsSync(join(built, `${fn}.js`)))
+    .sort();
+  return { built, zips, functions };
 }
 
 /** The console's page (issue 14) as a browser downloads it: built as the console function embeds it, raw and gzipped. */
@@ -108,8 +83,10 @@ async function main() {
     `qunfa bench — ${new Date().toISOString()} — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
   );
   say();
-  bundles();
-  await consolePage();
+  // `npm run bench -- cold`: section 1 alone (the build and the cold starts).
+  const only = process.argv[2];
+  const deployed = bundles();
+  if (only !== 'cold') await consolePage();
 
   // Metrics and info logs off in process, set before the logger and metrics are loaded: their lines
   // would go to this table's stdout (writing them is I/O, which section 2 excludes; the local stack writes them).
@@ -141,6 +118,13 @@ async function main() {
     },
   };
   rebuildTestApp({ scheduler: counting });
+
+  await coldStarts(deployed, env);
+  if (only === 'cold') {
+    await env.close();
+    printBudgets();
+    return;
+  }
 
   const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
   const taskBody = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -374,9 +358,196 @@ async function main() {
   await campaign(say);
   say();
 
+  printBudgets();
+}
+
+function printBudgets() {
   say('Budgets');
   for (const b of budgets)
-    say(`${b.ok ? 'met ' : 'OVER'}  ${b.what.padEnd(46)}${b.budget.padEnd(11)}${b.measured}${b.ok ? '' : `  ${b.why ?? reasonFor(b.what)}`}`);
+    say(`${b.ok ? 'met ' : 'OVER'}  ${b.what.padEnd(50)}${b.budget.padEnd(11)}${b.measured}${b.ok ? '' : `  ${b.why ?? reasonFor(b.what)}`}`);
+}
+
+/**
+ * Section 1: each function's cold request and module load, under Node 22 (Lambda's nodejs22.x)
+ * and under the Node running the bench, beside its zipped size (scripts/lib/coldStart.ts says how).
+ */
+async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../test/helpers/env').TestEnv) {
+  const cold = await import('./lib/coldStart');
+  const { apiEvent, lambdaContext } = await import('../test/helpers/env');
+  const { fns, taskStore } = await import('../test/helpers/testApp');
+  const { VALID } = await import('../test/helpers/bodies');
+  const { splitTenants } = await import('../lib/infra/tenantDirectory');
+  const { baseUrlVariable } = await import('../lib/vendors/registry');
+  const { youmiEventSignature } = await import('../lib/vendors/youmi/adapter');
+  const parts = splitTenants(env.tenants);
+  const endpoints = await cold.coldEndpoints(
+    { 'qunfa-bench-tenant-keys': JSON.stringify(parts.keys), 'qunfa-bench-vendor-credentials': JSON.stringify(parts.credentials) },
+    env.sandboxes,
+    baseUrlVariable,
+  );
+  say('1. Cold starts: each function as deployed (osls package), in a fresh process, as Lambda runs it (AWS mode, local endpoints)');
+  say('   zip KB: the function\'s zip; load: require() of the bundle, ms; node: `node -e 0`, ms; ×: load / node');
+  say('   cold: process start until the handler answered one real request (I/O to dynalite, the secrets, the scheduler, the vendor');
+  say('   sandboxes over TLS), ms; empty: an empty handler run the same way; ×: cold / empty; in fn: the request alone, ms');
+  say('   _floor: only the AWS SDK\'s DynamoDB document client sending one GetItem (scripts/lib/cold-floor.ts), the floor of a');
+  say('   function that reads DynamoDB; its size is the bundle gzipped');
+  if ('why' in endpoints) {
+    say(`   not measured: ${endpoints.why}`);
+    return;
+  }
+  const runs = Number(process.env.QUNFA_BENCH_COLD_RUNS ?? 7);
+  const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
+  const create = async (body: Record<string, unknown>) => {
+    const out = (await fns.createTask(apiEvent({ method: 'POST', path: '/v1/tasks', body }), lambdaContext('createTask'))) as { statusCode: number; body: string };
+    if (out.statusCode !== 201) throw new Error(`seeding: ${out.statusCode} ${out.body}`);
+    return (JSON.parse(out.body) as { id: string }).id;
+  };
+  const weiban = (over: Record<string, unknown> = {}) => ({ vendor: 'weiban', name: `cold-${randomUUID().slice(0, 6)}`, sendAt: inSeconds(3600), ...VALID.weiban, ...over });
+  // Enough of each for two Node versions, a discarded first run each, and the lever runs.
+  const per = runs + 1;
+  const waiting = await create(weiban());
+  const toCancel: string[] = [];
+  const toDispatch: string[] = [];
+  for (let i = 0; i < 3 * per; i++) toCancel.push(await create(weiban()));
+  for (let i = 0; i < 10 * per; i++) toDispatch.push(await create(weiban({ sendAt: inSeconds(5), callbackUrl: 'https://127.0.0.1:9/hooks' })));
+  const youmiTask = await create({ vendor: 'youmi', name: 'cold-hook', sendAt: inSeconds(5), ...VALID.youmi });
+  await new Promise((r) => setTimeout(r, 5500));
+  await fns.dispatchStep({ kind: 'dispatch', tenantId: 'a', taskId: youmiTask, step: 0 }, lambdaContext('dispatchStep'));
+  const youmiVendorId = (await taskStore().get('a', youmiTask))?.steps[0]?.vendorTaskId;
+  const youmiCreds = env.tenants.a!.vendors.youmi as { clientId: string; clientSecret: string };
+  const dispatched: string[] = [];
+  let n = 0;
+  const next = <T>(xs: T[], what: string) => {
+    const x = xs.shift();
+    if (x === undefined) throw new Error(`bench: no ${what} left`);
+    return x;
+  };
+  const event = async (fn: string): Promise<Record<string, unknown>> => {
+    n++;
+    const api = (r: Parameters<typeof apiEvent>[0]) => apiEvent(r) as unknown as Record<string, unknown>;
+    switch (fn) {
+      case '_floor':
+        return {};
+      case 'createTask':
+        return api({ method: 'POST', path: '/v1/tasks', body: weiban() });
+      case 'getTask':
+        return api({ path: `/v1/tasks/${waiting}`, params: { taskId: waiting } });
+      case 'listTasks':
+        return api({ path: '/v1/tasks' });
+      case 'patchTask':
+        return api({ method: 'PATCH', path: `/v1/tasks/${waiting}`, params: { taskId: waiting }, body: { sendAt: inSeconds(7200 + n) } });
+      case 'deleteTask': {
+        const id = next(toCancel, 'task to cancel');
+        return api({ method: 'DELETE', path: `/v1/tasks/${id}`, params: { taskId: id } });
+      }
+      case 'remindStaff':
+        return api({ method: 'POST', path: `/v1/tasks/${waiting}/remind`, params: { taskId: waiting } });
+      case 'listRecipients':
+        return api({ path: `/v1/tasks/${waiting}/recipients`, params: { taskId: waiting } });
+      case 'dispatchStep': {
+        const id = next(toDispatch, 'due task');
+        dispatched.push(id);
+        return { kind: 'dispatch', tenantId: 'a', taskId: id, step: 0 };
+      }
+      case 'pollStatus': {
+        const id = next(dispatched, 'submitted task');
+        const task = await taskStore().get('a', id);
+        return { kind: 'poll', tenantId: 'a', taskId: id, step: 0, n: task?.nextPolls?.['0']?.n ?? 1 };
+      }
+      case 'deliverCallback':
+        return { kind: 'callback', tenantId: 'a', taskId: dispatched.at(-1) ?? waiting };
+      case 'vendorWebhook': {
+        const text = JSON.stringify({ eventId: `cold-${n}-${randomUUID()}`, messageType: 'rpaTaskResult', data: { taskId: Number(youmiVendorId), status: 'running', total: 2, success: 1, fail: 0 } });
+        const ts = String(Math.floor(Date.now() / 1000));
+        return api({
+          method: 'POST',
+          path: '/v1/webhooks/youmi/a',
+          key: null,
+          rawBody: text,
+          params: { vendor: 'youmi', tenantId: 'a' },
+          headers: {
+            'x-youmi-appid': youmiCreds.clientId,
+            'x-youmi-nonce': 'n',
+            'x-youmi-timestamp': ts,
+            'x-youmi-signature': youmiEventSignature(youmiCreds.clientSecret, youmiCreds.clientId, 'n', ts, text),
+          },
+        });
+      }
+      case 'sweeper':
+        return { version: '0', id: randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: '123456789012', time: new Date().toISOString(), region: 'ap-east-1', resources: [], detail: {} };
+      case 'redriveDeadLetters':
+        return {
+          Records: [
+            {
+              messageId: randomUUID(),
+              receiptHandle: 'r',
+              body: JSON.stringify({ kind: 'dispatch', tenantId: 'a', taskId: waiting, step: 0 }),
+              attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'scheduler', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+              messageAttributes: {},
+              md5OfBody: '',
+              eventSource: 'aws:sqs',
+              eventSourceARN: 'arn:aws:sqs:ap-east-1:123456789012:qunfa-bench-schedule-dlq',
+              awsRegion: 'ap-east-1',
+            },
+          ],
+        };
+      case 'openapi':
+        return api({ path: '/v1/openapi.json', key: null });
+      case 'listVendors':
+        return api({ path: '/v1/vendors', key: null });
+      case 'console':
+        return api({ path: '/console', key: null, headers: { 'accept-encoding': 'gzip' } });
+      default:
+        throw new Error(`bench: no cold event for ${fn}`);
+    }
+  };
+  // Ordered so each function finds what the ones before it left: polls follow dispatches.
+  const order = ['createTask', 'getTask', 'listTasks', 'patchTask', 'deleteTask', 'remindStaff', 'listRecipients', 'dispatchStep', 'pollStatus', 'deliverCallback', 'vendorWebhook', 'sweeper', 'redriveDeadLetters', 'openapi', 'listVendors', 'console'];
+  const pick = process.env.QUNFA_BENCH_FUNCTIONS?.split(',');
+  const functions = order.filter((f) => deployed.functions.includes(f) && (!pick || pick.includes(f)));
+  // The SDK's floor (scripts/lib/cold-floor.ts), built with the functions' esbuild options; its size gzipped, not zipped.
+  const esbuild = await import('esbuild');
+  await esbuild.build({
+    entryPoints: [join(root, 'scripts/lib/cold-floor.ts')],
+    outfile: join(deployed.built, '_floor.js'),
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    mainFields: ['module', 'main'],
+    logLevel: 'error',
+  });
+  const { gzipSync } = await import('node:zlib');
+  deployed.zips._floor = gzipSync(readFileSync(join(deployed.built, '_floor.js')), { level: 9 }).length;
+  functions.unshift('_floor');
+  const missing = deployed.functions.filter((f) => !order.includes(f));
+  if (missing.length) throw new Error(`bench: no cold event for ${missing.join(', ')}`);
+  const fnEnv = (fn: string) => ({ ...cold.lambdaEnvironment(fn, deployed.built), ...templateEnv, ...endpoints.env });
+  const templateEnv = cold.templateEnvironment(env.dynamo.url);
+  const n22 = cold.node22();
+  const nodes = [...(n22.path ? [{ path: n22.path, version: n22.version as string }] : []), ...(process.version.startsWith('v22.') ? [] : [{ path: process.execPath, version: process.version }])];
+  if (!n22.path) say(`   Node 22 not measured: ${n22.why}`);
+  try {
+    for (const node of nodes) {
+      say();
+      say(`Node ${node.version}${node.version.startsWith('v22.') ? " (Lambda's nodejs22.x; the budgets)" : ''}, medians of ${runs}`);
+      const rows = await cold.measureCold({ node: node.path, built: deployed.built, zips: deployed.zips, functions, runs, env: fnEnv, event });
+      cold.printCold(say, rows);
+      if (node.version.startsWith('v22.')) cold.coldBudgets(rows, budgets);
+    }
+    say(`   (calls answered by the local endpoints: ${JSON.stringify(endpoints.calls)})`);
+    if (n22.path) {
+      say();
+      say('1c. Levers that are settings, tried here (Node 22, medians of the same runs; scripts/lib/coldStart.ts settingLevers)');
+      const other = nodes.find((x) => !x.version.startsWith('v22.'));
+      const leverFns = (process.env.QUNFA_BENCH_LEVERS ?? 'createTask,dispatchStep').split(',').filter((f) => functions.includes(f));
+      await cold.settingLevers({ say, node22: n22.path, otherNode: other, built: deployed.built, functions: leverFns, runs, env: fnEnv, event });
+    }
+  } finally {
+    await endpoints.close();
+  }
+  say();
 }
 
 /** Section 6: the flow-control scenario of test/flow-control.integration.test.ts, with its figures printed. */
