@@ -3,36 +3,33 @@
  * POWERTOOLS_TRACE_ENABLED is true, which serverless.yml sets for those functions only (with
  * Lambda's active tracing); the local stack and tests leave it unset, so locally nothing is loaded
  * and nothing traced. The variable is Powertools' own, read here as the Tracer itself reads it.
+ * The Tracer (most of it the X-Ray SDK) is imported at the first invocation, not at module load:
+ * in the deployed bundles it is a chunk of its own.
  */
 import type middy from '@middy/core';
-import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { useTracer } from './tracing';
-
-let tracer: Tracer | undefined;
-
-function tracerIfOn(): Tracer | undefined {
-  if (tracer || process.env.POWERTOOLS_TRACE_ENABLED !== 'true') return tracer;
-  // Loaded only when on: the X-Ray SDK is most of this module's weight.
-  const { Tracer } = require('@aws-lambda-powertools/tracer') as typeof import('@aws-lambda-powertools/tracer');
-  tracer = new Tracer({ serviceName: 'qunfa', captureHTTPsRequests: false });
-  useTracer(tracer);
-  return tracer;
-}
 
 /** The handler's segment, the AWS clients given, and (through lib/infra/tracing.ts) each vendor call. */
 export function tracing(clients: () => object[]): middy.MiddlewareObj[] {
-  const t = tracerIfOn();
-  if (!t) return [];
-  const { captureLambdaHandler } = require('@aws-lambda-powertools/tracer/middleware') as typeof import('@aws-lambda-powertools/tracer/middleware');
-  let captured = false;
+  if (process.env.POWERTOOLS_TRACE_ENABLED !== 'true') return [];
+  let traced: Promise<middy.MiddlewareObj> | undefined;
+  const load = () =>
+    (traced ??= (async () => {
+      const [{ Tracer }, { captureLambdaHandler }] = await Promise.all([
+        import('@aws-lambda-powertools/tracer'),
+        import('@aws-lambda-powertools/tracer/middleware'),
+      ]);
+      const tracer = new Tracer({ serviceName: 'qunfa', captureHTTPsRequests: false });
+      useTracer(tracer);
+      for (const c of clients()) tracer.captureAWSv3Client(c);
+      return captureLambdaHandler(tracer, { captureResponse: false });
+    })());
+  // Powertools' own middleware, run once it is loaded (it opens the segment before, closes it after).
   return [
     {
-      before: () => {
-        if (captured) return;
-        captured = true;
-        for (const c of clients()) t.captureAWSv3Client(c);
-      },
+      before: async (request) => (await load()).before?.(request),
+      after: async (request) => (await load()).after?.(request),
+      onError: async (request) => (await load()).onError?.(request),
     },
-    captureLambdaHandler(t, { captureResponse: false }),
   ];
 }
