@@ -21,7 +21,8 @@ const Env = z.object({
   QUNFA_MODE: z._default(z.enum(['aws', 'local']), 'aws'),
   DYNAMODB_ENDPOINT: z.optional(z.string()),
   SCHEDULER_ENDPOINT: z.optional(z.string()),
-  LAMBDA_ENDPOINT: z.optional(z.string()),
+  /** Lambda's Invoke API elsewhere than in AWS (the local stack's; lib/infra/workerInvoker.ts). */
+  LAMBDA_ENDPOINT: z.optional(z.string().check(z.regex(/^https?:\/\//))),
   /**
    * The AWS Parameters and Secrets Lambda Extension's local endpoint, through which the two tenant
    * secrets are read in AWS (lib/infra/tenantDirectory.ts). Unset: http://localhost and the port
