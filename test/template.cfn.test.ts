@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CALLBACK_LEASE_SECONDS } from '../lib/infra/settings';
+import { DEFAULT_CALLBACK_LEASE_SECONDS, loadSettings } from '../lib/infra/settings';
 import { deployEnvironment, vendorIds } from '../lib/vendors/registry';
 import { requireTool } from './helpers/external';
 
@@ -163,6 +163,27 @@ describe('serverless package (offline, no credentials)', () => {
     for (const [, fn] of fns) {
       expect(fn.Properties.Environment.Variables.TENANT_KEYS_SECRET_ID).toBe('qunfa-ci-tenant-keys');
       expect(fn.Properties.Environment.Variables.VENDOR_CREDENTIALS_SECRET_ID).toBe('qunfa-ci-vendor-credentials');
+    }
+  });
+
+  it("the Parameters and Secrets extension's layer is on exactly the functions that may read a tenants secret, its cache no longer than theirs", () => {
+    const fns = resources().filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    const readsSecret = ([, r]: [string, any]) =>
+      template.Resources[r.Properties.Role['Fn::GetAtt'][0]].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement).some((s: any) =>
+        [s.Action].flat().includes('secretsmanager:GetSecretValue'),
+      );
+    const name = ([k]: [string, any]) => k.replace(/LambdaFunction$/, '');
+    const layered = fns.filter(([, r]) => r.Properties.Layers).map(name);
+    expect(layered.sort()).toEqual(fns.filter(readsSecret).map(name).sort());
+    expect(layered).toHaveLength(12);
+    // ap-east-1, the template's default region, on arm64 (the AWS CDK's map of the extension's layers).
+    const arn = 'arn:aws:lambda:ap-east-1:768336418462:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:1';
+    for (const [k, r] of fns.filter(readsSecret)) {
+      expect(r.Properties.Layers, k).toEqual([arn]);
+      // A revoked key lives at most the extension's TTL plus the function's own cache: the extension's is no longer.
+      const vars = r.Properties.Environment.Variables;
+      expect(Number(vars.SECRETS_MANAGER_TTL), k).toBeGreaterThan(0);
+      expect(Number(vars.SECRETS_MANAGER_TTL), k).toBeLessThanOrEqual(loadSettings(vars).TENANT_KEYS_CACHE_SECONDS);
     }
   });
 

@@ -21,8 +21,23 @@ const Env = z.object({
   QUNFA_MODE: z._default(z.enum(['aws', 'local']), 'aws'),
   DYNAMODB_ENDPOINT: z.optional(z.string()),
   SCHEDULER_ENDPOINT: z.optional(z.string()),
-  LAMBDA_ENDPOINT: z.optional(z.string()),
-  SECRETS_ENDPOINT: z.optional(z.string()),
+  /** Lambda's Invoke API elsewhere than in AWS (the local stack's; lib/infra/workerInvoker.ts). */
+  LAMBDA_ENDPOINT: z.optional(z.string().check(z.regex(/^https?:\/\//))),
+  /**
+   * The AWS Parameters and Secrets Lambda Extension's local endpoint, through which the two tenant
+   * secrets are read in AWS (lib/infra/tenantDirectory.ts). Unset: http://localhost and the port
+   * the extension itself listens on (PARAMETERS_SECRETS_EXTENSION_HTTP_PORT, its default 2773).
+   */
+  SECRETS_EXTENSION_URL: z.optional(z.string().check(z.regex(/^https?:\/\//))),
+  PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(65535)), 2773),
+  /**
+   * The function's temporary credentials, which Lambda sets: the session token is also what the
+   * extension requires of its callers (X-Aws-Parameters-Secrets-Token), and the three sign the direct
+   * invokes (lib/infra/workerInvoker.ts). Never logged, never put in an error.
+   */
+  AWS_ACCESS_KEY_ID: z.optional(z.string()),
+  AWS_SECRET_ACCESS_KEY: z.optional(z.string()),
+  AWS_SESSION_TOKEN: z.optional(z.string()),
   SCHEDULE_GROUP: z._default(z.string(), 'qunfa-dev'),
   DISPATCH_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-dispatchStep'),
   DISPATCH_NOW_FUNCTION_NAME: z._default(z.string(), 'qunfa-dev-dispatchNow'),
@@ -35,7 +50,10 @@ const Env = z.object({
   QUNFA_TENANTS_FILE: z.optional(z.string()),
   TENANT_KEYS_SECRET_ID: z.optional(z.string()),
   VENDOR_CREDENTIALS_SECRET_ID: z.optional(z.string()),
-  /** How long a function keeps the keys secret: a revoked API key is refused at most this long after the secret changes. */
+  /**
+   * How long a function keeps the keys secret. A revoked API key is refused at most this long after
+   * the secret changes, plus what the extension keeps it (SECRETS_MANAGER_TTL in serverless.yml).
+   */
   TENANT_KEYS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(60)), 30),
   /** How long a function keeps the vendor credentials secret (a rotated credential takes effect within it). */
   VENDOR_CREDENTIALS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(3600)), 300),
@@ -94,7 +112,9 @@ const Env = z.object({
   /** The most a deferred step's next attempt is spread past the moment room is expected (no stampede). */
   DEFER_JITTER_MS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.nonnegative()), 3_000),
 });
-export type Settings = z.infer<typeof Env>;
+type ParsedEnv = z.infer<typeof Env>;
+/** The environment as the services see it: SECRETS_EXTENSION_URL always resolved. */
+export type Settings = Omit<ParsedEnv, 'SECRETS_EXTENSION_URL'> & { SECRETS_EXTENSION_URL: string };
 
 export function loadSettings(source: Record<string, string | undefined>): Settings {
   // serverless.yml passes unset local-only variables as '': treat them as unset.
@@ -106,11 +126,12 @@ export function loadSettings(source: Record<string, string | undefined>): Settin
   }
   const problems = [...modeProblems(parsed.data, env), ...timingProblems(parsed.data)];
   if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
-  return parsed.data;
+  const c = parsed.data;
+  return { ...c, SECRETS_EXTENSION_URL: c.SECRETS_EXTENSION_URL ?? `http://localhost:${c.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT}` };
 }
 
 /** Settings that together would stop every callback: no attempt could ever start within its lease. */
-function timingProblems(c: Settings): string[] {
+function timingProblems(c: ParsedEnv): string[] {
   return (c.CALLBACK_LEASE_SECONDS * 1000) / 2 > c.CALLBACK_TIMEOUT_MS
     ? []
     : ['CALLBACK_LEASE_SECONDS: half of it must exceed CALLBACK_TIMEOUT_MS (an attempt starts only if it can end within the first half of the lease)'];
@@ -121,7 +142,7 @@ function timingProblems(c: Settings): string[] {
  * https, are refused by lib/vendors/registry.ts loadVendorSettings, in the same words.) Names
  * variables, never values.
  */
-function modeProblems(c: Settings, env: Record<string, string | undefined>): string[] {
+function modeProblems(c: ParsedEnv, env: Record<string, string | undefined>): string[] {
   const inRealLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) && !env.IS_OFFLINE;
   return c.QUNFA_MODE === 'local' && inRealLambda
     ? ['QUNFA_MODE: local mode is refused in a Lambda running in AWS (only the local stack under serverless-offline runs it)']

@@ -10,7 +10,10 @@
  * Locally both come from one JSON file (SPEC §3; re-read when it changes, so `npm run add-tenant`
  * needs no restart and a removed key stops working at once). In AWS they are two Secrets Manager
  * secrets, so IAM can give each function only the one it needs (`npm run split-tenants` makes
- * them from the file). Keys are cached TENANT_KEYS_CACHE_SECONDS (default 30, at most 60): that is
+ * them from the file), read through the AWS Parameters and Secrets Lambda Extension: a layer on the
+ * functions that read one (serverless.yml), answering on localhost with the function's own role, so
+ * no Secrets Manager client is bundled. Keys are cached here TENANT_KEYS_CACHE_SECONDS (default 30,
+ * at most 60) on top of the extension's own cache (SECRETS_MANAGER_TTL, serverless.yml): the sum is
  * how long a revoked key may still be accepted by a warm function.
  */
 import { readFile, stat } from 'node:fs/promises';
@@ -107,15 +110,26 @@ export class FileTenantDirectory implements TenantDirectory {
   }
 }
 
-export class SecretsManagerTenantDirectory implements TenantDirectory {
+/** Where the extension answers, and what it requires of its callers (the function's AWS_SESSION_TOKEN). */
+export interface SecretsExtension {
+  url: string;
+  token: string | undefined;
+  /** How long one read may take, the extension's own call to Secrets Manager included. */
+  timeoutMs?: number;
+}
+
+/**
+ * The two secrets through the Parameters and Secrets extension's local HTTP endpoint
+ * (GET /secretsmanager/get?secretId=…, answered with GetSecretValue's JSON).
+ */
+export class SecretsExtensionTenantDirectory implements TenantDirectory {
   private readonly cache = new Map<string, { at: number; value: Promise<unknown> }>();
-  private client?: Promise<{ get: (id: string) => Promise<string> }>;
 
   constructor(
     private readonly keysSecretId: string,
     private readonly credentialsSecretId: string | undefined,
     private readonly ttl: { keysMs: number; credentialsMs: number },
-    private readonly endpoint?: string,
+    private readonly extension: SecretsExtension,
   ) {}
 
   keys(): Promise<TenantKeysFile> {
@@ -131,7 +145,7 @@ export class SecretsManagerTenantDirectory implements TenantDirectory {
   private cached<T>(part: string, secretId: string, ttlMs: number, parse: (v: unknown) => T): Promise<T> {
     const hit = this.cache.get(part);
     if (hit && Date.now() - hit.at <= ttlMs) return hit.value as Promise<T>;
-    const entry = { at: Date.now(), value: this.read(secretId).then((s) => parse(JSON.parse(s))) };
+    const entry = { at: Date.now(), value: this.read(secretId).then((s) => parse(json(s, `secret ${secretId} is not JSON`))) };
     this.cache.set(part, entry);
     entry.value.catch(() => {
       if (this.cache.get(part) === entry) this.cache.delete(part);
@@ -139,16 +153,40 @@ export class SecretsManagerTenantDirectory implements TenantDirectory {
     return entry.value;
   }
 
+  /** The secret's string. Errors name the secret and what went wrong, never the token or the secret's value. */
   private async read(secretId: string): Promise<string> {
-    this.client ??= import('@aws-sdk/client-secrets-manager').then(({ SecretsManagerClient, GetSecretValueCommand }) => {
-      const client = new SecretsManagerClient(this.endpoint ? { endpoint: this.endpoint } : {});
-      return { get: async (id: string) => (await client.send(new GetSecretValueCommand({ SecretId: id }))).SecretString ?? '{}' };
-    });
-    return (await this.client).get(secretId);
+    const { url, token, timeoutMs = 5_000 } = this.extension;
+    let res: Response;
+    try {
+      res = await fetch(`${url.replace(/\/+$/, '')}/secretsmanager/get?secretId=${encodeURIComponent(secretId)}`, {
+        headers: token ? { 'X-Aws-Parameters-Secrets-Token': token } : {},
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      // Not the error's message: a header fault would quote the header's value (the token).
+      const e = err as Error & { cause?: { code?: unknown } };
+      const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : String(e.cause?.code ?? e.name);
+      throw new Error(`secret ${secretId}: the Parameters and Secrets extension at ${url} could not be reached (${why})`);
+    }
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      throw new Error(`secret ${secretId}: the Parameters and Secrets extension answered ${res.status}${token ? '' : ' (AWS_SESSION_TOKEN is not set)'}`);
+    }
+    const answer = json(await res.text(), `secret ${secretId}: the extension's answer is not JSON`) as { SecretString?: unknown };
+    return typeof answer.SecretString === 'string' ? answer.SecretString : '{}';
   }
 }
 
-/** A tenants file when one is named (the local stack names one; AWS deployments do not), else the two secrets. */
+/** JSON.parse whose error says `what` (a SyntaxError would quote the text: part of a secret). */
+function json(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(what);
+  }
+}
+
+/** A tenants file when one is named (the local stack names one; AWS deployments do not), else the two secrets through the extension. */
 export function createTenantDirectory(
   c: Pick<
     Settings,
@@ -157,19 +195,20 @@ export function createTenantDirectory(
     | 'VENDOR_CREDENTIALS_SECRET_ID'
     | 'TENANT_KEYS_CACHE_SECONDS'
     | 'VENDOR_CREDENTIALS_CACHE_SECONDS'
-    | 'SECRETS_ENDPOINT'
+    | 'SECRETS_EXTENSION_URL'
+    | 'AWS_SESSION_TOKEN'
   >,
 ): TenantDirectory {
   return c.QUNFA_TENANTS_FILE || !c.TENANT_KEYS_SECRET_ID
     ? new FileTenantDirectory(c.QUNFA_TENANTS_FILE ?? '.data/tenants.json')
-    : new SecretsManagerTenantDirectory(
+    : new SecretsExtensionTenantDirectory(
         c.TENANT_KEYS_SECRET_ID,
         c.VENDOR_CREDENTIALS_SECRET_ID,
         {
           keysMs: c.TENANT_KEYS_CACHE_SECONDS * 1000,
           credentialsMs: c.VENDOR_CREDENTIALS_CACHE_SECONDS * 1000,
         },
-        c.SECRETS_ENDPOINT,
+        { url: c.SECRETS_EXTENSION_URL, token: c.AWS_SESSION_TOKEN },
       );
 }
 
