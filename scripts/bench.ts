@@ -25,7 +25,6 @@ const say = (line = '') => {
   out.push(line);
   console.log(line);
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number;
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
 const budgets: { what: string; budget: string; measured: string; ok: boolean; why?: string }[] = [];

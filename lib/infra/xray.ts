@@ -27,9 +27,15 @@ export function tracing(clients: () => object[]): middy.MiddlewareObj[] {
   // Powertools' own middleware, run once it is loaded (it opens the segment before, closes it after).
   return [
     {
-      before: async (request) => (await load()).before?.(request),
-      after: async (request) => (await load()).after?.(request),
-      onError: async (request) => (await load()).onError?.(request),
+      before: async (request) => {
+        await (await load()).before?.(request);
+      },
+      after: async (request) => {
+        await (await load()).after?.(request);
+      },
+      onError: async (request) => {
+        await (await load()).onError?.(request);
+      },
     },
   ];
 }

@@ -6,8 +6,7 @@
  * every AWS and vendor endpoint on this machine:
  *
  * - DynamoDB: the bench's dynalite; tenants: the two secrets, served as the Parameters and Secrets
- *   extension serves them (and as Secrets Manager's GetSecretValue, for a build that still uses
- *   the SDK client);
+ *   extension serves them;
  * - EventBridge Scheduler and Lambda's Invoke API: local endpoints that accept (and count) the calls;
  * - vendors: the sandboxes behind TLS with a certificate made here (AWS mode takes https only),
  *   trusted through NODE_EXTRA_CA_CERTS, which the empty handler's process gets too.
@@ -15,7 +14,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -101,7 +100,13 @@ function certificate(dir: string): { key: string; cert: string; certFile: string
 const listen = (s: Server) =>
   new Promise<string>((r) => s.listen(0, '127.0.0.1', () => r(`127.0.0.1:${(s.address() as AddressInfo).port}`)));
 
-const body = (req: import('node:http').IncomingMessage) =>
+/** A server over an async handler (a failure answers 500). */
+const served = (handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>) =>
+  createServer((req, res) => {
+    handle(req, res).catch(() => res.writeHead(500).end());
+  });
+
+const body = (req: IncomingMessage) =>
   new Promise<string>((r) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -129,34 +134,29 @@ export async function coldEndpoints(
   if ('why' in tls) return tls;
   const calls = { scheduler: 0, invoke: 0, secrets: 0 };
   const token = `bench-session-${randomUUID()}`;
-  const secret = (id: string | null) => (id && Object.hasOwn(secrets, id) ? secrets[id] : undefined);
   const secretJson = (id: string, value: string) => JSON.stringify({ ARN: `arn:aws:secretsmanager:ap-east-1:123456789012:secret:${id}`, Name: id, SecretString: value, VersionId: 'v1', VersionStages: ['AWSCURRENT'], CreatedDate: 0 });
 
-  // The Parameters and Secrets extension's local API, and Secrets Manager's GetSecretValue.
-  const secretsServer = createServer(async (req, res) => {
-    const text = await body(req);
-    const url = new URL(req.url ?? '/', 'http://x');
+  // The Parameters and Secrets extension's local API (GET, the session token in a header).
+  const secretsServer = served(async (req, res) => {
+    await body(req);
     calls.secrets++;
-    if (req.method === 'GET' && url.pathname === '/secretsmanager/get') {
-      if (req.headers['x-aws-parameters-secrets-token'] !== token) return void res.writeHead(401).end('invalid token');
-      const id = url.searchParams.get('secretId');
-      const value = secret(id);
-      return void (value === undefined ? res.writeHead(400).end('secret not found') : res.writeHead(200, { 'content-type': 'application/json' }).end(secretJson(id as string, value)));
-    }
-    const id = (JSON.parse(text || '{}') as { SecretId?: string }).SecretId ?? null;
-    const value = secret(id);
-    if (value === undefined) return void res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' }).end('{"__type":"ResourceNotFoundException"}');
-    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(secretJson(id as string, value));
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method !== 'GET' || url.pathname !== '/secretsmanager/get') return void res.writeHead(404).end();
+    if (req.headers['x-aws-parameters-secrets-token'] !== token) return void res.writeHead(403).end('invalid token');
+    const id = url.searchParams.get('secretId') ?? '';
+    const value = Object.hasOwn(secrets, id) ? secrets[id] : undefined;
+    if (value === undefined) return void res.writeHead(400).end('secret not found');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(secretJson(id, value));
   });
   // EventBridge Scheduler (REST-JSON): CreateSchedule and DeleteSchedule accepted.
-  const schedulerServer = createServer(async (req, res) => {
+  const schedulerServer = served(async (req, res) => {
     await body(req);
     calls.scheduler++;
     const name = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/').at(-1) ?? '');
     res.writeHead(200, { 'content-type': 'application/json' }).end(req.method === 'POST' ? JSON.stringify({ ScheduleArn: `arn:aws:scheduler:ap-east-1:123456789012:schedule/bench/${name}` }) : '{}');
   });
   // Lambda's Invoke API: an asynchronous invocation is accepted (202) and only counted.
-  const lambdaServer = createServer(async (req, res) => {
+  const lambdaServer = served(async (req, res) => {
     await body(req);
     calls.invoke++;
     res.writeHead(202).end();
@@ -188,8 +188,7 @@ export async function coldEndpoints(
     NODE_EXTRA_CA_CERTS: tls.certFile,
     AWS_SESSION_TOKEN: token,
     SECRETS_EXTENSION_URL: `http://${secretsAt}`,
-    PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: (secretsAt as string).split(':')[1] as string,
-    SECRETS_ENDPOINT: `http://${secretsAt}`,
+    PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: secretsAt.split(':')[1] as string,
     SCHEDULER_ENDPOINT: `http://${schedulerAt}`,
     LAMBDA_ENDPOINT: `http://${lambdaAt}`,
   };
