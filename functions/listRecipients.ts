@@ -3,9 +3,6 @@ import { apiHandler, json } from '../lib/api/handler';
 import { listRecipients } from '../lib/tasks/recipients';
 
 export const handlerFor = (root: () => App) =>
-  apiHandler(
-    appDeps(root),
-    async (req, deps) => json(200, await listRecipients(deps, req.tenant, req.params.taskId, req.query)),
-  );
+  apiHandler(appDeps(root), async (req, deps) => json(200, await listRecipients(deps, req.tenant, req.params.taskId, req.query)));
 
 export const handler = handlerFor(app);

@@ -385,10 +385,10 @@ async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../
     baseUrlVariable,
   );
   say('1. Cold starts: each function as deployed (osls package), in a fresh process, as Lambda runs it (AWS mode, local endpoints)');
-  say('   zip KB: the function\'s zip; load: require() of the bundle, ms; node: `node -e 0`, ms; ×: load / node');
+  say("   zip KB: the function's zip; load: require() of the bundle, ms; node: `node -e 0`, ms; ×: load / node");
   say('   cold: process start until the handler answered one real request (I/O to dynalite, the secrets, the scheduler, the vendor');
   say('   sandboxes over TLS), ms; empty: an empty handler run the same way; ×: cold / empty; in fn: the request alone, ms');
-  say('   _floor: only the AWS SDK\'s DynamoDB document client sending one GetItem (scripts/lib/cold-floor.ts), the floor of a');
+  say("   _floor: only the AWS SDK's DynamoDB document client sending one GetItem (scripts/lib/cold-floor.ts), the floor of a");
   say('   function that reads DynamoDB; its size is the bundle gzipped');
   if ('why' in endpoints) {
     say(`   not measured: ${endpoints.why}`);
@@ -397,11 +397,20 @@ async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../
   const runs = Number(process.env.QUNFA_BENCH_COLD_RUNS ?? 7);
   const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
   const create = async (body: Record<string, unknown>) => {
-    const out = (await fns.createTask(apiEvent({ method: 'POST', path: '/v1/tasks', body }), lambdaContext('createTask'))) as { statusCode: number; body: string };
+    const out = (await fns.createTask(apiEvent({ method: 'POST', path: '/v1/tasks', body }), lambdaContext('createTask'))) as {
+      statusCode: number;
+      body: string;
+    };
     if (out.statusCode !== 201) throw new Error(`seeding: ${out.statusCode} ${out.body}`);
     return (JSON.parse(out.body) as { id: string }).id;
   };
-  const weiban = (over: Record<string, unknown> = {}) => ({ vendor: 'weiban', name: `cold-${randomUUID().slice(0, 6)}`, sendAt: inSeconds(3600), ...VALID.weiban, ...over });
+  const weiban = (over: Record<string, unknown> = {}) => ({
+    vendor: 'weiban',
+    name: `cold-${randomUUID().slice(0, 6)}`,
+    sendAt: inSeconds(3600),
+    ...VALID.weiban,
+    ...over,
+  });
   // Enough of each for two Node versions, a discarded first run each, and the lever runs.
   const per = runs + 1;
   const waiting = await create(weiban());
@@ -456,7 +465,11 @@ async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../
       case 'deliverCallback':
         return { kind: 'callback', tenantId: 'a', taskId: dispatched.at(-1) ?? waiting };
       case 'vendorWebhook': {
-        const text = JSON.stringify({ eventId: `cold-${n}-${randomUUID()}`, messageType: 'rpaTaskResult', data: { taskId: Number(youmiVendorId), status: 'running', total: 2, success: 1, fail: 0 } });
+        const text = JSON.stringify({
+          eventId: `cold-${n}-${randomUUID()}`,
+          messageType: 'rpaTaskResult',
+          data: { taskId: Number(youmiVendorId), status: 'running', total: 2, success: 1, fail: 0 },
+        });
         const ts = String(Math.floor(Date.now() / 1000));
         return api({
           method: 'POST',
@@ -473,7 +486,17 @@ async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../
         });
       }
       case 'sweeper':
-        return { version: '0', id: randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: '123456789012', time: new Date().toISOString(), region: 'ap-east-1', resources: [], detail: {} };
+        return {
+          version: '0',
+          id: randomUUID(),
+          'detail-type': 'Scheduled Event',
+          source: 'aws.events',
+          account: '123456789012',
+          time: new Date().toISOString(),
+          region: 'ap-east-1',
+          resources: [],
+          detail: {},
+        };
       case 'redriveDeadLetters':
         return {
           Records: [
@@ -481,7 +504,12 @@ async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../
               messageId: randomUUID(),
               receiptHandle: 'r',
               body: JSON.stringify({ kind: 'dispatch', tenantId: 'a', taskId: waiting, step: 0 }),
-              attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'scheduler', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+              attributes: {
+                ApproximateReceiveCount: '1',
+                SentTimestamp: String(Date.now()),
+                SenderId: 'scheduler',
+                ApproximateFirstReceiveTimestamp: String(Date.now()),
+              },
               messageAttributes: {},
               md5OfBody: '',
               eventSource: 'aws:sqs',
@@ -501,7 +529,24 @@ async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../
     }
   };
   // Ordered so each function finds what the ones before it left: polls follow dispatches.
-  const order = ['createTask', 'getTask', 'listTasks', 'patchTask', 'deleteTask', 'remindStaff', 'listRecipients', 'dispatchStep', 'pollStatus', 'deliverCallback', 'vendorWebhook', 'sweeper', 'redriveDeadLetters', 'openapi', 'listVendors', 'console'];
+  const order = [
+    'createTask',
+    'getTask',
+    'listTasks',
+    'patchTask',
+    'deleteTask',
+    'remindStaff',
+    'listRecipients',
+    'dispatchStep',
+    'pollStatus',
+    'deliverCallback',
+    'vendorWebhook',
+    'sweeper',
+    'redriveDeadLetters',
+    'openapi',
+    'listVendors',
+    'console',
+  ];
   const pick = process.env.QUNFA_BENCH_FUNCTIONS?.split(',');
   const functions = order.filter((f) => deployed.functions.includes(f) && (!pick || pick.includes(f)));
   // The SDK's floor (scripts/lib/cold-floor.ts), built with the functions' esbuild options; its size gzipped, not zipped.
@@ -525,7 +570,10 @@ async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../
   const fnEnv = (fn: string) => ({ ...cold.lambdaEnvironment(fn, deployed.built), ...templateEnv, ...endpoints.env });
   const templateEnv = cold.templateEnvironment(env.dynamo.url);
   const n22 = cold.node22();
-  const nodes = [...(n22.path ? [{ path: n22.path, version: n22.version as string }] : []), ...(process.version.startsWith('v22.') ? [] : [{ path: process.execPath, version: process.version }])];
+  const nodes = [
+    ...(n22.path ? [{ path: n22.path, version: n22.version as string }] : []),
+    ...(process.version.startsWith('v22.') ? [] : [{ path: process.execPath, version: process.version }]),
+  ];
   if (!n22.path) say(`   Node 22 not measured: ${n22.why}`);
   try {
     for (const node of nodes) {

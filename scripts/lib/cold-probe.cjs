@@ -19,42 +19,42 @@ const report = (r) => {
 };
 
 async function main() {
-const loadStart = performance.now();
-// An ES module bundle (.mjs, the deployed form) is imported as Lambda's runtime imports it; CommonJS is required.
-const { handler } = bundle.endsWith('.mjs') ? await import(pathToFileURL(bundle).href) : require(bundle);
-const loaded = performance.now();
-const event = JSON.parse(readFileSync(eventFile, 'utf8'));
-const name = process.env.AWS_LAMBDA_FUNCTION_NAME || 'probe';
-const deadline = Date.now() + 60_000;
-const context = {
-  functionName: name,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:ap-east-1:123456789012:function:${name}`,
-  memoryLimitInMB: '512',
-  awsRequestId: `cold-${process.pid}`,
-  logGroupName: `/aws/lambda/${name}`,
-  logStreamName: 'probe',
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => deadline - Date.now(),
-};
+  const loadStart = performance.now();
+  // An ES module bundle (.mjs, the deployed form) is imported as Lambda's runtime imports it; CommonJS is required.
+  const { handler } = bundle.endsWith('.mjs') ? await import(pathToFileURL(bundle).href) : require(bundle);
+  const loaded = performance.now();
+  const event = JSON.parse(readFileSync(eventFile, 'utf8'));
+  const name = process.env.AWS_LAMBDA_FUNCTION_NAME || 'probe';
+  const deadline = Date.now() + 60_000;
+  const context = {
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:ap-east-1:123456789012:function:${name}`,
+    memoryLimitInMB: '512',
+    awsRequestId: `cold-${process.pid}`,
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'probe',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  };
 
-Promise.resolve()
-  .then(() => handler(event, context))
-  .then(
-    (out) => {
-      const answered = performance.now();
-      report({
-        ok: true,
-        // Since the process started (performance's time origin), and the module load inside it.
-        answeredMs: answered,
-        loadMs: loaded - loadStart,
-        requestMs: answered - loaded,
-        statusCode: out && out.statusCode,
-        outcome: out && (out.outcome ?? (out.batchItemFailures ? `batchItemFailures ${out.batchItemFailures.length}` : undefined)),
-      });
-    },
-    (err) => report({ ok: false, error: String((err && err.message) || err) }),
-  );
+  Promise.resolve()
+    .then(() => handler(event, context))
+    .then(
+      (out) => {
+        const answered = performance.now();
+        report({
+          ok: true,
+          // Since the process started (performance's time origin), and the module load inside it.
+          answeredMs: answered,
+          loadMs: loaded - loadStart,
+          requestMs: answered - loaded,
+          statusCode: out && out.statusCode,
+          outcome: out && (out.outcome ?? (out.batchItemFailures ? `batchItemFailures ${out.batchItemFailures.length}` : undefined)),
+        });
+      },
+      (err) => report({ ok: false, error: String((err && err.message) || err) }),
+    );
 }
 
 main().catch((err) => report({ ok: false, error: `load: ${String((err && err.message) || err)}` }));

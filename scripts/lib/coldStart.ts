@@ -48,7 +48,8 @@ export function node22(): { path?: string; version?: string; why?: string } {
   });
   const line = r.stdout?.trim().split('\n').at(-1) ?? '';
   const [path, version] = line.split(' ');
-  if (r.status !== 0 || !path || !version?.startsWith('v22.')) return { why: `npm exec -p node@22 failed: ${(r.stderr || r.stdout || '').trim().slice(0, 200)}` };
+  if (r.status !== 0 || !path || !version?.startsWith('v22.'))
+    return { why: `npm exec -p node@22 failed: ${(r.stderr || r.stdout || '').trim().slice(0, 200)}` };
   return { path, version };
 }
 
@@ -90,15 +91,32 @@ function certificate(dir: string): { key: string; cert: string; certFile: string
   const certFile = join(dir, 'cert.pem');
   const r = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
     { encoding: 'utf8' },
   );
   if (r.status !== 0) return { why: `openssl could not make a certificate: ${(r.stderr || String(r.error)).trim().slice(0, 200)}` };
   return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8'), certFile };
 }
 
-const listen = (s: Server) =>
-  new Promise<string>((r) => s.listen(0, '127.0.0.1', () => r(`127.0.0.1:${(s.address() as AddressInfo).port}`)));
+const listen = (s: Server) => new Promise<string>((r) => s.listen(0, '127.0.0.1', () => r(`127.0.0.1:${(s.address() as AddressInfo).port}`)));
 
 /** A server over an async handler (a failure answers 500). */
 const served = (handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>) =>
@@ -134,7 +152,15 @@ export async function coldEndpoints(
   if ('why' in tls) return tls;
   const calls = { scheduler: 0, invoke: 0, secrets: 0 };
   const token = `bench-session-${randomUUID()}`;
-  const secretJson = (id: string, value: string) => JSON.stringify({ ARN: `arn:aws:secretsmanager:ap-east-1:123456789012:secret:${id}`, Name: id, SecretString: value, VersionId: 'v1', VersionStages: ['AWSCURRENT'], CreatedDate: 0 });
+  const secretJson = (id: string, value: string) =>
+    JSON.stringify({
+      ARN: `arn:aws:secretsmanager:ap-east-1:123456789012:secret:${id}`,
+      Name: id,
+      SecretString: value,
+      VersionId: 'v1',
+      VersionStages: ['AWSCURRENT'],
+      CreatedDate: 0,
+    });
 
   // The Parameters and Secrets extension's local API (GET, the session token in a header).
   const secretsServer = served(async (req, res) => {
@@ -153,7 +179,9 @@ export async function coldEndpoints(
     await body(req);
     calls.scheduler++;
     const name = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/').at(-1) ?? '');
-    res.writeHead(200, { 'content-type': 'application/json' }).end(req.method === 'POST' ? JSON.stringify({ ScheduleArn: `arn:aws:scheduler:ap-east-1:123456789012:schedule/bench/${name}` }) : '{}');
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(req.method === 'POST' ? JSON.stringify({ ScheduleArn: `arn:aws:scheduler:ap-east-1:123456789012:schedule/bench/${name}` }) : '{}');
   });
   // Lambda's Invoke API: an asynchronous invocation is accepted (202) and only counted.
   const lambdaServer = served(async (req, res) => {
@@ -165,10 +193,13 @@ export async function coldEndpoints(
   const fronts = sandboxes.map(({ vendor, url }) => {
     const target = new URL(url);
     const server = createTlsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
-      const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
+      const up = httpRequest(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
       up.on('error', () => res.writeHead(502).end());
       req.pipe(up);
     });
@@ -435,7 +466,13 @@ export async function settingLevers(o: {
         rmSync(live, { recursive: true, force: true });
         cpSync(from, live, { recursive: true });
       };
-      await row(`compile cache from package time (${folder}, ${(gzippedSize(pristine) / 1024).toFixed(0)} KB gz)`, o.node22, bundle, { NODE_COMPILE_CACHE: live }, restore(pristine));
+      await row(
+        `compile cache from package time (${folder}, ${(gzippedSize(pristine) / 1024).toFixed(0)} KB gz)`,
+        o.node22,
+        bundle,
+        { NODE_COMPILE_CACHE: live },
+        restore(pristine),
+      );
       // The same files at another path: Node 22 keys each entry by the bundle's absolute path.
       const moved = join(work, `${fn}-elsewhere`);
       cpSync(o.built, moved, { recursive: true });
