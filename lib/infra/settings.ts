@@ -52,7 +52,7 @@ const Env = z.object({
   VENDOR_CREDENTIALS_SECRET_ID: z.optional(z.string()),
   /**
    * How long a function keeps the keys secret. A revoked API key is refused at most this long after
-   * the secret changes, plus what the extension keeps it (SECRETS_MANAGER_TTL in serverless.yml).
+   * the secret changes (the extension's own cache is off, serverless.yml).
    */
   TENANT_KEYS_CACHE_SECONDS: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(60)), 30),
   /** How long a function keeps the vendor credentials secret (a rotated credential takes effect within it). */

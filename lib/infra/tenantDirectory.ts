@@ -13,8 +13,8 @@
  * them from the file), read through the AWS Parameters and Secrets Lambda Extension: a layer on the
  * functions that read one (serverless.yml), answering on localhost with the function's own role, so
  * no Secrets Manager client is bundled. Keys are cached here TENANT_KEYS_CACHE_SECONDS (default 30,
- * at most 60) on top of the extension's own cache (SECRETS_MANAGER_TTL, serverless.yml): the sum is
- * how long a revoked key may still be accepted by a warm function.
+ * at most 60), the only cache (the extension's own is off: PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED,
+ * serverless.yml): how long a revoked key may still be accepted by a warm function.
  */
 import { readFile, stat } from 'node:fs/promises';
 import * as z from 'zod/mini';

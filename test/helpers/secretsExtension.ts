@@ -4,8 +4,9 @@
  * server on localhost that answers `GET /secretsmanager/get?secretId=<id>` with GetSecretValue's
  * JSON, and only to a caller that sends the function's session token in
  * `X-Aws-Parameters-Secrets-Token` (no token: 400; another token: 403). The secrets are a map the
- * test writes (`put`), read afresh on every request: the extension's own cache
- * (SECRETS_MANAGER_TTL) is not modelled, so a test sees the function's cache alone.
+ * test writes (`put`), read afresh on every request, as the extension does with its own cache off
+ * (PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED=false in serverless.yml): a test sees the function's
+ * cache alone, the only one in AWS too.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
