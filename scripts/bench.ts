@@ -32,6 +32,8 @@ const budgets: { what: string; budget: string; measured: string; ok: boolean; wh
 function buildAsDeployed() {
   const pkg = join(root, '.bench', 'pkg');
   rmSync(pkg, { recursive: true, force: true });
+  // A fresh build folder: serverless-esbuild zips whatever it holds (an earlier run's files would be in every zip).
+  rmSync(join(root, '.esbuild-bench'), { recursive: true, force: true });
   const res = spawnSync(process.execPath, [join(root, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', 'bench', '--package', pkg], {
     cwd: root,
     encoding: 'utf8',

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fieldErrors } from '../lib/core/errors';
-import { CreateTaskInput as CoreCreateTaskInput } from '../lib/core/task';
+import { taskSchemas } from '../lib/core/task';
 // What POST /v1/tasks validates: the core's canonical task with `vendor` held to the registry.
-import { CreateTaskRequest as CreateTaskInput } from '../lib/tasks/requests';
+import { requestSchemas } from '../lib/tasks/requests';
 
 const inAnHour = () => new Date(Date.now() + 3600_000).toISOString();
 const valid = () => ({
@@ -15,7 +15,7 @@ const valid = () => ({
 });
 
 function paths(body: unknown): string[] {
-  const r = CreateTaskInput.safeParse(body);
+  const r = requestSchemas().CreateTaskRequest.safeParse(body);
   return r.success ? [] : fieldErrors(r.error).map((e) => e.path);
 }
 
@@ -69,10 +69,10 @@ describe('canonical task schema', () => {
   });
 
   it('the core schema takes any vendor id (it knows no vendor); the request schema only registered ones, saying which', () => {
-    expect(CoreCreateTaskInput.safeParse({ ...valid(), vendor: 'wechat' }).success).toBe(true);
-    const r = CreateTaskInput.safeParse({ ...valid(), vendor: 'wechat' });
+    expect(taskSchemas().CreateTaskInput.safeParse({ ...valid(), vendor: 'wechat' }).success).toBe(true);
+    const r = requestSchemas().CreateTaskRequest.safeParse({ ...valid(), vendor: 'wechat' });
     expect(r.success ? [] : fieldErrors(r.error)).toEqual([{ path: 'vendor', message: 'must be one of weiban, youmi, tanmarket, wshoto, wecom' }]);
-    const n = CreateTaskInput.safeParse({ ...valid(), vendor: 7 });
+    const n = requestSchemas().CreateTaskRequest.safeParse({ ...valid(), vendor: 7 });
     expect(n.success ? [] : fieldErrors(n.error)).toEqual([{ path: 'vendor', message: 'must be one of weiban, youmi, tanmarket, wshoto, wecom' }]);
   });
 
@@ -112,14 +112,14 @@ describe('canonical task schema', () => {
   });
 
   it('an offset sendAt means the same instant in any zone', () => {
-    const a = CreateTaskInput.parse({ ...valid(), sendAt: '2026-12-01T10:00:00+08:00' });
+    const a = requestSchemas().CreateTaskRequest.parse({ ...valid(), sendAt: '2026-12-01T10:00:00+08:00' });
     expect(new Date(a.sendAt!).toISOString()).toBe('2026-12-01T02:00:00.000Z');
   });
 
   it('fuzz: any JSON value either parses or yields field errors — never throws', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => {
-        const r = CreateTaskInput.safeParse(v);
+        const r = requestSchemas().CreateTaskRequest.safeParse(v);
         if (!r.success) {
           const errs = fieldErrors(r.error);
           expect(errs.length).toBeGreaterThan(0);
@@ -135,7 +135,7 @@ describe('canonical task schema', () => {
     fc.assert(
       fc.property(fc.constantFrom(...keys), fc.anything({ maxDepth: 3, withBigInt: false, withMap: false, withSet: false }), (key, value) => {
         const body = { ...valid(), [key]: value };
-        const r = CreateTaskInput.safeParse(JSON.parse(JSON.stringify(body) ?? 'null'));
+        const r = requestSchemas().CreateTaskRequest.safeParse(JSON.parse(JSON.stringify(body) ?? 'null'));
         if (!r.success) expect(fieldErrors(r.error).every((e) => e.path.length > 0)).toBe(true);
       }),
       { numRuns: 2000 },

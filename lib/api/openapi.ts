@@ -4,29 +4,10 @@
  */
 import * as z from 'zod/mini';
 import { MAX_BODY_BYTES } from './handler';
-import { PatchTaskInput, Problem, Task, TaskList, StepState } from '../core/task';
-import { CreateTaskRequest, KnownVendor } from '../tasks/requests';
+import { taskSchemas } from '../core/task';
+import { requestSchemas } from '../tasks/requests';
 import { RecipientsQuery } from '../tasks/recipients';
 import { RECIPIENT_STATUSES, type RecipientStatus } from '../core/recipients';
-
-/** Tasks as the API returns them: naming a registered vendor (the core's Task takes any id). */
-const TaskOfKnownVendor = z.safeExtend(Task, { vendor: KnownVendor });
-const TaskListOfKnownVendor = z.safeExtend(TaskList, { items: z.array(TaskOfKnownVendor) });
-
-/** A page of GET /v1/tasks/{taskId}/recipients (as lib/infra/taskStore.ts listRecipients returns it). */
-const RecipientPage = z.object({
-  items: z.array(
-    z.object({
-      step: z.int(),
-      sender: z.optional(z.string()),
-      recipient: z.string(),
-      kind: z.enum(['customer', 'group']),
-      status: z.enum(RECIPIENT_STATUSES as [RecipientStatus, ...RecipientStatus[]]),
-      sentAt: z.optional(z.string()),
-    }),
-  ),
-  nextCursor: z.nullable(z.string()),
-});
 
 const schema = (s: z.ZodMiniType, io: 'input' | 'output' = 'output') => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
@@ -39,6 +20,27 @@ const problem = (description: string) => ({
 });
 
 export function openApiDocument(): Record<string, unknown> {
+  const { PatchTaskInput, Problem, Task, TaskList, StepState } = taskSchemas();
+  const { CreateTaskRequest, KnownVendor } = requestSchemas();
+  /** Tasks as the API returns them: naming a registered vendor (the core's Task takes any id). */
+  const TaskOfKnownVendor = z.safeExtend(Task, { vendor: KnownVendor });
+  const TaskListOfKnownVendor = z.safeExtend(TaskList, { items: z.array(TaskOfKnownVendor) });
+
+  /** A page of GET /v1/tasks/{taskId}/recipients (as lib/infra/taskStore.ts listRecipients returns it). */
+  const RecipientPage = z.object({
+    items: z.array(
+      z.object({
+        step: z.int(),
+        sender: z.optional(z.string()),
+        recipient: z.string(),
+        kind: z.enum(['customer', 'group']),
+        status: z.enum(RECIPIENT_STATUSES as [RecipientStatus, ...RecipientStatus[]]),
+        sentAt: z.optional(z.string()),
+      }),
+    ),
+    nextCursor: z.nullable(z.string()),
+  });
+
   const taskResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Task' } } } });
   const taskId = { name: 'taskId', in: 'path', required: true, schema: { type: 'string', pattern: '^tsk_[0-9A-Z]{26}$' } };
   return {

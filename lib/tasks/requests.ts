@@ -4,18 +4,24 @@
  * field errors the schema always gave (400 `vendor: must be one of …`).
  */
 import * as z from 'zod/mini';
-import { CreateTaskInput, ListQuery } from '../core/task';
+import { taskSchemas } from '../core/task';
 import { vendorIds } from '../vendors/registry';
 
 const oneOf = (ids: string[]) => z.enum(ids as [string, ...string[]], { error: `must be one of ${ids.join(', ')}` });
 
-// Pure (annotated): a function that validates no task (e.g. getTask) bundles no adapter for these.
+/** The request schemas, built on first use (with the core's: lib/core/task.ts taskSchemas). */
+function buildRequestSchemas() {
+  const { CreateTaskInput, ListQuery } = taskSchemas();
+  /** A registered vendor's id. */
+  const KnownVendor = oneOf(vendorIds());
+  return {
+    KnownVendor,
+    /** POST /v1/tasks: the canonical task, naming a registered vendor. */
+    CreateTaskRequest: z.safeExtend(CreateTaskInput, { vendor: KnownVendor }),
+    /** GET /v1/tasks: the list query, filtering by a registered vendor. */
+    ListTasksRequest: z.safeExtend(ListQuery, { vendor: z.optional(KnownVendor) }),
+  };
+}
 
-/** A registered vendor's id. */
-export const KnownVendor = /* @__PURE__ */ oneOf(/* @__PURE__ */ vendorIds());
-
-/** POST /v1/tasks: the canonical task, naming a registered vendor. */
-export const CreateTaskRequest = /* @__PURE__ */ z.safeExtend(CreateTaskInput, { vendor: KnownVendor });
-
-/** GET /v1/tasks: the list query, filtering by a registered vendor. */
-export const ListTasksRequest = /* @__PURE__ */ z.safeExtend(ListQuery, { vendor: /* @__PURE__ */ z.optional(KnownVendor) });
+let built: ReturnType<typeof buildRequestSchemas> | undefined;
+export const requestSchemas = () => (built ??= buildRequestSchemas());

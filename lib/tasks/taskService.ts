@@ -24,8 +24,8 @@ import { metric } from '../infra/metrics';
 import { callbackUrlProblem } from '../infra/guardedFetch';
 import { notifyChange } from '../delivery/progress';
 import { revScheduleName, scheduleName, stepScheduleName, type DispatchEvent, type Scheduler } from '../infra/scheduler/scheduler';
-import { PatchTaskInput, type CreateTaskInput, type Step, type Task } from '../core/task';
-import { CreateTaskRequest, ListTasksRequest } from './requests';
+import { taskSchemas, type CreateTaskInput, type PatchTaskInput, type Step, type Task } from '../core/task';
+import { requestSchemas } from './requests';
 import {
   cancelAction,
   cancelledAtVendor,
@@ -146,7 +146,7 @@ async function replay(deps: TaskDeps, tenant: Tenant, record: { taskId: string; 
 
 /** Schema (400), the vendor's options (400), the tenant's vendor set-up and the vendor's capabilities (422). */
 export function validate(tenant: Tenant, body: unknown, allowPrivateCallbacks: boolean): CreateTaskInput {
-  const parsed = CreateTaskRequest.safeParse(body);
+  const parsed = requestSchemas().CreateTaskRequest.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error);
   const input = parsed.data;
   const urlProblem = input.callbackUrl ? callbackUrlProblem(input.callbackUrl, allowPrivateCallbacks) : undefined;
@@ -295,7 +295,7 @@ export async function getTask(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, tas
 }
 
 export async function listTasks(deps: Pick<TaskDeps, 'store'>, tenant: Tenant, query: Record<string, string | undefined>) {
-  const parsed = ListTasksRequest.safeParse(query);
+  const parsed = requestSchemas().ListTasksRequest.safeParse(query);
   if (!parsed.success) throw validationError(parsed.error);
   const page = await deps.store.list(tenant.id, parsed.data);
   return { items: page.items.map(publicTask), nextCursor: page.nextCursor };
@@ -386,7 +386,7 @@ export async function cancelTask(deps: TaskDeps & { tenants: TenantDirectory }, 
  * deleted after (if it fires meanwhile it finds the step not yet due and does nothing).
  */
 export async function patchTask(deps: TaskDeps, tenant: Tenant, taskId: string | undefined, body: unknown): Promise<Task> {
-  const parsed = PatchTaskInput.safeParse(body);
+  const parsed = taskSchemas().PatchTaskInput.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error);
   const patch = parsed.data;
   const now = new Date();

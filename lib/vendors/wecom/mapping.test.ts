@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CreateTaskInput, type Attachment } from '../../core/task';
+import { taskSchemas, type Attachment } from '../../core/task';
 import { capabilityErrors } from '../capabilities';
 import { ENTRIES_PER_TASK, entriesOf, planBatches } from '../batches';
 import { MediaUnavailable, VendorCallError, type FetchedMedia, type StepRequestInput, type VendorContext } from '../adapter';
@@ -301,7 +301,12 @@ describe('wecom: create-time refusals (check), naming the field', () => {
   });
 
   it('the task with every kind passes the canonical schema', () => {
-    const parsed = CreateTaskInput.safeParse({ vendor: 'wecom', name: 'n', audience: input().audience, content: { text: 'x', attachments: ALL_KINDS } });
+    const parsed = taskSchemas().CreateTaskInput.safeParse({
+      vendor: 'wecom',
+      name: 'n',
+      audience: input().audience,
+      content: { text: 'x', attachments: ALL_KINDS },
+    });
     expect(parsed.success).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CreateTaskInput } from '../../core/task';
+import { taskSchemas } from '../../core/task';
 import { weibanAdapter } from './adapter';
 import type { StepRequestInput } from '../adapter';
 import { startProxy } from '../../../test/helpers/proxy';
@@ -93,7 +93,7 @@ describe('weiban: groups → customer_group_msg/add, compared with seed 002', ()
   it('the same task passes the canonical schema once the cover is a real URL', () => {
     const t = seedTask();
     const atts = t.content.attachments!.map((a) => (a.type === 'miniprogram' ? { ...a, coverUrl: 'https://example.com/cover.png' } : a));
-    const parsed = CreateTaskInput.safeParse({
+    const parsed = taskSchemas().CreateTaskInput.safeParse({
       vendor: 'weiban',
       name: t.name,
       audience: t.audience,
