@@ -1,4 +1,4 @@
-import { app, appDeps, type App } from '../lib/app';
+import { app, type App } from '../lib/app';
 import { badRequest } from '../lib/core/errors';
 import { apiHandler, json } from '../lib/api/handler';
 import { createTask } from '../lib/tasks/taskService';
@@ -6,7 +6,7 @@ import { createTask } from '../lib/tasks/taskService';
 /** This function over an App (its own composition root: `app`, or a test's). */
 export const handlerFor = (root: () => App) =>
   apiHandler(
-    appDeps(root),
+    (context) => root().deps(context),
     async (req, deps) => {
       const key = req.headers['idempotency-key'];
       if (key !== undefined && (key.length < 1 || key.length > 255)) {

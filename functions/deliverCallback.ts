@@ -3,7 +3,6 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { app, type App } from '../lib/app';
 import { tagInvocation } from '../lib/infra/logger';
-import { dynamoSdkLoaded } from '../lib/infra/awsClients';
 import { observed } from '../lib/infra/telemetry';
 import { deliverCallbacks } from '../lib/delivery/callerCallbacks';
 import type { CallbackEvent } from '../lib/infra/scheduler/scheduler';
@@ -11,7 +10,6 @@ import type { CallbackEvent } from '../lib/infra/scheduler/scheduler';
 export const handlerFor = (root: () => App) =>
   middy<CallbackEvent, unknown, Error, Context>()
     .use(observed())
-    .use(dynamoSdkLoaded())
     .handler(async (event, context) => {
       if (event?.kind !== 'callback' || typeof event.taskId !== 'string') return { outcome: 'not a callback event' };
       tagInvocation({ tenantId: event.tenantId, taskId: event.taskId });

@@ -3,7 +3,6 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { app, type App } from '../lib/app';
 import { tagInvocation } from '../lib/infra/logger';
-import { dynamoSdkLoaded } from '../lib/infra/awsClients';
 import { observed } from '../lib/infra/telemetry';
 import { tracing } from '../lib/infra/xray';
 import { dispatchStep } from '../lib/delivery/dispatchStep';
@@ -12,7 +11,6 @@ import type { DispatchEvent } from '../lib/infra/scheduler/scheduler';
 export const handlerFor = (root: () => App) =>
   middy<DispatchEvent, unknown, Error, Context>()
     .use(observed())
-    .use(dynamoSdkLoaded())
     .use(tracing(() => [root().dynamo]))
     .handler(async (event, context) => {
       if (event?.kind !== 'dispatch' || typeof event.taskId !== 'string' || !Number.isInteger(event.step)) {

@@ -1,7 +1,11 @@
-import { app, appDeps, type App } from '../lib/app';
+import { app, type App } from '../lib/app';
 import { apiHandler, json } from '../lib/api/handler';
 import { getTask } from '../lib/tasks/taskService';
 
-export const handlerFor = (root: () => App) => apiHandler(appDeps(root), async (req, deps) => json(200, await getTask(deps, req.tenant, req.params.taskId)));
+export const handlerFor = (root: () => App) =>
+  apiHandler(
+    (context) => root().deps(context),
+    async (req, deps) => json(200, await getTask(deps, req.tenant, req.params.taskId)),
+  );
 
 export const handler = handlerFor(app);

@@ -10,7 +10,6 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { app, type App } from '../lib/app';
 import { redriveDeadLetter, type RedriveOutcome } from '../lib/delivery/deadLetters';
 import { logger } from '../lib/infra/logger';
-import { dynamoSdkLoaded } from '../lib/infra/awsClients';
 import { observed } from '../lib/infra/telemetry';
 
 /** A record's failure already logged (a refusal, by the service; a failed invoke, here), as the rejection the middleware reports. */
@@ -19,7 +18,6 @@ class Reported extends Error {}
 export const handlerFor = (root: () => App) =>
   middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(observed())
-    .use(dynamoSdkLoaded())
     // Its results, one per record in order, become { batchItemFailures } (each rejection is one). It
     // logs only a failure of the whole batch (the App could not be built): every record fails then.
     .use(

@@ -3,13 +3,11 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { app, type App } from '../lib/app';
 import { sweep } from '../lib/delivery/sweeper';
-import { dynamoSdkLoaded } from '../lib/infra/awsClients';
 import { observed } from '../lib/infra/telemetry';
 
 export const handlerFor = (root: () => App) =>
   middy<unknown, unknown, Error, Context>()
     .use(observed())
-    .use(dynamoSdkLoaded())
     .handler(async (_event, context) => {
       const report = await sweep(root().deps(context));
       return { read: report.read, repaired: report.repaired.length, skipped: report.skipped };

@@ -1,12 +1,12 @@
 /** Vendor callbacks: POST (events) and GET (URL verification) on /v1/webhooks/{vendor}/{tenantId}. */
-import { app, appDeps, type App } from '../lib/app';
+import { app, type App } from '../lib/app';
 import { tagInvocation } from '../lib/infra/logger';
 import { apiHandler } from '../lib/api/handler';
 import { handleVendorWebhook } from '../lib/delivery/vendorWebhooks';
 
 export const handlerFor = (root: () => App) =>
   apiHandler(
-    appDeps(root),
+    (context) => root().deps(context),
     async (req, deps) => {
       tagInvocation({ tenantId: req.params.tenantId, vendor: req.params.vendor });
       const reply = await handleVendorWebhook(deps, req.params.vendor, req.params.tenantId, {

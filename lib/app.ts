@@ -7,7 +7,7 @@
  */
 import type { Context } from 'aws-lambda';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createDynamo, loadDynamoSdk } from './infra/awsClients';
+import { createDynamo } from './infra/awsClients';
 import { FlowLimiter } from './infra/flowLimiter';
 import type { Scheduler } from './infra/scheduler/scheduler';
 import { arnParts, loadSettings, type Settings } from './infra/settings';
@@ -109,11 +109,3 @@ export function app(): App {
   root ??= buildApp(process.env);
   return root;
 }
-
-/** An API function's dependencies for one invocation: the DynamoDB SDK loaded first (on first use, lib/infra/awsClients.ts), then the App's. */
-export const appDeps =
-  (root: () => App) =>
-  async (context: FunctionContext): Promise<Deps> => {
-    await loadDynamoSdk();
-    return root().deps(context);
-  };

@@ -1,7 +1,6 @@
 /**
  * serverless-esbuild's plugins (custom.esbuild.plugins in serverless.yml), for `osls package` and
- * for serverless-offline under `npm start` alike: `chunks-beside-their-function` (below), and
- * `console-assets`, a virtual module that the
+ * for serverless-offline under `npm start` alike: `console-assets`, a virtual module that the
  * console function (functions/console.ts) imports. Loading it builds the activity page from
  * console/ in memory — one JS bundle and one stylesheet, each named by its content's hash, and
  * index.html naming them — so the page is embedded in that function's bundle and no built file
@@ -68,28 +67,6 @@ async function buildConsoleAssets(esbuild) {
   };
 }
 
-/**
- * `chunks-beside-their-function`: each function is its own esbuild build (serverless-esbuild,
- * individually), and with code splitting its chunks (the parts it imports on first use, e.g. the
- * AWS SDK) are named `functions/<function>.chunks/…`. serverless-esbuild leaves out of a
- * function's zip every path starting `functions/<other function>.`, so each zip holds its own
- * chunks and none of another's.
- * @returns {import('esbuild').Plugin}
- */
-function chunksBesideTheirFunction() {
-  return {
-    name: 'chunks-beside-their-function',
-    setup(build) {
-      const o = build.initialOptions;
-      if (!o.splitting) return;
-      const entries = Array.isArray(o.entryPoints) ? o.entryPoints : Object.values(o.entryPoints ?? {});
-      if (entries.length !== 1) throw new Error('chunks-beside-their-function: one entry point per build (package.individually)');
-      const entry = typeof entries[0] === 'string' ? entries[0] : entries[0].in;
-      o.chunkNames = `${path.basename(entry).replace(/\.[cm]?[jt]s$/, '')}.chunks/[name]-[hash]`;
-    },
-  };
-}
-
 /** @returns {import('esbuild').Plugin} */
 function consoleAssets() {
   return {
@@ -104,6 +81,6 @@ function consoleAssets() {
   };
 }
 
-module.exports = () => [chunksBesideTheirFunction(), consoleAssets()];
+module.exports = () => [consoleAssets()];
 module.exports.consoleAssets = consoleAssets;
 module.exports.buildConsoleAssets = buildConsoleAssets;

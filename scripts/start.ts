@@ -98,7 +98,6 @@ async function main() {
   const { LocalScheduler, startLocalRunner } = await import('../lib/infra/scheduler/localScheduler');
   // The runner fires schedules the way EventBridge would: a Lambda invoke of the worker (serverless-offline's).
   const { buildApp } = await import('../lib/app');
-  await (await import('../lib/infra/awsClients')).loadDynamoSdk();
   const local = buildApp(env);
   const runner = startLocalRunner({
     scheduler: new LocalScheduler(local.dynamo, local.settings.LOCAL_SCHEDULES_TABLE),

@@ -95,7 +95,7 @@ interface Options {
  * service → map the result).
  */
 export function apiHandler<D extends { tenants: TenantDirectory }>(
-  deps: ((context: Context) => D | Promise<D>) | null,
+  deps: ((context: Context) => D) | null,
   fn: (req: ApiRequest, deps: D) => Promise<ApiResponse>,
   opts: Options = {},
 ) {
@@ -107,7 +107,7 @@ export function apiHandler<D extends { tenants: TenantDirectory }>(
       try {
         const headers = (event.headers ?? {}) as Record<string, string | undefined>;
         // Authenticate before reading the body: an anonymous caller learns nothing about it.
-        const d = await deps?.(context);
+        const d = deps?.(context);
         if (auth && !d) throw new Error('an authenticated route needs its dependencies');
         const tenant = auth && d ? await authenticate(d.tenants, headers.authorization) : ({ id: '' } as Tenant);
         tagInvocation({ tenantId: tenant.id, taskId: event.pathParameters?.taskId });

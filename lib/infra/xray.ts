@@ -3,8 +3,7 @@
  * POWERTOOLS_TRACE_ENABLED is true, which serverless.yml sets for those functions only (with
  * Lambda's active tracing); the local stack and tests leave it unset, so locally nothing is loaded
  * and nothing traced. The variable is Powertools' own, read here as the Tracer itself reads it.
- * The Tracer (most of it the X-Ray SDK) is imported at the first invocation, not at module load:
- * in the deployed bundles it is a chunk of its own.
+ * The Tracer (most of it the X-Ray SDK) is loaded at the first invocation, not at module load.
  */
 import type middy from '@middy/core';
 import { useTracer } from './tracing';

@@ -10,6 +10,9 @@
  * - EventBridge Scheduler and Lambda's Invoke API: local endpoints that accept (and count) the calls;
  * - vendors: the sandboxes behind TLS with a certificate made here (AWS mode takes https only),
  *   trusted through NODE_EXTRA_CA_CERTS, which the empty handler's process gets too.
+ *
+ * QUNFA_COLD_SHOW_LOGS=1 prints the functions' own output; QUNFA_COLD_NODE_ARGS adds Node options
+ * to each probe (e.g. --cpu-prof, to see where a cold start goes).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -63,7 +66,9 @@ export function coldRequest(node: string, bundle: string, event: unknown, env: R
     const p = spawn(node, [...extra, probe, bundle, eventFile], { env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     let report = '';
     let logs = '';
-    p.stdout?.on('data', () => undefined);
+    p.stdout?.on('data', (d: Buffer) => {
+      if (process.env.QUNFA_COLD_SHOW_LOGS) process.stderr.write(d);
+    });
     p.stderr?.on('data', (d: Buffer) => {
       logs += d.toString();
     });

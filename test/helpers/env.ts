@@ -10,7 +10,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { loadDynamoSdk } from '../../lib/infra/awsClients';
 import type { App } from '../../lib/app';
 import { baseUrlVariable } from '../../lib/vendors/registry';
 import { ensureTables, startDynalite, startDynaliteProcess, type RunningDynamo } from '../../scripts/lib/dynalite';
@@ -45,7 +44,6 @@ export interface TestEnv {
 export type TestTenant = TenantRecord & { vendors: Record<Vendor, Record<string, string>> };
 
 export async function startTestEnv(extraEnv: Record<string, string> = {}, o: { dynamoProcess?: boolean } = {}): Promise<TestEnv> {
-  await loadDynamoSdk();
   const dir = mkdtempSync(join(tmpdir(), 'qunfa-test-'));
   const dynamo = o.dynamoProcess ? await startDynaliteProcess() : await startDynalite(undefined, 0);
   const tenants = { a: await newTenant(KEY_A), b: await newTenant(KEY_B) } as Record<'a' | 'b', TestTenant>;
