@@ -636,8 +636,7 @@ async function campaign(say: (l?: string) => void) {
 
 /** Why a budget is over, where it is. */
 function reasonFor(what: string): string {
-  if (/zipped bundle/.test(what)) return 'see README "Bench": the AWS SDK clients a function uses dominate';
-  if (/module load/.test(what)) return 'see README "Bench"';
+  if (/zipped bundle|module load|cold request/.test(what)) return 'see README "Bench"';
   return '';
 }
 

@@ -1,2 +1,0 @@
-import { createRequire as __qunfaRequire } from 'node:module'; const require = __qunfaRequire(import.meta.url);
-import{a,b,c,d,e,f,g,h,i,j,k}from"./chunk-UUVKCFJ6.mjs";import"./chunk-XFD7BIIQ.mjs";import"./chunk-AGLRG57U.mjs";export{h as Crc32,g as Crc32Js,h as Crc32Node,f as Md5,e as Md5Js,f as Md5Node,j as Sha256,i as Sha256Js,j as Sha256Node,k as Sha256WebCrypto,b as blobHasher,a as blobReader,c as fileStreamHasher,d as readableStreamHasher};

@@ -1,2 +1,0 @@
-import { createRequire as __qunfaRequire } from 'node:module'; const require = __qunfaRequire(import.meta.url);
-var n=new Set(["ThrottlingException","ProvisionedThroughputExceededException","RequestLimitExceeded","TooManyRequestsException","ServiceQuotaExceededException","ServiceUnavailable","InternalServerError"]),o=e=>e instanceof Error&&n.has(e.name),t=e=>e instanceof Error&&e.name==="ConditionalCheckFailedException";export{o as a,t as b};

@@ -1,2 +1,0 @@
-import { createRequire as __qunfaRequire } from 'node:module'; const require = __qunfaRequire(import.meta.url);
-import{a,b,c,d,e,f,g}from"./chunk-5OQL3GZ2.mjs";import"./chunk-LWGGLMYY.mjs";import"./chunk-6U5RTLJL.mjs";import"./chunk-VZSFUCP5.mjs";import"./chunk-KD3JVOQZ.mjs";import"./chunk-HTSUKYFS.mjs";import"./chunk-PFL5NZOQ.mjs";import"./chunk-XFD7BIIQ.mjs";import"./chunk-AGLRG57U.mjs";export{f as ENV_ACCOUNT_ID,e as ENV_CREDENTIAL_SCOPE,d as ENV_EXPIRATION,a as ENV_KEY,b as ENV_SECRET,c as ENV_SESSION,g as fromEnv};
