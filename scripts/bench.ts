@@ -365,7 +365,7 @@ async function main() {
 function printBudgets() {
   say('Budgets');
   for (const b of budgets)
-    say(`${b.ok ? 'met ' : 'OVER'}  ${b.what.padEnd(50)}${b.budget.padEnd(11)}${b.measured}${b.ok ? '' : `  ${b.why ?? reasonFor(b.what)}`}`);
+    say(`${b.ok ? 'met ' : 'OVER'}  ${b.what.padEnd(57)}${b.budget.padEnd(11)}${b.measured}${b.ok ? '' : `  ${b.why ?? reasonFor(b.what)}`}`);
 }
 
 /**
