@@ -1,8 +1,10 @@
 /**
  * npm run bench — one table, every figure measured in this run (so ratios hold on a noisy machine):
- *   1. per function, built as deployed (`osls package`): bundle and zip size, module load time
- *      of the bundle in a fresh Node process against an empty one (median of 15, and the ratio);
- *      and the console page a browser downloads (HTML, JS, CSS; raw and gzipped);
+ *   1. per function, built as deployed (`osls package`), under Node 22 (Lambda's) and the running
+ *      Node: a cold request (a fresh process until the handler has answered one real event over
+ *      local endpoints) against an empty handler, module load against `node -e 0`, the zip's size;
+ *      the AWS SDK's DynamoDB floor beside them (`_floor`), and the levers that are settings (1c).
+ *      `npm run bench -- cold` runs this section alone. 1b: the console page a browser downloads;
  *   2. per request, in process: handler overhead of createTask, getTask and vendorWebhook with the
  *      store's I/O excluded (an in-memory store) and with dynalite, p50 and p99;
  *   3. per task lifecycle: DynamoDB requests and consumed capacity (the SDK's ConsumedCapacity),
@@ -420,9 +422,14 @@ async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../
   const toDispatch: string[] = [];
   for (let i = 0; i < 3 * per; i++) toCancel.push(await create(weiban()));
   for (let i = 0; i < 10 * per; i++) toDispatch.push(await create(weiban({ sendAt: inSeconds(5), callbackUrl: 'https://127.0.0.1:9/hooks' })));
+  // Sent WeCom tasks, so remind and recipients do what a user asks of them (WeCom allows 3 reminds a
+  // task a day: one task per remind).
+  const toRemind: string[] = [];
+  for (let i = 0; i < 2 * per + 1; i++) toRemind.push(await create({ vendor: 'wecom', name: `cold-remind-${i}`, sendAt: inSeconds(5), ...VALID.wecom }));
   const youmiTask = await create({ vendor: 'youmi', name: 'cold-hook', sendAt: inSeconds(5), ...VALID.youmi });
   await new Promise((r) => setTimeout(r, 5500));
-  await fns.dispatchStep({ kind: 'dispatch', tenantId: 'a', taskId: youmiTask, step: 0 }, lambdaContext('dispatchStep'));
+  for (const taskId of [youmiTask, ...toRemind]) await fns.dispatchStep({ kind: 'dispatch', tenantId: 'a', taskId, step: 0 }, lambdaContext('dispatchStep'));
+  const sentWecom = toRemind.pop() as string;
   const youmiVendorId = (await taskStore().get('a', youmiTask))?.steps[0]?.vendorTaskId;
   const youmiCreds = env.tenants.a!.vendors.youmi as { clientId: string; clientSecret: string };
   const dispatched: string[] = [];
@@ -450,10 +457,12 @@ async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../
         const id = next(toCancel, 'task to cancel');
         return api({ method: 'DELETE', path: `/v1/tasks/${id}`, params: { taskId: id } });
       }
-      case 'remindStaff':
-        return api({ method: 'POST', path: `/v1/tasks/${waiting}/remind`, params: { taskId: waiting } });
+      case 'remindStaff': {
+        const id = next(toRemind, 'sent WeCom task');
+        return api({ method: 'POST', path: `/v1/tasks/${id}/remind`, params: { taskId: id } });
+      }
       case 'listRecipients':
-        return api({ path: `/v1/tasks/${waiting}/recipients`, params: { taskId: waiting } });
+        return api({ path: `/v1/tasks/${sentWecom}/recipients`, params: { taskId: sentWecom } });
       case 'dispatchStep': {
         const id = next(toDispatch, 'due task');
         dispatched.push(id);
