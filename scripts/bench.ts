@@ -54,7 +54,7 @@ function bundles(): { built: string; zips: Record<string, number>; functions: st
   for (const zip of readdirSync(pkg).filter((f) => f.endsWith('.zip'))) zips[zip.replace(/\.zip$/, '')] = statSync(join(pkg, zip)).size;
   // A function that runs another's handler (dispatchNow runs dispatchStep's) has no bundle of its own name.
   const functions = Object.keys(zips)
-    .filter((fn) => existsSync(join(built, `${fn}.mjs`)) || existsSync(join(built, `${fn}.js`)))
+    .filter((fn) => existsSync(join(built, `${fn}.js`)))
     .sort();
   return { built, zips, functions };
 }
@@ -96,7 +96,7 @@ async function main() {
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   process.env.LOG_LEVEL = 'ERROR';
   // In-process sections share one environment: dynalite, the sandboxes, a Lambda-invoke endpoint.
-  const { startTestEnv, call, apiEvent, lambdaContext } = await import('../test/helpers/env');
+  const { startTestEnv, call, apiEvent, lambdaContext, youmiWebhookEvent } = await import('../test/helpers/env');
   const env = await startTestEnv({ LOG_LEVEL: 'ERROR', QUNFA_SANDBOX_PROGRESS_MS: '600000', STATUS_POLL_INTERVALS: '3600', SWEEP_GRACE_SECONDS: '1' });
   // The functions' handlers over the bench's own App (test/helpers/testApp.ts): parts swapped by rebuilding it.
   const { fns, rebuildTestApp, taskStore, dynamo, testApp } = await import('../test/helpers/testApp');
@@ -104,7 +104,6 @@ async function main() {
   const { LocalScheduler } = await import('../lib/infra/scheduler/localScheduler');
   const { memoryTenantDirectory } = await import('../lib/infra/tenantDirectory');
   type Scheduler = import('../lib/infra/scheduler/scheduler').Scheduler;
-  const { youmiEventSignature } = await import('../lib/vendors/youmi/adapter');
   const { MemoryTaskStore } = await import('./lib/memory-store');
   const { VALID } = await import('../test/helpers/bodies');
 
@@ -165,27 +164,12 @@ async function main() {
     const created = (await call(createTask as never, { method: 'POST', path: '/v1/tasks', body: taskBody() })).body;
     const createEvent = apiEvent({ method: 'POST', path: '/v1/tasks', body: taskBody() });
     const getEvent = apiEvent({ path: `/v1/tasks/${created.id}`, params: { taskId: created.id } });
-    const hookEvent = (i: number) => {
-      const body = JSON.stringify({
+    const hookEvent = (i: number) =>
+      youmiWebhookEvent(youmiCreds, {
         eventId: `bench-${mode}-${i}-${randomUUID()}`,
         messageType: 'rpaTaskResult',
         data: { taskId: Number(vid), status: 'running', total: 2, success: i % 2, fail: 0 },
       });
-      const ts = String(Math.floor(Date.now() / 1000));
-      return apiEvent({
-        method: 'POST',
-        path: '/v1/webhooks/youmi/a',
-        key: null,
-        rawBody: body,
-        params: { vendor: 'youmi', tenantId: 'a' },
-        headers: {
-          'x-youmi-appid': youmiCreds.clientId,
-          'x-youmi-nonce': 'n',
-          'x-youmi-timestamp': ts,
-          'x-youmi-signature': youmiEventSignature(youmiCreds.clientSecret, youmiCreds.clientId, 'n', ts, body),
-        },
-      });
-    };
     const ctx = lambdaContext('api');
     return [
       await measure('createTask', n, () => (createTask as any)(createEvent, ctx)),
@@ -366,8 +350,7 @@ async function main() {
 
 function printBudgets() {
   say('Budgets');
-  for (const b of budgets)
-    say(`${b.ok ? 'met ' : 'OVER'}  ${b.what.padEnd(57)}${b.budget.padEnd(11)}${b.measured}${b.ok ? '' : `  ${b.why ?? reasonFor(b.what)}`}`);
+  for (const b of budgets) say(`${b.ok ? 'met ' : 'OVER'}  ${b.what.padEnd(57)}${b.budget.padEnd(11)}${b.measured}${b.ok ? '' : `  ${b.why ?? ''}`}`);
 }
 
 /**
@@ -376,22 +359,23 @@ function printBudgets() {
  */
 async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../test/helpers/env').TestEnv) {
   const cold = await import('./lib/coldStart');
-  const { apiEvent, lambdaContext } = await import('../test/helpers/env');
+  const { apiEvent, lambdaContext, youmiWebhookEvent } = await import('../test/helpers/env');
   const { fns, taskStore } = await import('../test/helpers/testApp');
   const { VALID } = await import('../test/helpers/bodies');
   const { splitTenants } = await import('../lib/infra/tenantDirectory');
   const { baseUrlVariable } = await import('../lib/vendors/registry');
-  const { youmiEventSignature } = await import('../lib/vendors/youmi/adapter');
   const parts = splitTenants(env.tenants);
   const endpoints = await cold.coldEndpoints(
     { 'qunfa-bench-tenant-keys': JSON.stringify(parts.keys), 'qunfa-bench-vendor-credentials': JSON.stringify(parts.credentials) },
+    env.dynamo.url,
     env.sandboxes,
     baseUrlVariable,
   );
   say('1. Cold starts: each function as deployed (osls package), in a fresh process, as Lambda runs it (AWS mode, local endpoints)');
   say("   zip KB: the function's zip; load: require() of the bundle, ms; node: `node -e 0`, ms; ×: load / node");
-  say('   cold: process start until the handler answered one real request (I/O to dynalite, the secrets, the scheduler, the vendor');
-  say('   sandboxes over TLS), ms; empty: an empty handler run the same way; ×: cold / empty; in fn: the request alone, ms');
+  say('   cold: process start until the handler answered one real request (over TLS as in AWS: dynalite, Scheduler, Lambda,');
+  say('   the vendor sandboxes; the secrets extension on localhost), ms; empty: an empty handler run the same way; ×: cold / empty;');
+  say('   in fn: the request alone, ms');
   say("   _floor: only the AWS SDK's DynamoDB document client sending one GetItem (scripts/lib/cold-floor.ts), the floor of a");
   say('   function that reads DynamoDB; its size is the bundle gzipped');
   if ('why' in endpoints) {
@@ -475,27 +459,12 @@ async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../
       }
       case 'deliverCallback':
         return { kind: 'callback', tenantId: 'a', taskId: dispatched.at(-1) ?? waiting };
-      case 'vendorWebhook': {
-        const text = JSON.stringify({
+      case 'vendorWebhook':
+        return youmiWebhookEvent(youmiCreds, {
           eventId: `cold-${n}-${randomUUID()}`,
           messageType: 'rpaTaskResult',
           data: { taskId: Number(youmiVendorId), status: 'running', total: 2, success: 1, fail: 0 },
-        });
-        const ts = String(Math.floor(Date.now() / 1000));
-        return api({
-          method: 'POST',
-          path: '/v1/webhooks/youmi/a',
-          key: null,
-          rawBody: text,
-          params: { vendor: 'youmi', tenantId: 'a' },
-          headers: {
-            'x-youmi-appid': youmiCreds.clientId,
-            'x-youmi-nonce': 'n',
-            'x-youmi-timestamp': ts,
-            'x-youmi-signature': youmiEventSignature(youmiCreds.clientSecret, youmiCreds.clientId, 'n', ts, text),
-          },
-        });
-      }
+        }) as unknown as Record<string, unknown>;
       case 'sweeper':
         return {
           version: '0',
@@ -579,7 +548,7 @@ async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../
   const missing = deployed.functions.filter((f) => !order.includes(f));
   if (missing.length) throw new Error(`bench: no cold event for ${missing.join(', ')}`);
   const fnEnv = (fn: string) => ({ ...cold.lambdaEnvironment(fn, deployed.built), ...templateEnv, ...endpoints.env });
-  const templateEnv = cold.templateEnvironment(env.dynamo.url);
+  const templateEnv = cold.templateEnvironment();
   const n22 = cold.node22();
   const nodes = [
     ...(n22.path ? [{ path: n22.path, version: n22.version as string }] : []),
@@ -594,7 +563,7 @@ async function coldStarts(deployed: ReturnType<typeof bundles>, env: import('../
       cold.printCold(say, rows);
       if (node.version.startsWith('v22.')) cold.coldBudgets(rows, budgets);
     }
-    say(`   (calls answered by the local endpoints: ${JSON.stringify(endpoints.calls)})`);
+    say(`   (calls answered by the local endpoints: ${JSON.stringify(endpoints.calls())})`);
     if (n22.path) {
       say();
       say('1c. Levers that are settings, tried here (Node 22, medians of the same runs; scripts/lib/coldStart.ts settingLevers)');
@@ -641,12 +610,6 @@ async function campaign(say: (l?: string) => void) {
     ok: f.throttled <= n * 0.02,
   });
   budgets.push({ what: "campaign: another tenant's send-now", budget: '≤ 5 s', measured: `${f.otherTenantMs} ms`, ok: f.otherTenantMs <= 5000 });
-}
-
-/** Why a budget is over, where it is. */
-function reasonFor(what: string): string {
-  if (/zipped bundle|module load|cold request/.test(what)) return 'see README "Bench"';
-  return '';
 }
 
 async function throughput(say: (l?: string) => void) {

@@ -107,8 +107,11 @@ describe('tenant keys and vendor credentials in two secrets, through the Paramet
     expect(loadSettings({ ...process.env, TENANT_KEYS_CACHE_SECONDS: undefined }).TENANT_KEYS_CACHE_SECONDS).toBe(30);
   });
 
-  it("every read is a GET of one secret carrying the function's session token", () => {
-    expect(extension.requests.length).toBeGreaterThan(0);
+  it("every read is a GET of one secret carrying the function's session token", async () => {
+    extension.requests.length = 0;
+    resetModules();
+    expect((await call(listTasks as never, { path: '/v1/tasks', query: { limit: '1' } })).status).toBe(200);
+    expect(extension.requests.map((r) => r.secretId)).toEqual([KEYS_ID]);
     for (const r of extension.requests) {
       expect(r.method).toBe('GET');
       expect([KEYS_ID, CREDENTIALS_ID]).toContain(r.secretId);
@@ -133,7 +136,8 @@ describe('tenant keys and vendor credentials in two secrets, through the Paramet
     expect(wrong).toContain(KEYS_ID);
     expect(wrong).toContain('403');
     expect(wrong).not.toContain('not-the-session-token-0123');
-    expect(await refusal(keysWith({ AWS_SESSION_TOKEN: undefined }))).toMatch(new RegExp(`${KEYS_ID}.*answered 400 \\(AWS_SESSION_TOKEN is not set\\)`));
+    // Without the token the extension refuses; the error says which variable is missing.
+    expect(await refusal(keysWith({ AWS_SESSION_TOKEN: undefined }))).toMatch(new RegExp(`${KEYS_ID}.*answered \\d{3}.* \\(AWS_SESSION_TOKEN is not set\\)$`));
 
     extension.fail(500);
     const failed = await refusal(keysWith({}));
@@ -161,10 +165,32 @@ describe('tenant keys and vendor credentials in two secrets, through the Paramet
     expect((await call(listTasks as never, { path: '/v1/tasks', query: { limit: '1' } })).status).toBe(200);
   });
 
+  it('Secrets Manager throttling behind the extension is a 503 with Retry-After, as a throttled DynamoDB is', async () => {
+    for (const [status, type] of [
+      [429, 'ThrottlingException'],
+      [400, 'com.amazonaws.secretsmanager#ThrottlingException'],
+      [503, 'ServiceUnavailableException'],
+    ] as const) {
+      resetModules();
+      extension.fail(status, 1, type);
+      const res = await call(listTasks as never, { path: '/v1/tasks', query: { limit: '1' } });
+      expect(res.status, `${status} ${type}`).toBe(503);
+      expect(res.headers['retry-after'], `${status} ${type}`).toBe('2');
+    }
+    // Another refusal (the role may not read the secret) stays a 500.
+    resetModules();
+    extension.fail(400, 1, 'AccessDeniedException');
+    expect((await call(listTasks as never, { path: '/v1/tasks', query: { limit: '1' } })).status).toBe(500);
+  });
+
   it('the extension is on localhost at its own port unless SECRETS_EXTENSION_URL names another', () => {
     const base = { ...process.env, SECRETS_EXTENSION_URL: undefined, PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: undefined };
     expect(loadSettings(base).SECRETS_EXTENSION_URL).toBe('http://localhost:2773');
     expect(loadSettings({ ...base, PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: '2999' }).SECRETS_EXTENSION_URL).toBe('http://localhost:2999');
     expect(() => loadSettings({ ...base, SECRETS_EXTENSION_URL: 'localhost:2773' })).toThrow(/SECRETS_EXTENSION_URL/);
+    // Loopback only: the session token goes with every read.
+    for (const far of ['http://169.254.169.254:2773', 'https://localhost:2773', 'http://localhost.example.com:2773', 'http://10.0.0.5:2773'])
+      expect(() => loadSettings({ ...base, SECRETS_EXTENSION_URL: far }), far).toThrow(/SECRETS_EXTENSION_URL/);
+    expect(loadSettings({ ...base, SECRETS_EXTENSION_URL: 'http://127.0.0.1:2999' }).SECRETS_EXTENSION_URL).toBe('http://127.0.0.1:2999');
   });
 });

@@ -28,7 +28,10 @@ const Env = z.object({
    * secrets are read in AWS (lib/infra/tenantDirectory.ts). Unset: http://localhost and the port
    * the extension itself listens on (PARAMETERS_SECRETS_EXTENSION_HTTP_PORT, its default 2773).
    */
-  SECRETS_EXTENSION_URL: z.optional(z.string().check(z.regex(/^https?:\/\//))),
+  // Loopback only: the session token goes with every read, and the extension listens on the function's own host.
+  SECRETS_EXTENSION_URL: z.optional(
+    z.string().check(z.regex(/^http:\/\/(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?\/?$/, 'must be http://localhost:<port> (or 127.x.x.x, [::1])')),
+  ),
   PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: z._default(z.coerce.number().check(z.refine(Number.isInteger), z.positive(), z.maximum(65535)), 2773),
   /**
    * The function's temporary credentials, which Lambda sets: the session token is also what the
@@ -144,9 +147,14 @@ function timingProblems(c: ParsedEnv): string[] {
  */
 function modeProblems(c: ParsedEnv, env: Record<string, string | undefined>): string[] {
   const inRealLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) && !env.IS_OFFLINE;
-  return c.QUNFA_MODE === 'local' && inRealLambda
-    ? ['QUNFA_MODE: local mode is refused in a Lambda running in AWS (only the local stack under serverless-offline runs it)']
-    : [];
+  if (!inRealLambda) return [];
+  return [
+    ...(c.QUNFA_MODE === 'local'
+      ? ['QUNFA_MODE: local mode is refused in a Lambda running in AWS (only the local stack under serverless-offline runs it)']
+      : []),
+    // The function's own credentials sign the invoke and its session token travels with it.
+    ...(c.LAMBDA_ENDPOINT?.startsWith('http://') ? ['LAMBDA_ENDPOINT: must be https in a Lambda running in AWS (the invoke carries the session token)'] : []),
+  ];
 }
 
 /**

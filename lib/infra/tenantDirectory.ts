@@ -18,6 +18,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import * as z from 'zod/mini';
+import { answerError, fetchFailure } from './awsErrors';
 import type { Settings } from './settings';
 
 const TenantId = z.string().check(z.regex(/^[a-zA-Z0-9_-]{1,64}$/));
@@ -114,9 +115,10 @@ export class FileTenantDirectory implements TenantDirectory {
 export interface SecretsExtension {
   url: string;
   token: string | undefined;
-  /** How long one read may take, the extension's own call to Secrets Manager included. */
-  timeoutMs?: number;
 }
+
+/** How long one read may take, the extension's own call to Secrets Manager included. */
+const EXTENSION_TIMEOUT_MS = 5_000;
 
 /**
  * The two secrets through the Parameters and Secrets extension's local HTTP endpoint
@@ -155,25 +157,36 @@ export class SecretsExtensionTenantDirectory implements TenantDirectory {
 
   /** The secret's string. Errors name the secret and what went wrong, never the token or the secret's value. */
   private async read(secretId: string): Promise<string> {
-    const { url, token, timeoutMs = 5_000 } = this.extension;
+    const { url, token } = this.extension;
     let res: Response;
     try {
       res = await fetch(`${url.replace(/\/+$/, '')}/secretsmanager/get?secretId=${encodeURIComponent(secretId)}`, {
         headers: token ? { 'X-Aws-Parameters-Secrets-Token': token } : {},
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.timeout(EXTENSION_TIMEOUT_MS),
       });
     } catch (err) {
-      // Not the error's message: a header fault would quote the header's value (the token).
-      const e = err as Error & { cause?: { code?: unknown } };
-      const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : String(e.cause?.code ?? e.name);
-      throw new Error(`secret ${secretId}: the Parameters and Secrets extension at ${url} could not be reached (${why})`);
+      throw new Error(`secret ${secretId}: the Parameters and Secrets extension at ${url} could not be reached (${fetchFailure(err, EXTENSION_TIMEOUT_MS)})`);
     }
     if (res.status !== 200) {
-      await res.body?.cancel();
-      throw new Error(`secret ${secretId}: the Parameters and Secrets extension answered ${res.status}${token ? '' : ' (AWS_SESSION_TOKEN is not set)'}`);
+      // The error's type only (an error answer holds no secret, but nothing else of it is kept).
+      const type = res.headers.get('x-amzn-errortype') ?? (await errorType(res));
+      const err = answerError(`secret ${secretId}: the Parameters and Secrets extension answered`, res.status, type);
+      if (!token) err.message += ' (AWS_SESSION_TOKEN is not set)';
+      throw err;
     }
     const answer = json(await res.text(), `secret ${secretId}: the extension's answer is not JSON`) as { SecretString?: unknown };
     return typeof answer.SecretString === 'string' ? answer.SecretString : '{}';
+  }
+}
+
+/** The `__type` of an AWS JSON error answer, if it has one (the body is read and dropped). */
+async function errorType(res: Response): Promise<string | undefined> {
+  const text = await res.text().catch(() => '');
+  try {
+    const t = (JSON.parse(text) as { __type?: unknown }).__type;
+    return typeof t === 'string' ? t : undefined;
+  } catch {
+    return undefined;
   }
 }
 

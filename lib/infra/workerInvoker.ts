@@ -9,6 +9,7 @@
  * AWS_SESSION_TOKEN, which Lambda sets). Not retried here: each caller has its own fallback (the
  * backstop schedule, the next sweep, the dead-letter queue's redrive).
  */
+import { fetchFailure } from './awsErrors';
 import type { Settings } from './settings';
 import { workerFunctionName, type DispatchLane, type WorkEvent, type WorkerNames } from './scheduler/scheduler';
 
@@ -58,10 +59,7 @@ export function createInvoker(settings: InvokerSettings): Invoker {
     try {
       res = await fetch(new URL(path, endpoint), { method: 'POST', headers, body, signal: AbortSignal.timeout(INVOKE_TIMEOUT_MS) });
     } catch (err) {
-      // Not the error's message: a header fault would quote the header (the signature, the session token).
-      const e = err as Error & { cause?: { code?: unknown } };
-      const why = e.name === 'TimeoutError' ? `no answer within ${INVOKE_TIMEOUT_MS} ms` : String(e.cause?.code ?? e.name);
-      throw new Error(`invoke of ${name} (${event.kind}) failed: ${why}`);
+      throw new Error(`invoke of ${name} (${event.kind}) failed: ${fetchFailure(err, INVOKE_TIMEOUT_MS)}`);
     }
     await res.body?.cancel();
     if (res.status !== 202) {

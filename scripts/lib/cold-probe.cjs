@@ -9,7 +9,6 @@
  * usage: node cold-probe.cjs <bundle.js> <event.json>
  */
 const { readFileSync, writeSync } = require('node:fs');
-const { pathToFileURL } = require('node:url');
 
 const [bundle, eventFile] = process.argv.slice(2);
 const report = (r) => {
@@ -20,8 +19,8 @@ const report = (r) => {
 
 async function main() {
   const loadStart = performance.now();
-  // An ES module bundle (.mjs, the deployed form) is imported as Lambda's runtime imports it; CommonJS is required.
-  const { handler } = bundle.endsWith('.mjs') ? await import(pathToFileURL(bundle).href) : require(bundle);
+  // Required as Lambda's runtime requires a CommonJS handler.
+  const { handler } = require(bundle);
   const loaded = performance.now();
   const event = JSON.parse(readFileSync(eventFile, 'utf8'));
   const name = process.env.AWS_LAMBDA_FUNCTION_NAME || 'probe';

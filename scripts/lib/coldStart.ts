@@ -16,20 +16,20 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { startSecretsExtension } from '../../test/helpers/secretsExtension';
 
 const probe = resolve(__dirname, 'cold-probe.cjs');
 
-/** A function's bundle in a build folder: an ES module (.mjs, as deployed) or CommonJS (.js). */
+/** A function's bundle in a build folder (CommonJS, as deployed: serverless.yml custom.esbuild.format). */
 export function bundleOf(built: string, fn: string): string {
-  const mjs = join(built, `${fn}.mjs`);
-  return existsSync(mjs) ? mjs : join(built, `${fn}.js`);
+  return join(built, `${fn}.js`);
 }
 
 export interface ProbeResult {
@@ -123,11 +123,11 @@ function certificate(dir: string): { key: string; cert: string; certFile: string
 
 const listen = (s: Server) => new Promise<string>((r) => s.listen(0, '127.0.0.1', () => r(`127.0.0.1:${(s.address() as AddressInfo).port}`)));
 
-/** A server over an async handler (a failure answers 500). */
-const served = (handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>) =>
-  createServer((req, res) => {
+/** A server over an async handler (a failure answers 500), over TLS as the AWS endpoints are. */
+const served = (tls: { key: string; cert: string }, handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>) =>
+  createTlsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
     handle(req, res).catch(() => res.writeHead(500).end());
-  });
+  }) as unknown as Server;
 
 const body = (req: IncomingMessage) =>
   new Promise<string>((r) => {
@@ -139,82 +139,73 @@ const body = (req: IncomingMessage) =>
 export interface ColdEndpoints {
   /** The variables every probe gets: endpoints, credentials, the certificate. */
   env: Record<string, string>;
-  calls: { scheduler: number; invoke: number; secrets: number };
+  /** The calls the stand-ins have answered so far. */
+  calls(): { scheduler: number; invoke: number; secrets: number };
   close(): Promise<void>;
 }
 
 /**
- * The endpoints a cold function talks to (besides dynalite): the secrets, Scheduler, Lambda's
- * Invoke API, and a TLS front for each vendor sandbox.
+ * The endpoints a cold function talks to, each over TLS as in AWS (but the secrets extension,
+ * plain HTTP on localhost there too): DynamoDB (a TLS front for dynalite), the secrets extension
+ * (test/helpers/secretsExtension.ts), Scheduler, Lambda's Invoke API, and each vendor sandbox.
  */
 export async function coldEndpoints(
   secrets: Record<string, string>,
+  dynamoUrl: string,
   sandboxes: { vendor: string; url: string }[],
   baseUrlVariable: (vendor: string) => string,
 ): Promise<ColdEndpoints | { why: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'qunfa-cold-'));
   const tls = certificate(dir);
   if ('why' in tls) return tls;
-  const calls = { scheduler: 0, invoke: 0, secrets: 0 };
-  const token = `bench-session-${randomUUID()}`;
-  const secretJson = (id: string, value: string) =>
-    JSON.stringify({
-      ARN: `arn:aws:secretsmanager:ap-east-1:123456789012:secret:${id}`,
-      Name: id,
-      SecretString: value,
-      VersionId: 'v1',
-      VersionStages: ['AWSCURRENT'],
-      CreatedDate: 0,
-    });
+  const counted = { scheduler: 0, invoke: 0 };
+  const extension = await startSecretsExtension(`bench-session-${randomUUID()}`);
+  for (const [id, value] of Object.entries(secrets)) extension.put(id, value);
 
-  // The Parameters and Secrets extension's local API (GET, the session token in a header).
-  const secretsServer = served(async (req, res) => {
-    await body(req);
-    calls.secrets++;
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (req.method !== 'GET' || url.pathname !== '/secretsmanager/get') return void res.writeHead(404).end();
-    if (req.headers['x-aws-parameters-secrets-token'] !== token) return void res.writeHead(403).end('invalid token');
-    const id = url.searchParams.get('secretId') ?? '';
-    const value = Object.hasOwn(secrets, id) ? secrets[id] : undefined;
-    if (value === undefined) return void res.writeHead(400).end('secret not found');
-    res.writeHead(200, { 'content-type': 'application/json' }).end(secretJson(id, value));
-  });
   // EventBridge Scheduler (REST-JSON): CreateSchedule and DeleteSchedule accepted.
-  const schedulerServer = served(async (req, res) => {
+  const schedulerServer = served(tls, async (req, res) => {
     await body(req);
-    calls.scheduler++;
+    counted.scheduler++;
     const name = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/').at(-1) ?? '');
     res
       .writeHead(200, { 'content-type': 'application/json' })
       .end(req.method === 'POST' ? JSON.stringify({ ScheduleArn: `arn:aws:scheduler:ap-east-1:123456789012:schedule/bench/${name}` }) : '{}');
   });
   // Lambda's Invoke API: an asynchronous invocation is accepted (202) and only counted.
-  const lambdaServer = served(async (req, res) => {
+  const lambdaServer = served(tls, async (req, res) => {
     await body(req);
-    calls.invoke++;
+    counted.invoke++;
     res.writeHead(202).end();
   });
-  // Each sandbox behind TLS: the request passed on as it came.
-  const fronts = sandboxes.map(({ vendor, url }) => {
+  // A TLS front: the request passed on as it came.
+  const front = (url: string) => {
     const target = new URL(url);
-    const server = createTlsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
-      const up = httpRequest(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
-        (r) => {
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-        },
-      );
-      up.on('error', () => res.writeHead(502).end());
-      req.pipe(up);
-    });
-    return { vendor, server };
-  });
-  const [secretsAt, schedulerAt, lambdaAt, ...frontAt] = await Promise.all([
-    listen(secretsServer),
+    return served(
+      tls,
+      (req, res) =>
+        new Promise<void>((done) => {
+          const up = httpRequest(
+            { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+            (r) => {
+              res.writeHead(r.statusCode ?? 502, r.headers);
+              r.pipe(res).on('finish', done);
+            },
+          );
+          up.on('error', () => {
+            res.writeHead(502).end();
+            done();
+          });
+          req.pipe(up);
+        }),
+    );
+  };
+  const fronts = sandboxes.map(({ vendor, url }) => ({ vendor, server: front(url) }));
+  const dynamoFront = front(dynamoUrl);
+  const [dynamoAt, schedulerAt, lambdaAt, ...frontAt] = await Promise.all([
+    listen(dynamoFront),
     listen(schedulerServer),
     listen(lambdaServer),
-    ...fronts.map((f) => listen(f.server as unknown as Server)),
+    ...fronts.map((f) => listen(f.server)),
   ]);
   const vendorEnv = Object.fromEntries(fronts.map((f, i) => [baseUrlVariable(f.vendor), `https://${frontAt[i]}`]));
   const youmi = fronts.findIndex((f) => f.vendor === 'youmi');
@@ -222,20 +213,21 @@ export async function coldEndpoints(
     ...vendorEnv,
     ...(youmi >= 0 ? { YOUMI_TOKEN_URL: `https://${frontAt[youmi]}` } : {}),
     NODE_EXTRA_CA_CERTS: tls.certFile,
-    AWS_SESSION_TOKEN: token,
-    SECRETS_EXTENSION_URL: `http://${secretsAt}`,
-    PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: secretsAt.split(':')[1] as string,
-    SCHEDULER_ENDPOINT: `http://${schedulerAt}`,
-    LAMBDA_ENDPOINT: `http://${lambdaAt}`,
+    AWS_SESSION_TOKEN: extension.token,
+    SECRETS_EXTENSION_URL: extension.url,
+    DYNAMODB_ENDPOINT: `https://${dynamoAt}`,
+    SCHEDULER_ENDPOINT: `https://${schedulerAt}`,
+    LAMBDA_ENDPOINT: `https://${lambdaAt}`,
   };
   return {
     env,
-    calls,
+    calls: () => ({ ...counted, secrets: extension.requests.length }),
     async close() {
-      for (const s of [secretsServer, schedulerServer, lambdaServer, ...fronts.map((f) => f.server)]) {
-        (s as Server).closeAllConnections();
-        await new Promise<void>((r) => (s as Server).close(() => r()));
+      for (const s of [dynamoFront, schedulerServer, lambdaServer, ...fronts.map((f) => f.server)]) {
+        s.closeAllConnections();
+        await new Promise<void>((r) => s.close(() => r()));
       }
+      await extension.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -272,7 +264,7 @@ type Say = (line?: string) => void;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** The template's variables for every function (serverless.yml provider.environment), pointed at this bench's table and secrets. */
-export function templateEnvironment(dynamoUrl: string): Record<string, string> {
+export function templateEnvironment(): Record<string, string> {
   return {
     SERVICE: 'qunfa',
     STAGE: 'bench',
@@ -287,7 +279,6 @@ export function templateEnvironment(dynamoUrl: string): Record<string, string> {
     TENANT_KEYS_SECRET_ID: 'qunfa-bench-tenant-keys',
     VENDOR_CREDENTIALS_SECRET_ID: 'qunfa-bench-vendor-credentials',
     POWERTOOLS_TRACE_ENABLED: 'true',
-    DYNAMODB_ENDPOINT: dynamoUrl,
   };
 }
 
@@ -320,11 +311,9 @@ export async function measureCold(o: {
   nodeOptions?: string;
 }): Promise<ColdRow[]> {
   const eventDir = mkdtempSync(join(tmpdir(), 'qunfa-cold-events-'));
-  // The empty handler in the functions' own module format (Lambda imports an .mjs, requires a .js).
+  // The empty handler, required as the functions are.
   const emptyCjs = join(o.built, '_empty.js');
-  const emptyEsm = join(o.built, '_empty.mjs');
   writeFileSync(emptyCjs, "exports.handler = async () => ({ statusCode: 200, body: '' });\n");
-  writeFileSync(emptyEsm, "export const handler = async () => ({ statusCode: 200, body: '' });\n");
   const time = (args: string[]) => {
     const t0 = process.hrtime.bigint();
     spawnSync(o.node, args, { stdio: 'ignore', env: { PATH: process.env.PATH ?? '' } });
@@ -346,7 +335,7 @@ export async function measureCold(o: {
       const emptyCold: number[] = [];
       // The first of each is not counted: it reads the files into the page cache.
       for (let i = 0; i <= o.runs; i++) {
-        const e = (await coldRequest(o.node, bundle.endsWith('.mjs') ? emptyEsm : emptyCjs, {}, env, eventDir)).wallMs;
+        const e = (await coldRequest(o.node, emptyCjs, {}, env, eventDir)).wallMs;
         const r = await coldRequest(o.node, bundle, await o.event(fn), env, eventDir);
         if (i === 0) continue;
         emptyCold.push(e);
@@ -368,7 +357,6 @@ export async function measureCold(o: {
   } finally {
     rmSync(eventDir, { recursive: true, force: true });
     rmSync(emptyCjs, { force: true });
-    rmSync(emptyEsm, { force: true });
   }
   return rows;
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { App } from '../../lib/app';
 import { baseUrlVariable } from '../../lib/vendors/registry';
+import { youmiEventSignature } from '../../lib/vendors/youmi/adapter';
 import { ensureTables, startDynalite, startDynaliteProcess, type RunningDynamo } from '../../scripts/lib/dynalite';
 import { AsyncInvokeQueue, reservedConcurrency } from '../../scripts/lib/lambda-queue';
 import { startSandboxes, type NamedSandbox } from '../../scripts/lib/sandboxes';
@@ -215,6 +216,25 @@ export function apiEvent(r: Req): APIGatewayProxyEventV2 {
     isBase64Encoded: false,
     requestContext: { http: { method: r.method ?? 'GET', path: r.path ?? '/' } },
   } as unknown as APIGatewayProxyEventV2;
+}
+
+/** A YouMi event to tenant `a`'s webhook, signed as YouMi's subscription signs it. */
+export function youmiWebhookEvent(creds: { clientId: string; clientSecret: string }, event: unknown): APIGatewayProxyEventV2 {
+  const rawBody = JSON.stringify(event);
+  const ts = String(Math.floor(Date.now() / 1000));
+  return apiEvent({
+    method: 'POST',
+    path: '/v1/webhooks/youmi/a',
+    key: null,
+    rawBody,
+    params: { vendor: 'youmi', tenantId: 'a' },
+    headers: {
+      'x-youmi-appid': creds.clientId,
+      'x-youmi-nonce': 'n',
+      'x-youmi-timestamp': ts,
+      'x-youmi-signature': youmiEventSignature(creds.clientSecret, creds.clientId, 'n', ts, rawBody),
+    },
+  });
 }
 
 export interface Res {

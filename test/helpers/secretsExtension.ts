@@ -17,8 +17,8 @@ export interface SecretsExtensionMimic {
   /** The session token it requires (what the function's AWS_SESSION_TOKEN must be). */
   token: string;
   put(secretId: string, secretString: string): void;
-  /** The next `count` requests are answered `status` (a fault of the extension or of Secrets Manager behind it). */
-  fail(status: number, count?: number): void;
+  /** The next `count` requests are answered `status` with the AWS error `type` (a fault of the extension or of Secrets Manager behind it). */
+  fail(status: number, count?: number, type?: string): void;
   /** Every request as it arrived: the secret asked for and the token header sent (undefined: none). */
   requests: { method: string; secretId: string | null; token: string | undefined }[];
   close(): Promise<void>;
@@ -29,7 +29,7 @@ const ACCOUNT = '123456789012';
 
 export async function startSecretsExtension(token = `IQoJb3JpZ2luX2VjE-test-${randomUUID()}`): Promise<SecretsExtensionMimic> {
   const secrets = new Map<string, { secretString: string; versionId: string; createdAt: number; arn: string }>();
-  let failures: { status: number; left: number } | undefined;
+  let failures: { status: number; left: number; type: string } | undefined;
   const requests: SecretsExtensionMimic['requests'] = [];
 
   const answer = (res: import('node:http').ServerResponse, status: number, body: unknown) =>
@@ -47,7 +47,7 @@ export async function startSecretsExtension(token = `IQoJb3JpZ2luX2VjE-test-${ra
     if (sent !== token) return answer(res, 403, 'forbidden: the token does not match');
     if (failures && failures.left > 0) {
       failures.left--;
-      return answer(res, failures.status, { __type: 'InternalServiceError', message: 'injected by the test' });
+      return answer(res, failures.status, { __type: failures.type, message: 'injected by the test' });
     }
     if (!secretId) return answer(res, 400, { __type: 'InvalidParameterException', message: 'secretId is required' });
     const s = secrets.get(secretId);
@@ -71,8 +71,8 @@ export async function startSecretsExtension(token = `IQoJb3JpZ2luX2VjE-test-${ra
       const arn = secrets.get(secretId)?.arn ?? `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${secretId}-${randomUUID().slice(0, 6)}`;
       secrets.set(secretId, { secretString, versionId: randomUUID(), createdAt: Date.now(), arn });
     },
-    fail(status, count = 1) {
-      failures = { status, left: count };
+    fail(status, count = 1, type = 'InternalServiceError') {
+      failures = { status, left: count, type };
     },
     requests,
     async close() {
