@@ -936,7 +936,8 @@ describe('hardening (issue 10)', () => {
       WSHOTO_BASE_URL: 'https://open.wshoto.com',
       WECOM_BASE_URL: 'https://qyapi.weixin.qq.com',
     };
-    const aws = { ...https, QUNFA_MODE: undefined, AWS_LAMBDA_FUNCTION_NAME: 'qunfa-prod-dispatchStep', IS_OFFLINE: undefined };
+    // A Lambda in AWS: no local endpoint for the direct invokes (the test environment's is http).
+    const aws = { ...https, QUNFA_MODE: undefined, AWS_LAMBDA_FUNCTION_NAME: 'qunfa-prod-dispatchStep', IS_OFFLINE: undefined, LAMBDA_ENDPOINT: undefined };
     const refused: [string, Record<string, string | undefined>, RegExp][] = [
       ['an unset vendor base URL', { ...aws, WEIBAN_BASE_URL: undefined }, /WEIBAN_BASE_URL/],
       ['an http vendor base URL', { ...aws, WSHOTO_BASE_URL: 'http://open.wshoto.com' }, /WSHOTO_BASE_URL/],
@@ -944,6 +945,7 @@ describe('hardening (issue 10)', () => {
       ['a loopback sandbox as vendor base URL', { ...aws, TANMARKET_BASE_URL: 'http://127.0.0.1:4603' }, /TANMARKET_BASE_URL/],
       ['an http token URL', { ...aws, YOUMI_TOKEN_URL: 'http://idp.youmi.example' }, /YOUMI_TOKEN_URL/],
       ['QUNFA_MODE=local in a Lambda running in AWS', { ...aws, QUNFA_MODE: 'local' }, /QUNFA_MODE/],
+      ['an http endpoint for the direct invokes', { ...aws, LAMBDA_ENDPOINT: 'http://lambda.internal.example' }, /LAMBDA_ENDPOINT/],
     ];
     for (const [what, vars, names] of refused) {
       await withEnv(vars, async () => {
