@@ -17,8 +17,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(__dirname, '..');
@@ -613,46 +613,15 @@ async function campaign(say: (l?: string) => void) {
 }
 
 async function throughput(say: (l?: string) => void) {
-  const { freePort } = await import('../test/helpers/external');
-  const ports = {
-    api: await freePort(),
-    lambda: await freePort(),
-    dynamo: await freePort(),
-    receiver: await freePort(),
-    sandbox: 30000 + Math.floor(Math.random() * 10000),
-  };
-  const dataDir = mkdtempSync(join(tmpdir(), 'qunfa-bench-'));
+  const { startLocalStack } = await import('../test/helpers/localStack');
   const key = `qf_bench_${randomUUID().replace(/-/g, '')}`;
-  const stack = spawn(join(root, 'node_modules/.bin/tsx'), ['scripts/start.ts'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      PORT: String(ports.api),
-      LAMBDA_PORT: String(ports.lambda),
-      QUNFA_DYNAMO_PORT: String(ports.dynamo),
-      QUNFA_SANDBOX_PORT_BASE: String(ports.sandbox),
-      QUNFA_RECEIVER_PORT: String(ports.receiver),
-      QUNFA_DATA_DIR: dataDir,
-      QUNFA_DEMO_API_KEY: key,
-      QUNFA_ESBUILD_DIR: '.esbuild-bench-stack',
-      QUNFA_QUIET: '1',
-      QUNFA_TENANTS_FILE: '',
-      WEIBAN_BASE_URL: '',
-      QUNFA_SANDBOX_PROGRESS_MS: '600000',
-      STATUS_POLL_INTERVALS: '3600',
-    },
+  const stack = await startLocalStack(key, {
+    QUNFA_ESBUILD_DIR: '.esbuild-bench-stack',
+    QUNFA_SANDBOX_PROGRESS_MS: '600000',
+    STATUS_POLL_INTERVALS: '3600',
   });
-  let log = '';
-  stack.stdout?.on('data', (d: Buffer) => {
-    log += d.toString();
-  });
-  const base = `http://127.0.0.1:${ports.api}`;
+  const { base, dataDir } = stack;
   try {
-    for (const deadline = Date.now() + 150_000; !log.includes('qunfa is running');) {
-      if (Date.now() > deadline || stack.exitCode !== null) throw new Error(`stack did not start: ${log}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
     const { VALID } = await import('../test/helpers/bodies');
     const pool = async <T>(n: number, conc: number, fn: (i: number) => Promise<T>) => {
@@ -733,10 +702,7 @@ async function throughput(say: (l?: string) => void) {
     const hookRate = nEvents / ((Date.now() - t0) / 1000);
     say(`vendor callbacks ingested: ${hookRate.toFixed(0)}/s (${nEvents} signed events, ${codes.filter((c) => c === 200).length} answered 200, 16 in flight)`);
   } finally {
-    stack.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1500));
-    if (stack.exitCode === null) stack.kill('SIGKILL');
-    if (existsSync(dataDir)) rmSync(dataDir, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 

@@ -2,69 +2,14 @@
  * End to end, over HTTP only: the local stack as `npm start` runs it (serverless-offline, dynalite
  * persisted on disk, the local scheduler, the Weiban sandbox), on free ports and its own data dir.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VALID, type Vendor } from './helpers/bodies';
-import { freePort } from './helpers/external';
+import { startLocalStack, type LocalStack } from './helpers/localStack';
 
-const root = join(__dirname, '..');
 const KEY = 'qf_e2e_demo_key_0123456789abcdef';
 
-interface Stack {
-  child: ChildProcess;
-  output: string[];
-}
-let ports: { api: number; lambda: number; dynamo: number; sandbox: number; receiver: number };
-let dataDir: string;
-let stack: Stack;
-
-async function startStack(): Promise<Stack> {
-  const output: string[] = [];
-  const child = spawn(join(root, 'node_modules/.bin/tsx'), ['scripts/start.ts'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: String(ports.api),
-      LAMBDA_PORT: String(ports.lambda),
-      QUNFA_DYNAMO_PORT: String(ports.dynamo),
-      QUNFA_SANDBOX_PORT_BASE: String(ports.sandbox),
-      QUNFA_DATA_DIR: dataDir,
-      QUNFA_DEMO_API_KEY: KEY,
-      QUNFA_ESBUILD_DIR: '.esbuild-e2e',
-      QUNFA_TENANTS_FILE: '',
-      WEIBAN_BASE_URL: '',
-      DISPATCH_BACKOFF_MS: '50',
-      QUNFA_RECEIVER_PORT: String(ports.receiver),
-      QUNFA_SANDBOX_PROGRESS_MS: '3000',
-      STATUS_POLL_INTERVALS: '1',
-      CALLBACK_RETRY_SECONDS: '1',
-      // The functions log at INFO and write their metrics, as deployed (the test runner turns both down in-process).
-      LOG_LEVEL: 'INFO',
-      POWERTOOLS_METRICS_DISABLED: 'false',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  const deadline = Date.now() + 150_000;
-  while (!output.join('').includes('qunfa is running on')) {
-    if (child.exitCode !== null) throw new Error(`the stack exited:\n${output.join('')}`);
-    if (Date.now() > deadline) throw new Error(`the stack did not start:\n${output.join('')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { child, output };
-}
-
-async function stopStack(s: Stack | undefined): Promise<void> {
-  if (!s || s.child.exitCode !== null) return;
-  const exited = new Promise((r) => s.child.once('exit', r));
-  s.child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  if (s.child.exitCode === null) s.child.kill('SIGKILL');
-}
+let stack: LocalStack;
+let ports: LocalStack['ports'];
 
 const api = (path: string, init: RequestInit & { key?: string | null } = {}) => {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...(init.headers as Record<string, string>) };
@@ -95,18 +40,21 @@ const getTask = async (id: string) => await (await api(`/v1/tasks/${id}`)).json(
 
 describe('the local stack, over HTTP', () => {
   beforeAll(async () => {
-    ports = {
-      api: await freePort(),
-      lambda: await freePort(),
-      dynamo: await freePort(),
-      sandbox: 20000 + Math.floor(Math.random() * 20000),
-      receiver: await freePort(),
-    };
-    dataDir = mkdtempSync(join(tmpdir(), 'qunfa-e2e-'));
-    stack = await startStack();
+    stack = await startLocalStack(KEY, {
+      QUNFA_ESBUILD_DIR: '.esbuild-e2e',
+      QUNFA_QUIET: '0',
+      DISPATCH_BACKOFF_MS: '50',
+      QUNFA_SANDBOX_PROGRESS_MS: '3000',
+      STATUS_POLL_INTERVALS: '1',
+      CALLBACK_RETRY_SECONDS: '1',
+      // The functions log at INFO and write their metrics, as deployed (the test runner turns both down in-process).
+      LOG_LEVEL: 'INFO',
+      POWERTOOLS_METRICS_DISABLED: 'false',
+    });
+    ports = stack.ports;
   }, 180_000);
   afterAll(async () => {
-    await stopStack(stack);
+    await stack?.stop();
   });
 
   it('prints the demo key and a ready curl line', () => {
@@ -415,8 +363,7 @@ describe('the local stack, over HTTP', () => {
   it('a restart loses no task and still fires a step that fell due while it was down', async () => {
     const res = await api('/v1/tasks', { method: 'POST', body: JSON.stringify(task({ name: 'restart', sendAt: inSeconds(4) })) });
     const created = await res.json();
-    await stopStack(stack);
-    stack = await startStack();
+    await stack.restart();
     const t = await until(async () => {
       const x = await getTask(created.id);
       return x.status === 'SUBMITTED' && x;
