@@ -169,7 +169,8 @@ export class SecretsExtensionTenantDirectory implements TenantDirectory {
     }
     if (res.status !== 200) {
       // The error's type only (an error answer holds no secret, but nothing else of it is kept).
-      const type = res.headers.get('x-amzn-errortype') ?? (await errorType(res));
+      const inBody = await errorType(res); // read either way, so the connection is released
+      const type = res.headers.get('x-amzn-errortype') ?? inBody;
       const err = answerError(`secret ${secretId}: the Parameters and Secrets extension answered`, res.status, type);
       if (!token) err.message += ' (AWS_SESSION_TOKEN is not set)';
       throw err;
